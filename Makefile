@@ -1,0 +1,116 @@
+# berry — one build for every stage.
+#
+#   make            build every library, stage and test into build/
+#   make test       build and run the CPU test suite (what CI runs)
+#   make demo       install what is missing, build, run the whole pipeline on built-in data
+#   make bench      CPU benchmarks (tokenizer, shards, verifier); GPU ones: make device-check
+#   make device-check   GPU tests and benchmarks (run on a machine with a GPU)
+#
+# Paths that differ between machines are variables; override on the command line, e.g.
+#   make CUDA_HOME=/opt/cuda NCCL_HOME=/opt/nccl MPI_HOME=/opt/openmpi XXHASH_INC=/path/include
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+BUILD ?= build
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+OPT ?= -O2
+ARCH ?= -march=native
+CFLAGS ?=
+LDFLAGS ?=
+
+# xxhash is used header-only (XXH_INLINE_ALL): point XXHASH_INC at a directory holding
+# xxhash.h where the system has none (e.g. the GPU machine).
+XXHASH_INC ?=
+ZSTD_INC ?=
+ZSTD_LIB ?=
+
+CPPFLAGS_ALL := -I. -D_GNU_SOURCE $(if $(XXHASH_INC),-I$(XXHASH_INC)) $(if $(ZSTD_INC),-I$(ZSTD_INC))
+CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+             -MMD -MP $(CFLAGS)
+LDLIBS_ALL = $(if $(ZSTD_LIB),-L$(ZSTD_LIB)) -lzstd -fopenmp -lm -lpthread
+
+# ---- CUDA (built whenever nvcc is found; CI compiles it but has no GPU to run it) ----------
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(firstword $(wildcard $(CUDA_HOME)/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+USE_CUDA ?= $(if $(NVCC),1,0)
+# Hopper first: sm_90a enables wgmma/TMA paths; compute_90 PTX keeps newer GPUs working.
+CUDA_GENCODE ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 --use_fast_math -lineinfo
+NCCL_HOME ?= $(CUDA_HOME)
+CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -ldl -lrt
+NCCL_LIBS = -L$(NCCL_HOME)/lib -L$(NCCL_HOME)/lib64 -Wl,-rpath,$(NCCL_HOME)/lib64 -lnccl
+
+# ---- MPI (multi-process launch for data-parallel training) --------------------------------
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+MPI_HOME ?=
+MPI_CFLAGS ?= $(if $(MPI_HOME),-I$(MPI_HOME)/include,$(if $(MPICC),$(shell $(MPICC) --showme:compile 2>/dev/null)))
+MPI_LIBS ?= $(if $(MPI_HOME),-L$(MPI_HOME)/lib -Wl,-rpath,$(MPI_HOME)/lib -lmpi,$(if $(MPICC),$(shell $(MPICC) --showme:link 2>/dev/null)))
+
+# ---- libraries every module may link (fragments add their objects) --------------------------
+LIB_BASE := $(BUILD)/lib/libberry_base.a
+LIB_KERNELS := $(BUILD)/lib/libberry_kernels.a
+LIB_SHARDS := $(BUILD)/lib/libberry_shards.a
+LIB_VERIFY := $(BUILD)/lib/libberry_verify.a
+
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(1)))
+
+BINS :=
+TESTS :=
+BENCHES :=
+ALL_OBJS :=
+
+# Kernel-library link line: the CUDA libraries only when the backend is built in.
+KERNEL_LDLIBS = $(if $(filter 1,$(USE_CUDA)),$(CUDA_LIBS))
+
+include kernels/build.mk
+include $(filter-out kernels/build.mk,$(wildcard */build.mk))
+include $(wildcard tests/*/build.mk)
+
+# ---- rules ------------------------------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(CUDA_GENCODE) $(NVCCFLAGS) $(CPPFLAGS_ALL) -std=c++17 -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/%.a:
+	@mkdir -p $(@D)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Links a binary from the objects and libraries among its prerequisites (in the order given)
+# plus the target-specific EXTRA_LDLIBS.
+LINK = @mkdir -p $(@D); echo "LD $@"; $(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(EXTRA_LDLIBS) $(LDLIBS_ALL)
+
+all: $(BINS) $(TESTS)
+
+test: $(BINS) $(TESTS)
+	@bash tests/run.sh $(TESTS)
+
+bench: $(BINS) $(BENCHES)
+	@bash tests/bench/run.sh
+
+device-check: $(BINS) $(TESTS)
+	@bash tests/device/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/demo.sh
+
+# Installs what a fresh Debian/Ubuntu machine lacks (as root, with apt-get).
+deps:
+	@bash tests/deps.sh
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all test bench device-check demo deps clean
+
+-include $(ALL_OBJS:.o=.d)

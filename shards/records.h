@@ -1,0 +1,120 @@
+// records.h — the record kinds stages exchange, each with a versioned schema.
+//
+// Encoding is little-endian and documented in shards/FORMAT.md. Decoders validate every
+// length against the record size and fail with a message naming the field; they never
+// read past the record. Decoded structs own malloc'd memory released by the *_free call.
+// A decoder accepts every schema version up to its own and rejects newer ones.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kernels/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- token streams (SHARD_TOKENS) --------------------------------------------------------------
+// A record is a chunk of a token stream; documents inside it are separated by the
+// end-of-text token. Ids are stored as uint16 when all fit, else uint32.
+#define TOKENS_SCHEMA 1
+typedef struct tokens_rec {
+    uint32_t n;
+    uint32_t *ids;
+} tokens_rec;
+void tokens_encode(bbuf *out, const uint32_t *ids, uint32_t n);
+int tokens_decode(const uint8_t *rec, size_t len, uint32_t schema, tokens_rec *out, berr *e);
+void tokens_free(tokens_rec *r);
+
+// ---- problems (SHARD_PROBLEMS) ------------------------------------------------------------------
+#define PROBLEM_SCHEMA 1
+enum task_kind { TASK_ARITH = 1, TASK_LINEAR = 2, TASK_ALGEBRA = 3, TASK_CODE = 4 };
+enum task_split { SPLIT_TRAIN = 0, SPLIT_HELDOUT = 1 };
+const char *task_kind_name(uint32_t kind);    // "arith", "linear", "algebra", "code"
+const char *task_split_name(uint32_t split);  // "train", "heldout"
+typedef struct problem_rec {
+    uint64_t id;
+    uint32_t task;        // enum task_kind
+    uint32_t split;       // enum task_split
+    uint32_t difficulty;  // generator-specific knob, 1 = easiest
+    char *prompt;         // the text the model is given (ends with a newline)
+    char *answer;         // reference final answer (math); "" for code
+    char *tests;          // hidden test code (code tasks); "" for math
+    char *solution;       // reference worked solution in the step format (see verify/task_format.h)
+} problem_rec;
+void problem_encode(bbuf *out, const problem_rec *p);
+int problem_decode(const uint8_t *rec, size_t len, uint32_t schema, problem_rec *out, berr *e);
+void problem_free(problem_rec *p);
+
+// ---- trajectory trees (SHARD_TRAJECTORIES) --------------------------------------------------------
+// One record is the whole tree sampled for one problem. Node i's tokens follow the prompt
+// and the tokens of all its ancestors; parents precede children.
+#define TRAJ_SCHEMA 1
+#define TRAJ_ROOT UINT32_MAX
+enum traj_finish {
+    FINISH_BRANCHED = 0,  // ended at a step boundary and has children
+    FINISH_ANSWER = 1,    // produced the answer line
+    FINISH_EOT = 2,       // produced end-of-text
+    FINISH_MAXLEN = 3,    // reached the maximum sequence length
+    FINISH_BUDGET = 4,    // the problem's token budget ran out
+};
+const char *traj_finish_name(uint32_t finish);
+typedef struct traj_node {
+    uint32_t parent;  // index of the parent node, TRAJ_ROOT for a root
+    uint32_t finish;  // enum traj_finish
+    uint64_t seed;    // sampling seed of this node
+    uint32_t n_tokens;
+    uint32_t *tokens;
+    float *logprobs;  // behaviour-policy log-prob of each token (n_tokens)
+    uint32_t n_steps;
+    uint32_t *step_ends;  // offsets into this node's tokens where a reasoning step ends
+} traj_node;
+typedef struct traj_rec {
+    uint64_t problem_id;
+    uint32_t policy_version;
+    uint32_t n_prompt;
+    uint32_t *prompt;
+    uint32_t n_nodes;
+    traj_node *nodes;
+} traj_rec;
+void traj_encode(bbuf *out, const traj_rec *t);
+int traj_decode(const uint8_t *rec, size_t len, uint32_t schema, traj_rec *out, berr *e);
+void traj_free(traj_rec *t);
+
+// ---- verdicts (SHARD_VERDICTS) ------------------------------------------------------------------
+#define VERDICT_SCHEMA 1
+enum verdict_outcome { OUTCOME_PASS = 0, OUTCOME_FAIL = 1, OUTCOME_TIMEOUT = 2, OUTCOME_CRASH = 3, OUTCOME_VIOLATION = 4 };
+const char *outcome_name(uint32_t outcome);  // "pass", "fail", "timeout", "crash", "violation"
+typedef struct verdict_rec {
+    uint64_t problem_id;
+    uint32_t node;            // leaf node index in the trajectory tree (0 for a lone candidate)
+    uint32_t policy_version;
+    uint32_t outcome;         // enum verdict_outcome
+    float cpu_seconds;        // verifier CPU time spent on this check
+    char *detail;             // human-readable reason
+} verdict_rec;
+void verdict_encode(bbuf *out, const verdict_rec *v);
+int verdict_decode(const uint8_t *rec, size_t len, uint32_t schema, verdict_rec *out, berr *e);
+void verdict_free(verdict_rec *v);
+
+// ---- scores (SHARD_SCORES) ----------------------------------------------------------------------
+#define SCORE_SCHEMA 1
+typedef struct score_rec {
+    uint64_t problem_id;
+    uint32_t node;
+    float orm;      // outcome reward model value for the leaf
+    uint32_t n_steps;
+    float *prm;     // process reward model value at each step boundary along the path
+} score_rec;
+void score_encode(bbuf *out, const score_rec *s);
+int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out, berr *e);
+void score_free(score_rec *s);
+
+// ---- JSON (one object per record, for `shards cat`) --------------------------------------------
+// Decodes a record of the given kind/schema and prints it as one JSON line.
+int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, berr *e);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what berry needs on a fresh Debian/Ubuntu machine. As root it uses apt-get;
+# otherwise it only reports what is missing. Python packages used by tests/benchmarks
+# (HF tokenizers, as a reference) come from pip.
+set -u
+need=()
+have_header() { echo "#include <$1>" | ${CC:-gcc} -E -x c - >/dev/null 2>&1; }
+command -v gcc >/dev/null || need+=(build-essential)
+command -v make >/dev/null || need+=(make)
+have_header zstd.h || need+=(libzstd-dev)
+have_header xxhash.h || need+=(libxxhash-dev)
+have_header seccomp.h || need+=(libseccomp-dev)
+command -v mpicc >/dev/null || need+=(libopenmpi-dev openmpi-bin)
+command -v python3 >/dev/null || need+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "deps: installing ${need[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
+            echo "deps: apt-get install failed" >&2; exit 1; }
+    else
+        echo "deps: missing ${need[*]}: install them (e.g. sudo apt-get install ${need[*]})" >&2
+        exit 1
+    fi
+fi
+if ! python3 -c 'import tokenizers' >/dev/null 2>&1; then
+    echo "deps: pip install tokenizers (reference tokenizer for tests and benchmarks)"
+    python3 -m pip install -q tokenizers 2>/dev/null || python3 -m pip install -q --break-system-packages tokenizers || \
+        echo "deps: could not install the Python package tokenizers; the tokenizer comparison tests will fail" >&2
+fi
+exit 0
