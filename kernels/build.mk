@@ -1,7 +1,7 @@
 # kernels/: the base helpers, the compute library (CPU backend always, CUDA backend when nvcc
 # is found) and the GPT-2 model.
 BASE_SRC := kernels/base.c
-KERNELS_SRC := kernels/dispatch.c kernels/gpt2.c $(wildcard kernels/cpu/*.c)
+KERNELS_SRC := kernels/dispatch.c $(wildcard kernels/gpt2*.c kernels/cpu/*.c)
 ifeq ($(USE_CUDA),1)
 KERNELS_CU := $(wildcard kernels/cuda/*.cu)
 else
