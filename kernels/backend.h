@@ -46,6 +46,7 @@ typedef struct kb_ops {
     void (*classifier)(kb_ctx *, kb_act *, float *, float *, const int32_t *, const float *, float, float, int, int,
                        int, int);
     void (*residual_forward)(kb_ctx *, kb_act *, const kb_act *, const kb_act *, size_t);
+    void (*sum)(kb_ctx *, float *, const float *, size_t, int);
     void (*norm_squared)(kb_ctx *, float *, const float *, size_t, int);
     void (*adamw)(kb_ctx *, float *, kb_act *, const float *, float *, float *, size_t, float, float, float, float,
                   float, int, const float *, float);

@@ -228,6 +228,10 @@ void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act
     RUN(ctx, KB_FWD, KB_OTHER, (double)n, 3.0 * n * AS(ctx), ctx->ops->residual_forward(ctx, out, a, b, n));
 }
 
+void kb_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate) {
+    RUN(ctx, KB_FWD, KB_OTHER, (double)n, 4.0 * n, ctx->ops->sum(ctx, out, x, n, accumulate));
+}
+
 void kb_norm_squared(kb_ctx *ctx, float *out, const float *g, size_t n, int accumulate) {
     RUN(ctx, KB_OPT, KB_OPTIMIZER, 2.0 * n, 4.0 * n, ctx->ops->norm_squared(ctx, out, g, n, accumulate));
 }

@@ -166,6 +166,8 @@ void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, cons
 
 // out = a + b, elementwise over n.
 void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act *b, size_t n);
+// out[0] (device, fp32) = sum of x (accumulate != 0: +=). Deterministic (fixed order).
+void kb_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate);
 
 // ---- optimizer ----------------------------------------------------------------------------
 
