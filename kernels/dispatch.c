@@ -119,7 +119,7 @@ void kb_counts_json(const kb_ctx *ctx, FILE *f) {
 void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
 
 // Charges an op and runs it; with profiling on, brackets it with syncs to time it alone.
-#define RUN(ctx, phase, cls, flops, bytes, call)                                  \
+#define RUN(ctx, phase, cls, FL_, BY_, call)                                  \
     do {                                                                          \
         kb_counts *c_ = &(ctx)->counts[(ctx)->stage];                             \
         double t0_ = 0;                                                           \
@@ -132,8 +132,8 @@ void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
             (ctx)->ops->sync(ctx);                                                \
             c_->seconds[phase][cls] += now_sec() - t0_;                           \
         }                                                                         \
-        c_->flops[phase][cls] += (flops);                                         \
-        c_->bytes[phase][cls] += (bytes);                                         \
+        c_->flops[phase][cls] += (FL_);                                           \
+        c_->bytes[phase][cls] += (BY_);                                           \
         c_->calls[phase][cls] += 1;                                               \
     } while (0)
 
