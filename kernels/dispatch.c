@@ -56,6 +56,7 @@ void kb_free(kb_ctx *ctx, void *p) {
 }
 size_t kb_bytes_allocated(const kb_ctx *ctx) { return ctx->bytes_allocated; }
 size_t kb_peak_bytes(const kb_ctx *ctx) { return ctx->peak_bytes; }
+size_t kb_device_mem_in_use(kb_ctx *ctx) { return ctx->ops->mem_in_use ? ctx->ops->mem_in_use(ctx) : 0; }
 
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes) { ctx->ops->zero(ctx, p, bytes); }
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes) { ctx->ops->upload(ctx, dst, src, bytes); }
@@ -117,6 +118,7 @@ void kb_counts_json(const kb_ctx *ctx, FILE *f) {
 }
 
 void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
+void kb_set_dry_run(kb_ctx *ctx, int on) { ctx->dry_run = on; }
 
 // Charges an op and runs it; with profiling on, brackets it with syncs to time it alone.
 #define RUN(ctx, phase, cls, FL_, BY_, call)                                  \
@@ -127,7 +129,7 @@ void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
             (ctx)->ops->sync(ctx);                                                \
             t0_ = now_sec();                                                      \
         }                                                                         \
-        call;                                                                     \
+        if (!(ctx)->dry_run) call;                                                \
         if ((ctx)->profiling) {                                                   \
             (ctx)->ops->sync(ctx);                                                \
             c_->seconds[phase][cls] += now_sec() - t0_;                           \
