@@ -289,6 +289,24 @@ void gpt2_forward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B,
     if (targets) classifier_chunks(m, B * T, 1.0f, 0);
 }
 
+void gpt2_logits(gpt2 *m, const int32_t *tokens, int B, int T, const int32_t *rows, int nrows, float *host) {
+    kb_ctx *ctx = m->ctx;
+    acts *a = A(m);
+    const int C = m->cfg.C, Vp = m->cfg.Vp, N = B * T;
+    for (int i = 0; i < nrows; i++)
+        if (rows[i] < 0 || rows[i] >= N) die("gpt2_logits: row %d is outside the batch of %d", rows[i], N);
+    upload_batch(m, tokens, NULL, B, T);
+    trunk_forward(m, B, T);
+    // The row indices travel in the targets buffer (unused without a loss).
+    for (int r0 = 0; r0 < nrows; r0 += m->chunk) {
+        int n = nrows - r0 < m->chunk ? nrows - r0 : m->chunk;
+        kb_upload(ctx, m->targets, rows + r0, (size_t)n * 4);
+        kb_gather_rows(ctx, a->scratch, a->lnf, m->targets, n, C);
+        kb_matmul_forward(ctx, a->logits, NULL, a->scratch, W(m, GPT2_WTE, 0), NULL, n, C, Vp);
+        kb_download_act(ctx, host + (size_t)r0 * Vp, a->logits, (size_t)n * Vp);
+    }
+}
+
 // ---- backward -----------------------------------------------------------------------------------
 
 static void trunk_backward(gpt2 *m, int B, int T, int use_dhead) {

@@ -90,6 +90,10 @@ void gpt2_forward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B,
 // when use_dhead): accumulates into the gradients. targets < 0 are ignored (prompt masking).
 void gpt2_forward_backward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T, float dscale,
                            int use_dhead);
+// Forward of tokens (B×T), then the logits of the given rows (indices into B·T, e.g. the
+// last position of each sequence) downloaded as fp32 into host (nrows × Vp; columns >= V are
+// padding). For sampling without a KV cache and for evaluation.
+void gpt2_logits(gpt2 *m, const int32_t *tokens, int B, int T, const int32_t *rows, int nrows, float *host);
 void gpt2_zero_grad(gpt2 *m);  // also resets the loss statistics
 void gpt2_reset_loss(gpt2 *m);
 // Global gradient norm, clipping and AdamW on every parameter (2-D ones decayed).
