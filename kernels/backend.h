@@ -53,6 +53,22 @@ typedef struct kb_ops {
                   float, int, const float *, float);
     void (*scale_f32)(kb_ctx *, float *, float, size_t);
     void (*gather_rows)(kb_ctx *, kb_act *, const kb_act *, const int32_t *, int, int);
+    // decoding (rollout)
+    void (*kv_write)(kb_ctx *, kb_act *, kb_act *, const kb_act *, const int32_t *, int, int, int, int);
+    void (*kv_copy_blocks)(kb_ctx *, kb_act *, kb_act *, const int32_t *, const int32_t *, int, int, int);
+    void (*paged_attention)(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *,
+                            const int32_t *, int, const int32_t *, const int32_t *, int, int, int, int);
+    void (*prefix_attention)(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *,
+                             const int32_t *, int, const int32_t *, const int32_t *, const int32_t *, int, int, int,
+                             int);
+    void (*attention_merge)(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const kb_act *,
+                            const float *, int, int, int);
+    void (*sample)(kb_ctx *, int32_t *, float *, const kb_act *, const uint64_t *, const uint64_t *, int, int, int,
+                   float, int, float);
+    // graphs (optional: without them, capture records fn and a launch calls it again)
+    void *(*graph_capture)(kb_ctx *, void (*)(void *), void *);
+    void (*graph_launch)(kb_ctx *, void *);
+    void (*graph_free)(kb_ctx *, void *);
 } kb_ops;
 
 struct kb_ctx {

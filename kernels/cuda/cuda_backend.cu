@@ -205,6 +205,15 @@ static kb_ops make_ops(void) {
     o.adamw = cuda_adamw;
     o.scale_f32 = cuda_scale_f32;
     o.gather_rows = cuda_gather_rows;
+    o.kv_write = cuda_kv_write;
+    o.kv_copy_blocks = cuda_kv_copy_blocks;
+    o.paged_attention = cuda_paged_attention;
+    o.prefix_attention = cuda_prefix_attention;
+    o.attention_merge = cuda_attention_merge;
+    o.sample = cuda_sample;
+    o.graph_capture = cuda_graph_capture;
+    o.graph_launch = cuda_graph_launch;
+    o.graph_free = cuda_graph_free;
     return o;
 }
 

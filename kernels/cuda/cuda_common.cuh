@@ -88,6 +88,19 @@ void cuda_scale_f32(kb_ctx *, float *, float, size_t);
 void cuda_gather_rows(kb_ctx *, kb_act *, const kb_act *, const int32_t *, int, int);
 void cuda_f32_to_act(kb_ctx *, kb_act *, const float *, size_t);
 void cuda_encoder_free(kb_ctx *ctx);
+void cuda_kv_write(kb_ctx *, kb_act *, kb_act *, const kb_act *, const int32_t *, int, int, int, int);
+void cuda_kv_copy_blocks(kb_ctx *, kb_act *, kb_act *, const int32_t *, const int32_t *, int, int, int);
+void cuda_paged_attention(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *, const int32_t *,
+                          int, const int32_t *, const int32_t *, int, int, int, int);
+void cuda_prefix_attention(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *, const int32_t *,
+                           int, const int32_t *, const int32_t *, const int32_t *, int, int, int, int);
+void cuda_attention_merge(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const kb_act *, const float *, int,
+                          int, int);
+void cuda_sample(kb_ctx *, int32_t *, float *, const kb_act *, const uint64_t *, const uint64_t *, int, int, int, float,
+                 int, float);
+void *cuda_graph_capture(kb_ctx *, void (*)(void *), void *);
+void cuda_graph_launch(kb_ctx *, void *);
+void cuda_graph_free(kb_ctx *, void *);
 
 // ---- small device helpers ------------------------------------------------------------------------
 __device__ __forceinline__ float warp_sum(float v) {
