@@ -56,6 +56,7 @@ void kb_free(kb_ctx *ctx, void *p) {
 }
 size_t kb_bytes_allocated(const kb_ctx *ctx) { return ctx->bytes_allocated; }
 size_t kb_peak_bytes(const kb_ctx *ctx) { return ctx->peak_bytes; }
+size_t kb_device_mem_in_use(kb_ctx *ctx) { return ctx->ops->mem_in_use ? ctx->ops->mem_in_use(ctx) : 0; }
 
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes) { ctx->ops->zero(ctx, p, bytes); }
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes) { ctx->ops->upload(ctx, dst, src, bytes); }
@@ -117,9 +118,10 @@ void kb_counts_json(const kb_ctx *ctx, FILE *f) {
 }
 
 void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
+void kb_set_dry_run(kb_ctx *ctx, int on) { ctx->dry_run = on; }
 
 // Charges an op and runs it; with profiling on, brackets it with syncs to time it alone.
-#define RUN(ctx, phase, cls, flops, bytes, call)                                  \
+#define RUN(ctx, phase, cls, FL_, BY_, call)                                  \
     do {                                                                          \
         kb_counts *c_ = &(ctx)->counts[(ctx)->stage];                             \
         double t0_ = 0;                                                           \
@@ -127,13 +129,13 @@ void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
             (ctx)->ops->sync(ctx);                                                \
             t0_ = now_sec();                                                      \
         }                                                                         \
-        call;                                                                     \
+        if (!(ctx)->dry_run) call;                                                \
         if ((ctx)->profiling) {                                                   \
             (ctx)->ops->sync(ctx);                                                \
             c_->seconds[phase][cls] += now_sec() - t0_;                           \
         }                                                                         \
-        c_->flops[phase][cls] += (flops);                                         \
-        c_->bytes[phase][cls] += (bytes);                                         \
+        c_->flops[phase][cls] += (FL_);                                           \
+        c_->bytes[phase][cls] += (BY_);                                           \
         c_->calls[phase][cls] += 1;                                               \
     } while (0)
 
@@ -226,6 +228,10 @@ void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, cons
 
 void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act *b, size_t n) {
     RUN(ctx, KB_FWD, KB_OTHER, (double)n, 3.0 * n * AS(ctx), ctx->ops->residual_forward(ctx, out, a, b, n));
+}
+
+void kb_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate) {
+    RUN(ctx, KB_FWD, KB_OTHER, (double)n, 4.0 * n, ctx->ops->sum(ctx, out, x, n, accumulate));
 }
 
 void kb_norm_squared(kb_ctx *ctx, float *out, const float *g, size_t n, int accumulate) {

@@ -79,6 +79,9 @@ void *kb_alloc(kb_ctx *ctx, size_t bytes);
 void kb_free(kb_ctx *ctx, void *p);
 size_t kb_bytes_allocated(const kb_ctx *ctx);  // live device bytes allocated through kb_alloc
 size_t kb_peak_bytes(const kb_ctx *ctx);       // high-water mark of the above
+// Device memory in use on the whole device right now, by anyone (CUDA: total - free; 0 on
+// the CPU backend). Includes the backend's own scratch and workspaces.
+size_t kb_device_mem_in_use(kb_ctx *ctx);
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes);
 // Host -> device, asynchronous: src may be reused as soon as the call returns.
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes);
@@ -110,6 +113,9 @@ void kb_counts_json(const kb_ctx *ctx, FILE *f);
 // While profiling is on, every op is bracketed by device syncs and its wall time is added
 // to `seconds`; this serialises the stream, so use it only to split time by op class.
 void kb_set_profiling(kb_ctx *ctx, int on);
+// Dry run: ops are counted but not executed (FLOPs of a configuration without running it;
+// outputs are left unwritten).
+void kb_set_dry_run(kb_ctx *ctx, int on);
 const char *kb_class_name(kb_op_class c);
 const char *kb_phase_name(kb_phase p);
 
@@ -166,6 +172,8 @@ void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, cons
 
 // out = a + b, elementwise over n.
 void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act *b, size_t n);
+// out[0] (device, fp32) = sum of x (accumulate != 0: +=). Deterministic (fixed order).
+void kb_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate);
 
 // ---- optimizer ----------------------------------------------------------------------------
 
