@@ -55,7 +55,15 @@ static inline vfloat vload(const float *p) {
     return v;
 }
 static inline void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
-static inline vfloat vbroadcast(float x) { return (vfloat){0} + x; }
+static inline vfloat vbroadcast(float x) {
+#if defined(__AVX512F__)
+    return (vfloat)_mm512_set1_ps(x);
+#elif defined(__AVX__)
+    return (vfloat)_mm256_set1_ps(x);
+#else
+    return (vfloat){x, x, x, x};
+#endif
+}
 // a * b + c, fused where the ISA has it.
 static inline vfloat vfma(vfloat a, vfloat b, vfloat c) {
 #if defined(__AVX512F__)
@@ -209,6 +217,7 @@ void cpu_attention_backward(kb_ctx *, kb_act *, const kb_act *, const kb_act *, 
 void cpu_classifier(kb_ctx *, kb_act *, float *, float *, const int32_t *, const float *, float, float, int, int, int,
                     int);
 // cpu_optimizer.c
+void cpu_sum(kb_ctx *, float *, const float *, size_t, int);
 void cpu_norm_squared(kb_ctx *, float *, const float *, size_t, int);
 void cpu_adamw(kb_ctx *, float *, kb_act *, const float *, float *, float *, size_t, float, float, float, float, float,
                int, const float *, float);

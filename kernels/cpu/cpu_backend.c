@@ -105,6 +105,7 @@ const kb_ops kb_cpu_ops = {
     .attention_backward = cpu_attention_backward,
     .classifier = cpu_classifier,
     .residual_forward = cpu_residual_forward,
+    .sum = cpu_sum,
     .norm_squared = cpu_norm_squared,
     .adamw = cpu_adamw,
     .scale_f32 = cpu_scale_f32,

@@ -1,30 +1,42 @@
-// cpu_optimizer.c — gradient norm², AdamW, and scaling of fp32 buffers.
+// cpu_optimizer.c — sums and gradient norm², AdamW, and scaling of fp32 buffers.
 #include <stdlib.h>
 
 #include "kernels/cpu/cpu.h"
 
-#define NORM_CHUNK 16384  // elements per partial sum: a function of n only, so the bits are too
-#define NORM_LANES 8
+#define SUM_CHUNK 16384  // elements per partial sum: a function of n only, so the bits are too
+#define SUM_LANES 8
 #define PAR_IF(n) if ((double)(n) > 65536)
 
-// Σ g² over fixed chunks (each in double, 8 lanes), partials added in chunk order.
-void cpu_norm_squared(kb_ctx *ctx, float *out, const float *g, size_t n, int accumulate) {
-    size_t nchunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+// out[0] (=|+=) Σ x (or Σ x²): fixed chunks, each summed in double over 8 lanes, partials
+// added in chunk order. The chunking depends on n alone, so the bits do not depend on the
+// thread count.
+static void reduce(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate, int squares) {
+    size_t nchunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
     double *partial = cpu_scratch(ctx, (nchunks ? nchunks : 1) * sizeof(double));
 #pragma omp parallel for schedule(static) PAR_IF(n)
     for (size_t ch = 0; ch < nchunks; ch++) {
-        size_t i0 = ch * NORM_CHUNK, i1 = i0 + NORM_CHUNK < n ? i0 + NORM_CHUNK : n, i = i0;
-        double lane[NORM_LANES] = {0};
-        for (; i + NORM_LANES <= i1; i += NORM_LANES)
-            for (int l = 0; l < NORM_LANES; l++) lane[l] += (double)g[i + l] * g[i + l];
+        size_t i0 = ch * SUM_CHUNK, i1 = i0 + SUM_CHUNK < n ? i0 + SUM_CHUNK : n, i = i0;
+        double lane[SUM_LANES] = {0};
+        if (squares) {
+            for (; i + SUM_LANES <= i1; i += SUM_LANES)
+                for (int l = 0; l < SUM_LANES; l++) lane[l] += (double)x[i + l] * x[i + l];
+        } else {
+            for (; i + SUM_LANES <= i1; i += SUM_LANES)
+                for (int l = 0; l < SUM_LANES; l++) lane[l] += x[i + l];
+        }
         double s = 0;
-        for (int l = 0; l < NORM_LANES; l++) s += lane[l];
-        for (; i < i1; i++) s += (double)g[i] * g[i];
+        for (int l = 0; l < SUM_LANES; l++) s += lane[l];
+        for (; i < i1; i++) s += squares ? (double)x[i] * x[i] : x[i];
         partial[ch] = s;
     }
     double total = accumulate ? out[0] : 0.0;
     for (size_t ch = 0; ch < nchunks; ch++) total += partial[ch];
     out[0] = (float)total;
+}
+
+void cpu_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate) { reduce(ctx, out, x, n, accumulate, 0); }
+void cpu_norm_squared(kb_ctx *ctx, float *out, const float *g, size_t n, int accumulate) {
+    reduce(ctx, out, g, n, accumulate, 1);
 }
 
 // PyTorch AdamW: m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², m̂ = m/(1-β1^t), v̂ = v/(1-β2^t),
