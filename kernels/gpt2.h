@@ -120,6 +120,37 @@ int gpt2_save(gpt2 *m, const char *path, int with_opt, const void *extra, size_t
 // the file has it (and the model is training). *extra (malloc'd) may be NULL if not wanted.
 int gpt2_load(gpt2 *m, const char *path, int with_opt, void **extra, size_t *extra_len, berr *e);
 
+// ---- ZeRO-1: AdamW state sharded across data-parallel ranks (gpt2_shard.c) -------------------
+// A rank that owns params [off, off+len) keeps AdamW moments for that range only; gradients
+// and masters stay full size, padded to n_pad floats (zero tail) so that reduce-scatter and
+// all-gather run on equal blocks in place. The caller (a trainer with kernels/comm.h) does the
+// communication: zero grads, forward/backward, reduce-scatter grads, norm² of its shard summed
+// over ranks, gpt2_update_shard, all-gather masters, gpt2_refresh_working.
+typedef struct gpt2_shard {
+    size_t off, len;  // this rank's range of the parameter buffer
+    size_t n_pad;     // padded length of params/grads (>= n_params)
+} gpt2_shard;
+
+// Reallocates m->m and m->v to len floats (zeroed) and pads params/grads to n_pad (contents
+// kept). With off = 0, len = n_pad = n_params nothing but the moments' reset happens.
+void gpt2_set_shard(gpt2 *m, const gpt2_shard *s);
+// AdamW over the shard only (weight decay for the part below n_decay), clipping by the
+// device-side norm² (NULL or grad_clip <= 0: no clipping). Increments m->step.
+void gpt2_update_shard(gpt2 *m, const gpt2_shard *s, const gpt2_opt *o, float lr, const float *norm_sq);
+// Refreshes the working (activation dtype) weights from the fp32 masters, after the masters
+// were changed from outside (e.g. an all-gather). A no-op where they are the same buffer.
+void gpt2_refresh_working(gpt2 *m);
+// The shard's moments <-> host (len floats each).
+void gpt2_get_moments(gpt2 *m, const gpt2_shard *s, float *host_m, float *host_v);
+void gpt2_set_moments(gpt2 *m, const gpt2_shard *s, const float *host_m, const float *host_v);
+// Checkpoint IO of whole host arrays in the format of gpt2_save/gpt2_load (so a checkpoint
+// written by any number of ranks is read by any other): m/v may be NULL (no optimizer state).
+int gpt2_save_host(const gpt2_config *cfg, int step, const float *params, const float *m_, const float *v_,
+                   const void *extra, size_t extra_len, const char *path, berr *e);
+// Reads a checkpoint into malloc'd host arrays (*m_/*v_ NULL when it has no optimizer state).
+int gpt2_load_host(const char *path, gpt2_ckpt_info *info, float **params, float **m_, float **v_, void **extra,
+                   size_t *extra_len, berr *e);
+
 #ifdef __cplusplus
 }
 #endif

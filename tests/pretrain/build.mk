@@ -1,0 +1,22 @@
+# tests/pretrain: the pretrain stage and its communication layer on the CPU backend.
+PT_TEST := $(BUILD)/tests/pretrain
+TESTS += $(PT_TEST)/test_zero
+TESTS += tests/pretrain/test_comm.sh
+
+$(PT_TEST)/%: $(call objs,tests/pretrain/%.c) $(PRETRAIN_LIBS)
+	$(LINK)
+$(PT_TEST)/%: EXTRA_LDLIBS = $(PRETRAIN_LDLIBS)
+
+# Helpers the script tests run (built by `make all`).
+PT_HELPERS := $(PT_TEST)/comm_check $(PT_TEST)/comm_check_nompi
+BINS += $(PT_HELPERS)
+
+# comm.c once more, without MPI or NCCL: the single-process build.
+$(PT_TEST)/comm_nompi.o: kernels/comm.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c $< -o $@
+$(PT_TEST)/comm_check_nompi: $(call objs,tests/pretrain/comm_check.c) $(PT_TEST)/comm_nompi.o $(LIB_KERNELS) $(LIB_BASE)
+	$(LINK)
+$(PT_TEST)/comm_check_nompi: EXTRA_LDLIBS = $(KERNEL_LDLIBS)
+
+ALL_OBJS += $(call objs,$(wildcard tests/pretrain/*.c)) $(PT_TEST)/comm_nompi.o
