@@ -1,0 +1,105 @@
+// ckptdir.c — checkpoint naming, listing, pruning and the trainer state (see ckptdir.h).
+#include "pretrain/ckptdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *pt_ckpt_path(const char *dir, int64_t step) { return xasprintf("%s/ckpt_%08lld.bin", dir, (long long)step); }
+
+// "ckpt_<digits>.bin" exactly; temporaries ("....bin.tmp.<pid>") and other files do not match.
+static int parse_name(const char *name, int64_t *step) {
+    size_t n = strlen(name);
+    if (n < 5 + 8 + 4 || strncmp(name, "ckpt_", 5) != 0 || strcmp(name + n - 4, ".bin") != 0) return 0;
+    int64_t v = 0;
+    for (size_t i = 5; i < n - 4; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10) return 0;
+        v = v * 10 + (name[i] - '0');
+    }
+    *step = v;
+    return 1;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int pt_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e) {
+    *steps = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        return berr_set(e, "cannot list %s: %s", dir, strerror(errno));
+    }
+    int cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int64_t s;
+        if (!parse_name(de->d_name, &s)) continue;
+        if (*n == cap) *steps = xrealloc(*steps, (size_t)(cap = cap ? 2 * cap : 16) * sizeof(int64_t));
+        (*steps)[(*n)++] = s;
+    }
+    closedir(d);
+    qsort(*steps, (size_t)*n, sizeof(int64_t), cmp_i64);
+    return 0;
+}
+
+int pt_ckpt_latest(const char *dir, char **path, berr *e) {
+    int64_t *steps;
+    int n;
+    if (pt_ckpt_list(dir, &steps, &n, e)) return -1;
+    for (int i = n - 1; i >= 0; i--) {
+        char *p = pt_ckpt_path(dir, steps[i]);
+        gpt2_ckpt_info info;
+        berr e2;
+        if (gpt2_ckpt_info_read(p, &info, &e2) == 0) {
+            free(steps);
+            *path = p;
+            return 0;
+        }
+        fprintf(stderr, "warning: passing over a damaged checkpoint: %s\n", e2.msg);
+        free(p);
+    }
+    free(steps);
+    return berr_set(e, "no usable checkpoint (ckpt_<step>.bin) in %s to resume from", dir);
+}
+
+int pt_ckpt_prune(const char *dir, int keep, berr *e) {
+    if (keep <= 0) return 0;
+    int64_t *steps;
+    int n;
+    if (pt_ckpt_list(dir, &steps, &n, e)) return -1;
+    int rc = 0;
+    for (int i = 0; i + keep < n; i++) {
+        char *p = pt_ckpt_path(dir, steps[i]);
+        if (unlink(p) != 0 && errno != ENOENT) rc = berr_set(e, "cannot remove old checkpoint %s: %s", p, strerror(errno));
+        free(p);
+    }
+    free(steps);
+    return rc;
+}
+
+int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, berr *e) {
+    if (gpt2_ckpt_info_read(path, info, e)) return -1;
+    if (info->extra_bytes == 0) return berr_set(e, "%s has no trainer state (a model file, not a training checkpoint): use --init-from", path);
+    if (!info->has_opt) return berr_set(e, "%s has no optimizer state to resume from: use --init-from", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return berr_set(e, "cannot open %s: %s", path, strerror(errno));
+    size_t n = (size_t)info->extra_bytes;
+    char *blob = xmalloc(n);
+    int rc = 0;
+    if (fseeko(f, -(off_t)n, SEEK_END) != 0 || fread(blob, 1, n, f) != n)
+        rc = berr_set(e, "%s: cannot read the trainer state (its last %zu bytes)", path, n);
+    fclose(f);
+    if (!rc) rc = pt_state_decode(blob, n, path, st, e);
+    if (!rc && st->step != info->step)
+        rc = berr_set(e, "%s: trainer state is at step %llu but the model at step %llu", path,
+                      (unsigned long long)st->step, (unsigned long long)info->step);
+    free(blob);
+    return rc;
+}

@@ -1,0 +1,19 @@
+// ckptdir.h — a run's output directory: checkpoints named ckpt_<step>.bin (8+ digits), the
+// latest one for --resume, keeping the last K, and the trainer state stored in a checkpoint.
+#pragma once
+#include <stdint.h>
+
+#include "kernels/gpt2.h"
+#include "pretrain/state.h"
+
+char *pt_ckpt_path(const char *dir, int64_t step);  // malloc'd
+// Steps of the checkpoints in dir (sorted ascending, malloc'd); -1 on a listing error.
+int pt_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e);
+// The newest checkpoint in dir whose header is valid (a damaged newer one is reported on
+// stderr and passed over). Fails when there is none.
+int pt_ckpt_latest(const char *dir, char **path, berr *e);
+// Deletes all but the newest `keep` checkpoints (keep 0: none deleted).
+int pt_ckpt_prune(const char *dir, int keep, berr *e);
+// Reads the trainer state of a checkpoint without loading its tensors (the blob's own
+// checksum is checked; the full load later checks the whole file).
+int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, berr *e);

@@ -1,0 +1,207 @@
+// config.c — the training options table and the consistency checks of a run.
+#include "pretrain/config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const schedules[] = {"cosine", "linear", "constant", NULL};
+static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+
+#define F(x) offsetof(pt_config, x)
+#define SECTION(title) {CLI_SECTION, NULL, 0, NULL, 0, 0, NULL, 0, NULL, title}
+static const cli_opt opts[] = {
+    SECTION("Data"),
+    {CLI_STR, "data", F(data), NULL, 0, 0, NULL, CLI_FREE, "PATH",
+     "training tokens: a berry token shard directory or file, or an llm.c .bin file"},
+    {CLI_STR, "val", F(val), NULL, 0, 0, NULL, CLI_FREE, "PATH",
+     "validation tokens (same kinds as --data); without it the last --val-fraction of --data"},
+    {CLI_F64, "val-fraction", F(val_fraction), "0.02", 0, 0.5, NULL, CLI_KEEP, "F",
+     "share of --data held out for validation when --val is not given (0: none)"},
+    {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, CLI_FREE, "FILE",
+     "berry tokenizer file: vocabulary size, SFT encoding, decoding samples"},
+    {CLI_INT, "vocab", F(vocab), "0", 0, 1 << 24, NULL, CLI_KEEP, "V",
+     "vocabulary size (default: the tokenizer's, the checkpoint's, or the data's)"},
+    {CLI_FLAG, "sft", F(sft), "0", 0, 0, NULL, CLI_KEEP, NULL,
+     "supervised fine-tuning on --problems: prompt -> worked solution, prompt tokens masked"},
+    {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, CLI_FREE, "DIR",
+     "problem shard directory for --sft (train split trains, heldout split validates)"},
+    {CLI_FLAG, "sft-drop-long", F(sft_drop_long), "0", 0, 0, NULL, CLI_KEEP, NULL,
+     "drop (and count) SFT examples longer than the sequence instead of failing"},
+    SECTION("Model"),
+    {CLI_INT, "depth", F(depth), "0", 0, 256, NULL, CLI_KEEP, "D",
+     "GPT-2 by depth: D layers, 64·D channels, D heads (d12 = 124M, d24 = 350M)"},
+    {CLI_INT, "layers", F(layers), "0", 0, 256, NULL, CLI_KEEP, "L", "layers (with --channels --heads)"},
+    {CLI_INT, "channels", F(channels), "0", 0, 16384, NULL, CLI_KEEP, "C", "channels"},
+    {CLI_INT, "heads", F(heads), "0", 0, 256, NULL, CLI_KEEP, "H", "attention heads"},
+    {CLI_INT, "context", F(context), "0", 0, 65536, NULL, CLI_KEEP, "T",
+     "context length of the model (default: --seq-len)"},
+    {CLI_STR, "init-from", F(init_from), NULL, 0, 0, NULL, CLI_FREE, "CKPT",
+     "start from a checkpoint's weights (a new run: step 0, fresh optimizer)"},
+    SECTION("Batch"),
+    {CLI_INT, "micro-batch", F(micro_batch), "4", 1, 65536, NULL, CLI_FREE, "B", "sequences per micro-step and rank"},
+    {CLI_INT, "seq-len", F(seq_len), "1024", 2, 65536, NULL, CLI_KEEP, "T", "tokens per sequence"},
+    {CLI_COUNT, "batch-tokens", F(batch_tokens), "0", 0, 1e15, NULL, CLI_KEEP, "N",
+     "tokens per optimizer step over all ranks; a multiple of B·T·ranks (0: B·T·ranks)"},
+    SECTION("Optimizer and schedule"),
+    {CLI_COUNT, "steps", F(steps), "0", 0, 1e15, NULL, CLI_KEEP, "N", "optimizer steps (or --tokens)"},
+    {CLI_COUNT, "tokens", F(tokens), "0", 0, 1e18, NULL, CLI_KEEP, "N",
+     "train on N tokens: steps = ceil(N / batch tokens)"},
+    {CLI_F64, "lr", F(lr), "6e-4", 1e-12, 10, NULL, CLI_KEEP, "X", "peak learning rate"},
+    {CLI_INT, "warmup", F(warmup), "0", 0, 1000000000, NULL, CLI_KEEP, "N", "linear warmup steps"},
+    {CLI_CHOICE, "schedule", F(schedule), "cosine", 0, 0, schedules, CLI_KEEP, "S",
+     "decay after warmup: cosine, linear or constant"},
+    {CLI_F64, "lr-final-frac", F(lr_final_frac), "0.1", 0, 1, NULL, CLI_KEEP, "F",
+     "learning rate at the last step, as a fraction of --lr"},
+    {CLI_F64, "weight-decay", F(weight_decay), "0.1", 0, 10, NULL, CLI_KEEP, "X", "AdamW weight decay (2-D weights only)"},
+    {CLI_F64, "beta1", F(beta1), "0.9", 0, 0.999999, NULL, CLI_KEEP, "X", "AdamW beta1"},
+    {CLI_F64, "beta2", F(beta2), "0.95", 0, 0.999999999, NULL, CLI_KEEP, "X", "AdamW beta2"},
+    {CLI_F64, "eps", F(eps), "1e-8", 1e-30, 1, NULL, CLI_KEEP, "X", "AdamW epsilon"},
+    {CLI_F64, "grad-clip", F(grad_clip), "1.0", 0, 1e9, NULL, CLI_KEEP, "X", "clip the global gradient norm (0: off)"},
+    SECTION("Evaluation, checkpoints, samples"),
+    {CLI_INT, "eval-every", F(eval_every), "250", 0, 1000000000, NULL, CLI_FREE, "N",
+     "validation loss every N steps and at the end (0: never)"},
+    {CLI_INT, "eval-seqs", F(eval_seqs), "0", 0, 1000000000, NULL, CLI_FREE, "N",
+     "validation sequences per evaluation (0: 64, or all of a smaller split)"},
+    {CLI_INT, "ckpt-every", F(ckpt_every), "1000", 0, 1000000000, NULL, CLI_FREE, "N",
+     "checkpoint every N steps and at the end (0: only at the end)"},
+    {CLI_INT, "keep", F(keep), "3", 0, 1000000, NULL, CLI_FREE, "K", "keep the last K checkpoints (0: all)"},
+    {CLI_INT, "sample-every", F(sample_every), "0", 0, 1000000000, NULL, CLI_FREE, "N",
+     "generate a short text sample every N steps (0: never)"},
+    {CLI_INT, "sample-tokens", F(sample_tokens), "48", 1, 65536, NULL, CLI_FREE, "N", "tokens per sample"},
+    {CLI_F64, "sample-temp", F(sample_temp), "1.0", 0, 100, NULL, CLI_FREE, "X",
+     "sampling temperature (0: greedy); seeded by --seed and the step"},
+    {CLI_STR, "sample-prompt", F(sample_prompt), NULL, 0, 0, NULL, CLI_FREE, "TEXT",
+     "text the samples continue (default: end-of-text, i.e. a fresh document)"},
+    SECTION("Run"),
+    {CLI_STR, "out", F(out), NULL, 0, 0, NULL, CLI_LOCAL, "DIR",
+     "output directory: checkpoints, log.jsonl, model.bin (required)"},
+    {CLI_FLAG, "resume", F(resume), "0", 0, 0, NULL, CLI_LOCAL, NULL,
+     "continue the run from the latest checkpoint in --out"},
+    {CLI_STR, "resume-from", F(resume_from), NULL, 0, 0, NULL, CLI_LOCAL, "CKPT", "continue the run from this checkpoint"},
+    {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, backends, CLI_FREE, "B",
+     "auto (CUDA if a GPU is present), cpu or cuda"},
+    {CLI_COUNT, "seed", F(seed), "1337", 0, 1e18, NULL, CLI_KEEP, "N", "initialisation, data order and sampling seed"},
+};
+#undef F
+#undef SECTION
+
+const cli_table pt_config_table = {opts, (int)(sizeof opts / sizeof opts[0])};
+
+static int given_opt(const unsigned char *given, const char *name) {
+    const cli_opt *o = cli_find(&pt_config_table, name);
+    return given && o && given[o - pt_config_table.opts];
+}
+
+int pt_config_check(const pt_config *c, const unsigned char *given, int world, pt_plan *p, berr *e) {
+    memset(p, 0, sizeof *p);
+    p->world = world;
+    if (!c->out) return berr_set(e, "--out DIR is required (checkpoints and logs go there)");
+    if (c->resume && c->resume_from) return berr_set(e, "--resume and --resume-from: give one (--resume takes the latest in --out)");
+    if ((c->resume || c->resume_from) && c->init_from)
+        return berr_set(e, "--init-from starts a new run from weights; --resume continues a run: give one");
+    if (c->sft) {
+        if (!c->problems) return berr_set(e, "--sft needs --problems DIR (problem shards with worked solutions)");
+        if (!c->tokenizer) return berr_set(e, "--sft needs --tokenizer FILE to encode prompts and solutions");
+        if (c->data || c->val) return berr_set(e, "--sft trains on --problems; --data/--val are for pretraining");
+        if (given_opt(given, "val-fraction"))
+            return berr_set(e, "--val-fraction does not apply to --sft (the heldout split of --problems validates)");
+    } else {
+        if (!c->data) return berr_set(e, "--data PATH is required (or --sft with --problems)");
+        if (c->problems) return berr_set(e, "--problems is only used with --sft");
+        if (c->sft_drop_long) return berr_set(e, "--sft-drop-long is only used with --sft");
+        if (c->val && given_opt(given, "val-fraction") && c->val_fraction > 0)
+            return berr_set(e, "--val and --val-fraction: give one (--val-fraction splits --data)");
+    }
+    if ((c->steps > 0) == (c->tokens > 0))
+        return berr_set(e, c->steps > 0 ? "--steps and --tokens: give one" : "give --steps N or --tokens N");
+    int64_t row = (int64_t)c->micro_batch * c->seq_len;
+    int64_t per_micro = row * world;
+    int64_t bt = c->batch_tokens ? c->batch_tokens : per_micro;
+    if (bt % per_micro)
+        return berr_set(e,
+                        "--batch-tokens %lld is not a multiple of micro-batch × seq-len × ranks = %d × %d × %d = %lld "
+                        "tokens (the gradient-accumulation count must be whole); e.g. --batch-tokens %lld",
+                        (long long)bt, c->micro_batch, c->seq_len, world, (long long)per_micro,
+                        (long long)((bt / per_micro + 1) * per_micro));
+    p->accum = (int)(bt / per_micro);
+    if (bt / per_micro > 1000000) return berr_set(e, "--batch-tokens %lld needs %lld accumulation steps (more than 1e6)", (long long)bt, (long long)(bt / per_micro));
+    p->seqs_per_step = (int64_t)c->micro_batch * p->accum * world;
+    p->steps = c->steps > 0 ? c->steps : (c->tokens + bt - 1) / bt;
+    if (c->warmup > p->steps) return berr_set(e, "--warmup %d is longer than the run (%lld steps)", c->warmup, (long long)p->steps);
+    if (c->context && c->context < c->seq_len)
+        return berr_set(e, "--context %d is shorter than --seq-len %d", c->context, c->seq_len);
+    if (c->sample_prompt && !c->tokenizer) return berr_set(e, "--sample-prompt needs --tokenizer to encode it");
+    if (c->sample_every && !c->tokenizer) return berr_set(e, "--sample-every needs --tokenizer to decode the samples");
+    if (!c->sft && c->eval_every && !c->val && c->val_fraction == 0)
+        return berr_set(e, "--eval-every %d needs validation data: --val PATH or --val-fraction F (or --eval-every 0)",
+                        c->eval_every);
+    return 0;
+}
+
+int pt_plan_model(const pt_config *c, const unsigned char *given, const gpt2_config *ckpt, int V, pt_plan *p,
+                  berr *e) {
+    gpt2_config m = {0};
+    if (ckpt) {
+        m = *ckpt;
+        const char *src = c->init_from ? "--init-from" : "the checkpoint";
+        int d = c->depth;
+        if (d && (ckpt->L != d || ckpt->C != 64 * d || ckpt->NH != d))
+            return berr_set(e, "--depth %d differs from %s's model (L=%d C=%d heads=%d)", d, src, ckpt->L, ckpt->C, ckpt->NH);
+        if (c->layers && c->layers != ckpt->L) return berr_set(e, "--layers %d differs from %s's %d", c->layers, src, ckpt->L);
+        if (c->channels && c->channels != ckpt->C) return berr_set(e, "--channels %d differs from %s's %d", c->channels, src, ckpt->C);
+        if (c->heads && c->heads != ckpt->NH) return berr_set(e, "--heads %d differs from %s's %d", c->heads, src, ckpt->NH);
+        if (c->context && c->context != ckpt->maxT)
+            return berr_set(e, "--context %d differs from %s's %d", c->context, src, ckpt->maxT);
+        if (c->vocab && c->vocab != ckpt->V) return berr_set(e, "--vocab %d differs from %s's %d", c->vocab, src, ckpt->V);
+        if (V > ckpt->V) return berr_set(e, "the tokenizer has %d ids but %s's model only %d", V, src, ckpt->V);
+        if (ckpt->n_scalar) return berr_set(e, "%s has %d scalar heads: pretrain trains plain language models", src, ckpt->n_scalar);
+    } else {
+        if (V < 2) return berr_set(e, "cannot tell the vocabulary size: give --vocab V or --tokenizer FILE");
+        int ctx = c->context ? c->context : c->seq_len;
+        if (c->depth) {
+            if (c->layers || c->channels || c->heads)
+                return berr_set(e, "--depth and --layers/--channels/--heads: give one way to size the model");
+            m = gpt2_config_depth(c->depth, V, ctx);
+        } else {
+            if (!c->layers || !c->channels || !c->heads)
+                return berr_set(e, "size the model with --depth D, or all of --layers L --channels C --heads H");
+            m.L = c->layers;
+            m.C = c->channels;
+            m.NH = c->heads;
+            m.V = V;
+            m.Vp = (V + 127) / 128 * 128;
+            m.maxT = ctx;
+        }
+        if (gpt2_config_check(&m, e)) return berr_wrap(e, "model");
+    }
+    if (c->seq_len > m.maxT) return berr_set(e, "--seq-len %d exceeds the model's context %d", c->seq_len, m.maxT);
+    (void)given;
+    p->model = m;
+    return 0;
+}
+
+int pt_config_merge_resume(const pt_config *cmd, const unsigned char *given, const char *stored, size_t stored_len,
+                           pt_config *out, berr *e) {
+    const cli_table *t = &pt_config_table;
+    if (cli_defaults(t, out, e) || cli_deserialize(t, out, stored, stored_len, e)) return -1;
+    char a[4096], b[4096];
+    for (int i = 0; i < t->n; i++) {
+        const cli_opt *o = &t->opts[i];
+        if (o->type == CLI_SECTION) continue;
+        cli_value(o, cmd, a, sizeof a);
+        if (o->resume == CLI_LOCAL || (o->resume == CLI_FREE && given[i])) {
+            if (o->type == CLI_STR && !a[0]) {
+                char **f = (char **)((char *)out + o->off);
+                free(*f);
+                *f = NULL;
+            } else if (cli_set(t, out, o->name, a, e)) return -1;
+        } else if (o->resume == CLI_KEEP && given[i]) {
+            cli_value(o, out, b, sizeof b);
+            if (strcmp(a, b) != 0)
+                return berr_set(e, "--%s %s differs from the resumed run's %s: a resumed run keeps its configuration "
+                                   "(start a new run with --init-from to change it)", o->name, a, b[0] ? b : "(unset)");
+        }
+    }
+    return 0;
+}
