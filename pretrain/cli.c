@@ -112,7 +112,15 @@ int cli_parse(const cli_table *t, void *st, int argc, char **argv, int first, un
             break;
         }
         if (c == '?' || c == ':') {
+            const char *eq = strchr(tok, '=');
+            const cli_opt *o = NULL;
+            if (eq && strncmp(tok, "--", 2) == 0) {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(eq - tok - 2), tok + 2);
+                o = cli_find(t, name);
+            }
             if (c == ':') rc = berr_set(e, "option %s needs a value", tok);
+            else if (o && o->type == CLI_FLAG) rc = berr_set(e, "--%s takes no value (got '%s')", o->name, tok);
             else rc = berr_set(e, "unknown option '%s' (see --help)", tok);
             break;
         }
