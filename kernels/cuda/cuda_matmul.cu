@@ -9,6 +9,7 @@
 // Plans (descriptors, layouts and the heuristic's algorithm) are cached per shape, so the
 // step loop does no heuristic queries after the first step. Shapes cuBLASLt has no
 // algorithm for fall back to simple tiled kernels (correct, not fast).
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cuda/cuda_common.cuh"
@@ -19,7 +20,8 @@ typedef struct plan_key {
 
 typedef struct plan {
     plan_key key;
-    int ok;  // 0: no cuBLASLt algorithm, use the fallback
+    int ok;     // 0: no cuBLASLt algorithm, use the fallback
+    int tuned;  // candidates timed (only with BERRY_MATMUL_TUNE set)
     cublasLtMatmulDesc_t desc;
     cublasLtMatrixLayout_t a, b, c, d;
     cublasLtMatmulAlgo_t algo;
@@ -97,8 +99,62 @@ static plan *get_plan(kb_ctx *ctx, plan_key key, const void *bias, const void *a
     return p;
 }
 
+// BERRY_MATMUL_TUNE=1: on a plan's first use, time the heuristic's top candidates on the
+// call's own buffers and keep the fastest (printing each). Off by default: a timing-based
+// choice can differ between processes, and berry's runs are deterministic by default.
+static void tune_plan(kb_ctx *ctx, plan *p, const void *A, const void *B, void *D, float beta) {
+    p->tuned = 1;
+    const char *env = getenv("BERRY_MATMUL_TUNE");
+    if (!env || !*env || !strcmp(env, "0")) return;
+    cuda_state *s = CS(ctx);
+    cublasLtMatmulPreference_t pref;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    size_t ws = s->lt_workspace_bytes;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+    cublasLtMatmulHeuristicResult_t res[8];
+    int found = 0;
+    cublasLtMatmulAlgoGetHeuristic(s->lt, p->desc, p->a, p->b, p->c, p->d, pref, 8, res, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    size_t dbytes = (size_t)p->key.ldd * p->key.n * (p->key.dtype ? 4 : 2);
+    void *Dt = D;
+    if (beta != 0) CUDA_CHECK(cudaMalloc(&Dt, dbytes));  // accumulating calls must not touch D
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    float alpha = 1.0f, best = 1e30f;
+    int besti = 0;
+    for (int i = 0; i < found; i++) {
+        float t[5];
+        for (int r = -2; r < 5; r++) {
+            CUDA_CHECK(cudaEventRecord(e0, s->stream));
+            cublasStatus_t st = cublasLtMatmul(s->lt, p->desc, &alpha, A, p->a, B, p->b, &beta, Dt, p->c, Dt, p->d,
+                                               &res[i].algo, s->lt_workspace, ws, s->stream);
+            CUDA_CHECK(cudaEventRecord(e1, s->stream));
+            CUDA_CHECK(cudaEventSynchronize(e1));
+            if (st != CUBLAS_STATUS_SUCCESS) { t[0] = t[1] = t[2] = t[3] = t[4] = 1e30f; break; }
+            if (r >= 0) CUDA_CHECK(cudaEventElapsedTime(&t[r], e0, e1));
+        }
+        for (int a = 0; a < 5; a++)
+            for (int b2 = a + 1; b2 < 5; b2++)
+                if (t[b2] < t[a]) { float x = t[a]; t[a] = t[b2]; t[b2] = x; }
+        fprintf(stderr, "matmul tune m=%d n=%d k=%d ep=%d: candidate %d %.3f ms%s\n", p->key.m, p->key.n, p->key.k,
+                p->key.epilogue, i, t[2], i == 0 ? " (heuristic's first)" : "");
+        if (t[2] < best) best = t[2], besti = i;
+    }
+    if (found > 0) p->algo = res[besti].algo;
+    fprintf(stderr, "matmul tune m=%d n=%d k=%d: chose candidate %d\n", p->key.m, p->key.n, p->key.k, besti);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    if (Dt != D) cudaFree(Dt);
+}
+
 static void run_plan(kb_ctx *ctx, plan *p, const void *A, const void *B, void *D, float beta, const void *bias,
                      const void *aux) {
+    if (!p->tuned) {
+        if (bias) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+        if (aux) CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
+        tune_plan(ctx, p, A, B, D, beta);
+    }
     if (bias)
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
     if (aux)
