@@ -45,6 +45,7 @@ static kb_act *act(size_t n) {
 
 int main(int argc, char **argv) {
     int B = 64, T = 1024, C = 768, NH = 12, V = 50257;
+    int attn_only = argc == 2 && !strcmp(argv[1], "attn");  // one forward + backward, for a profiler
     if (argc == 6) B = atoi(argv[1]), T = atoi(argv[2]), C = atoi(argv[3]), NH = atoi(argv[4]), V = atoi(argv[5]);
     int Vp = (V + 127) / 128 * 128, N = B * T;
     berr e;
@@ -61,6 +62,13 @@ int main(int argc, char **argv) {
     kb_zero(ctx, dw, (size_t)4 * C * C * 4);
     kb_zero(ctx, db, 4 * C * 4);
     double nc = (double)N * C;
+    if (attn_only) {
+        kb_attention_forward(ctx, y, lse, qkv, B, T, C, NH);
+        kb_attention_backward(ctx, dqkv, z, qkv, y, lse, B, T, C, NH);
+        kb_sync(ctx);
+        kb_close(ctx);
+        return 0;
+    }
     printf("matmuls (forward: out = inp·Wᵀ; backward: dinp and dW)\n");
     struct { const char *name; int C, OC; int gelu; } mm[] = {
         {"qkv    768->2304", C, 3 * C, 0}, {"attproj 768->768", C, C, 0}, {"fc 768->3072 +gelu", C, 4 * C, 1},
@@ -97,12 +105,16 @@ int main(int argc, char **argv) {
     TIME("residual+layernorm fwd", 0, 4 * nc * as,
          kb_residual_layernorm_forward(ctx, z, y, mean, rstd, x, y, lnw, lnw, N, C));
     TIME("layernorm bwd", 0, 4 * nc * as, kb_layernorm_backward(ctx, z, db, db, y, x, lnw, mean, rstd, N, C));
-    int32_t *tok = kb_alloc(ctx, N * 4);
-    kb_zero(ctx, tok, N * 4);
+    int32_t *tok = kb_alloc(ctx, N * 4), *tokh = xmalloc(N * 4);
+    uint64_t rs = 1;
+    for (int i = 0; i < N; i++) tokh[i] = (int32_t)(rng_next(&rs) % V);
+    kb_upload(ctx, tok, tokh, N * 4);
     kb_act *wte2 = act((size_t)Vp * C);
     float *dwte2 = kb_alloc(ctx, (size_t)Vp * C * 4), *dwpe = kb_alloc(ctx, (size_t)T * C * 4);
     TIME("encoder fwd", 0, 3 * nc * as, kb_encoder_forward(ctx, y, tok, NULL, wte2, wte2, N, T, C));
-    TIME("encoder bwd", 0, nc * as + 8 * nc, kb_encoder_backward(ctx, dwte2, dwpe, y, tok, N, T, C, V));
+    TIME("encoder bwd (random tokens)", 0, nc * as + 8 * nc, kb_encoder_backward(ctx, dwte2, dwpe, y, tok, N, T, C, V));
+    kb_zero(ctx, tok, N * 4);
+    TIME("encoder bwd (one token everywhere)", 0, nc * as + 8 * nc, kb_encoder_backward(ctx, dwte2, dwpe, y, tok, N, T, C, V));
     size_t np = 124475904;
     float *p = kb_alloc(ctx, np * 4), *g = kb_alloc(ctx, np * 4), *m = kb_alloc(ctx, np * 4), *v = kb_alloc(ctx, np * 4);
     kb_act *pa = kb_alloc(ctx, np * as);
