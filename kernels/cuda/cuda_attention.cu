@@ -11,6 +11,7 @@
 // simple warp-per-row path.
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "kernels/cuda/cuda_common.cuh"
 
@@ -50,10 +51,10 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 
 // Loads rows [r0, r0+64) of one head (HS columns, row stride `stride` elements) into a
 // padded shared tile; rows >= T are zero-filled.
-template <int HS>
+template <int HS, int ROWS = 64>
 __device__ __forceinline__ void load_tile(bf16 *s, const bf16 *g, int r0, int T, size_t stride) {
     constexpr int CH = HS / 8;  // 16-byte chunks per row
-    for (int i = threadIdx.x; i < 64 * CH; i += NTHREADS) {
+    for (int i = threadIdx.x; i < ROWS * CH; i += NTHREADS) {
         int r = i / CH, c = (i % CH) * 8;
         bool ok = r0 + r < T;
         cp_async16(s + r * (HS + PAD) + c, g + (size_t)(ok ? r0 + r : 0) * stride + c, ok);
@@ -67,13 +68,13 @@ __device__ __forceinline__ void load_afrag(uint32_t f[HS / 16][4], const bf16 *s
     for (int kk = 0; kk < HS / 16; kk++) ldsm_x4(f[kk], s + (warp * 16 + (lane % 16)) * (HS + PAD) + kk * 16 + (lane / 16) * 8);
 }
 
-// acc(16×64) += A(16×HS) · Xᵀ where X is a (64 × HS) tile [row][col]: B[k=col][n=row].
-template <int HS>
-__device__ __forceinline__ void mma_abt(float acc[8][4], const uint32_t a[HS / 16][4], const bf16 *x, int lane) {
+// acc(16×8NT) += A(16×HS) · Xᵀ where X is a (8NT × HS) tile [row][col]: B[k=col][n=row].
+template <int HS, int NT = 8>
+__device__ __forceinline__ void mma_abt(float acc[NT][4], const uint32_t a[HS / 16][4], const bf16 *x, int lane) {
 #pragma unroll
     for (int kk = 0; kk < HS / 16; kk++)
 #pragma unroll
-        for (int n2 = 0; n2 < 4; n2++) {
+        for (int n2 = 0; n2 < NT / 2; n2++) {
             uint32_t b[4];
             ldsm_x4(b, x + (n2 * 16 + (lane % 8) + (lane / 16) * 8) * (HS + PAD) + kk * 16 + ((lane / 8) % 2) * 8);
             mma16816(acc[2 * n2], a[kk], b[0], b[1]);
@@ -81,11 +82,11 @@ __device__ __forceinline__ void mma_abt(float acc[8][4], const uint32_t a[HS / 1
         }
 }
 
-// acc(16×HS) += P(16×64, fp32 accumulator layout) · X where X is a (64 × HS) tile [k][n].
-template <int HS>
-__device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[8][4], const bf16 *x, int lane) {
+// acc(16×HS) += P(16×8NT, fp32 accumulator layout) · X where X is a (8NT × HS) tile [k][n].
+template <int HS, int NT = 8>
+__device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[NT][4], const bf16 *x, int lane) {
 #pragma unroll
-    for (int kk = 0; kk < 4; kk++) {
+    for (int kk = 0; kk < NT / 2; kk++) {
         uint32_t a[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
                          pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]), pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
 #pragma unroll
@@ -138,7 +139,7 @@ __global__ void __launch_bounds__(NTHREADS) flash_fwd(bf16 *out, float *lse, con
         float s[8][4];
 #pragma unroll
         for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
-        mma_abt<HS>(s, qf, sK + cur * BN * LD, lane);
+        mma_abt<HS, 8>(s, qf, sK + cur * BN * LD, lane);
 
         const bool edge = (j + 1) * BN > q0 + warp * 16 || (j + 1) * BN > T;
         float mx[2] = {-INFINITY, -INFINITY};
@@ -177,7 +178,7 @@ __global__ void __launch_bounds__(NTHREADS) flash_fwd(bf16 *out, float *lse, con
                 s[nt][e] = p;
                 lrow[e >> 1] += p;
             }
-        mma_pv<HS>(o, s, sV + cur * BN * LD, lane);
+        mma_pv<HS, 8>(o, s, sV + cur * BN * LD, lane);
         cp_wait_all();
         __syncthreads();
     }
@@ -213,30 +214,31 @@ __global__ void attn_bwd_dot(float *D, const bf16 *dout, const bf16 *out, int B,
     if (lane == 0) D[((size_t)b * NH + h) * T + t] = s;
 }
 
-// dK, dV for 64 keys (16 per warp), looping over every query block at or after the keys.
-template <int HS>
-__global__ void __launch_bounds__(NTHREADS) flash_bwd_dkdv(bf16 *dqkv, const bf16 *qkv, const bf16 *dout,
-                                                           const float *lse, const float *D, int T, int C, int NH,
-                                                           float scale, float scale_log2) {
-    constexpr int LD = HS + PAD;
+// dK, dV for 64 keys (16 per warp), looping over every query block (BQ queries) at or
+// after the keys. BQ = 32 keeps fewer scores live than 64, for 3 CTAs per SM.
+template <int HS, int BQ>
+__global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dkdv(bf16 *dqkv, const bf16 *qkv, const bf16 *dout,
+                                                              const float *lse, const float *D, int T, int C, int NH,
+                                                              float scale, float scale_log2) {
+    constexpr int LD = HS + PAD, NT = BQ / 8;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sK = (bf16 *)smem_raw, *sV = sK + BN * LD, *sQ = sV + BN * LD, *sO = sQ + 2 * BM * LD;
-    float *sL = (float *)(sO + 2 * BM * LD), *sD = sL + 2 * BM;
+    bf16 *sK = (bf16 *)smem_raw, *sV = sK + BN * LD, *sQ = sV + BN * LD, *sO = sQ + 2 * BQ * LD;
+    float *sL = (float *)(sO + 2 * BQ * LD), *sD = sL + 2 * BQ;
     const int kb = blockIdx.x, b = blockIdx.y / NH, h = blockIdx.y % NH;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
     const size_t stride = 3 * (size_t)C;
     const bf16 *qg = qkv + (size_t)b * T * stride + h * HS, *kg = qg + C, *vg = qg + 2 * C;
     const bf16 *dog = dout + (size_t)b * T * C + h * HS;
     const float *lg = lse + ((size_t)b * NH + h) * T, *dg = D + ((size_t)b * NH + h) * T;
-    const int k0 = kb * BN, nq = (T + BM - 1) / BM, qstart = k0 / BM;
+    const int k0 = kb * BN, nq = (T + BQ - 1) / BQ, qstart = k0 / BQ;
 
     auto load_q = [&](int buf, int qb) {
-        load_tile<HS>(sQ + buf * BM * LD, qg, qb * BM, T, stride);
-        load_tile<HS>(sO + buf * BM * LD, dog, qb * BM, T, C);
-        for (int i = threadIdx.x; i < BM; i += NTHREADS) {
-            int q = qb * BM + i;
-            sL[buf * BM + i] = q < T ? lg[q] * LOG2E : 0.f;
-            sD[buf * BM + i] = q < T ? dg[q] : 0.f;
+        load_tile<HS, BQ>(sQ + buf * BQ * LD, qg, qb * BQ, T, stride);
+        load_tile<HS, BQ>(sO + buf * BQ * LD, dog, qb * BQ, T, C);
+        for (int i = threadIdx.x; i < BQ; i += NTHREADS) {
+            int q = qb * BQ + i;
+            sL[buf * BQ + i] = q < T ? lg[q] * LOG2E : 0.f;
+            sD[buf * BQ + i] = q < T ? dg[q] : 0.f;
         }
     };
     load_tile<HS>(sK, kg, k0, T, stride);
@@ -258,41 +260,41 @@ __global__ void __launch_bounds__(NTHREADS) flash_bwd_dkdv(bf16 *dqkv, const bf1
 
     for (int qb = qstart; qb < nq; qb++) {
         const int cur = (qb - qstart) & 1;
-        __syncthreads();  // sL/sD of the other buffer are rewritten below
+        __syncthreads();  // the other buffer (read last iteration) is rewritten below
         if (qb + 1 < nq) {
             load_q(cur ^ 1, qb + 1);
             cp_commit();
         }
-        const bf16 *q_s = sQ + cur * BM * LD, *o_s = sO + cur * BM * LD;
-        const float *l_s = sL + cur * BM, *d_s = sD + cur * BM;
-        // Sᵀ = K Qᵀ (16 keys × 64 queries), then Pᵀ
-        float p[8][4];
+        const bf16 *q_s = sQ + cur * BQ * LD, *o_s = sO + cur * BQ * LD;
+        const float *l_s = sL + cur * BQ, *d_s = sD + cur * BQ;
+        // Sᵀ = K Qᵀ (16 keys × BQ queries), then Pᵀ
+        float p[NT][4];
 #pragma unroll
-        for (int i = 0; i < 8; i++) p[i][0] = p[i][1] = p[i][2] = p[i][3] = 0.f;
-        mma_abt<HS>(p, kf, q_s, lane);
-        const bool edge = qb * BM < k0 + warp * 16 + 16 || (qb + 1) * BM > T;
+        for (int i = 0; i < NT; i++) p[i][0] = p[i][1] = p[i][2] = p[i][3] = 0.f;
+        mma_abt<HS, NT>(p, kf, q_s, lane);
+        const bool edge = qb * BQ < k0 + warp * 16 + 16 || (qb + 1) * BQ > T || k0 + BN > T;
 #pragma unroll
-        for (int nt = 0; nt < 8; nt++)
+        for (int nt = 0; nt < NT; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int qi = nt * 8 + 2 * t4 + (e & 1), q = qb * BM + qi;
+                int qi = nt * 8 + 2 * t4 + (e & 1), q = qb * BQ + qi;
                 float x = exp2f(p[nt][e] * scale_log2 - l_s[qi]);
                 if (edge && (q < krow[e >> 1] || q >= T || krow[e >> 1] >= T)) x = 0.f;
                 p[nt][e] = x;
             }
         // dV += Pᵀ dO
-        mma_pv<HS>(dv, p, o_s, lane);
+        mma_pv<HS, NT>(dv, p, o_s, lane);
         // dPᵀ = V dOᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D)
-        float dp[8][4];
+        float dp[NT][4];
 #pragma unroll
-        for (int i = 0; i < 8; i++) dp[i][0] = dp[i][1] = dp[i][2] = dp[i][3] = 0.f;
-        mma_abt<HS>(dp, vf, o_s, lane);
+        for (int i = 0; i < NT; i++) dp[i][0] = dp[i][1] = dp[i][2] = dp[i][3] = 0.f;
+        mma_abt<HS, NT>(dp, vf, o_s, lane);
 #pragma unroll
-        for (int nt = 0; nt < 8; nt++)
+        for (int nt = 0; nt < NT; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) dp[nt][e] = p[nt][e] * (dp[nt][e] - d_s[nt * 8 + 2 * t4 + (e & 1)]);
         // dK += dSᵀ Q
-        mma_pv<HS>(dk, dp, q_s, lane);
+        mma_pv<HS, NT>(dk, dp, q_s, lane);
         cp_wait_all();
     }
     bf16 *dkg = dqkv + (size_t)b * T * stride + C + h * HS, *dvg = dkg + C;
@@ -310,26 +312,26 @@ __global__ void __launch_bounds__(NTHREADS) flash_bwd_dkdv(bf16 *dqkv, const bf1
     }
 }
 
-// dQ for 64 queries (16 per warp), looping over the key blocks they see.
-template <int HS>
-__global__ void __launch_bounds__(NTHREADS) flash_bwd_dq(bf16 *dqkv, const bf16 *qkv, const bf16 *dout,
-                                                         const float *lse, const float *D, int T, int C, int NH,
-                                                         float scale, float scale_log2) {
-    constexpr int LD = HS + PAD;
+// dQ for 64 queries (16 per warp), looping over the key blocks (BK keys) they see.
+template <int HS, int BK>
+__global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dq(bf16 *dqkv, const bf16 *qkv, const bf16 *dout,
+                                                            const float *lse, const float *D, int T, int C, int NH,
+                                                            float scale, float scale_log2) {
+    constexpr int LD = HS + PAD, NT = BK / 8;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sQ = (bf16 *)smem_raw, *sO = sQ + BM * LD, *sK = sO + BM * LD, *sV = sK + 2 * BN * LD;
+    bf16 *sQ = (bf16 *)smem_raw, *sO = sQ + BM * LD, *sK = sO + BM * LD, *sV = sK + 2 * BK * LD;
     const int qb = gridDim.x - 1 - blockIdx.x, b = blockIdx.y / NH, h = blockIdx.y % NH;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
     const size_t stride = 3 * (size_t)C;
     const bf16 *qg = qkv + (size_t)b * T * stride + h * HS, *kg = qg + C, *vg = qg + 2 * C;
     const bf16 *dog = dout + (size_t)b * T * C + h * HS;
     const float *lg = lse + ((size_t)b * NH + h) * T, *dg = D + ((size_t)b * NH + h) * T;
-    const int q0 = qb * BM, nkv = min((T + BN - 1) / BN, (q0 + BM - 1) / BN + 1);
+    const int q0 = qb * BM, nkv = min((T + BK - 1) / BK, (q0 + BM - 1) / BK + 1);
 
     load_tile<HS>(sQ, qg, q0, T, stride);
     load_tile<HS>(sO, dog, q0, T, C);
-    load_tile<HS>(sK, kg, 0, T, stride);
-    load_tile<HS>(sV, vg, 0, T, stride);
+    load_tile<HS, BK>(sK, kg, 0, T, stride);
+    load_tile<HS, BK>(sV, vg, 0, T, stride);
     cp_commit();
     cp_wait_all();
     __syncthreads();
@@ -350,29 +352,29 @@ __global__ void __launch_bounds__(NTHREADS) flash_bwd_dq(bf16 *dqkv, const bf16 
     for (int j = 0; j < nkv; j++) {
         const int cur = j & 1;
         if (j + 1 < nkv) {
-            load_tile<HS>(sK + (cur ^ 1) * BN * LD, kg, (j + 1) * BN, T, stride);
-            load_tile<HS>(sV + (cur ^ 1) * BN * LD, vg, (j + 1) * BN, T, stride);
+            load_tile<HS, BK>(sK + (cur ^ 1) * BK * LD, kg, (j + 1) * BK, T, stride);
+            load_tile<HS, BK>(sV + (cur ^ 1) * BK * LD, vg, (j + 1) * BK, T, stride);
             cp_commit();
         }
-        const bf16 *k_s = sK + cur * BN * LD, *v_s = sV + cur * BN * LD;
-        float p[8][4], dp[8][4];
+        const bf16 *k_s = sK + cur * BK * LD, *v_s = sV + cur * BK * LD;
+        float p[NT][4], dp[NT][4];
 #pragma unroll
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < NT; i++)
 #pragma unroll
             for (int e = 0; e < 4; e++) p[i][e] = dp[i][e] = 0.f;
-        mma_abt<HS>(p, qf, k_s, lane);
-        mma_abt<HS>(dp, of, v_s, lane);
-        const bool edge = (j + 1) * BN > q0 + warp * 16 || (j + 1) * BN > T;
+        mma_abt<HS, NT>(p, qf, k_s, lane);
+        mma_abt<HS, NT>(dp, of, v_s, lane);
+        const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
 #pragma unroll
-        for (int nt = 0; nt < 8; nt++)
+        for (int nt = 0; nt < NT; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int key = j * BN + nt * 8 + 2 * t4 + (e & 1);
+                int key = j * BK + nt * 8 + 2 * t4 + (e & 1);
                 float x = exp2f(p[nt][e] * scale_log2 - lrow[e >> 1]);
                 if (edge && (key > qrow[e >> 1] || key >= T)) x = 0.f;
                 dp[nt][e] = x * (dp[nt][e] - drow[e >> 1]);
             }
-        mma_pv<HS>(dq, dp, k_s, lane);
+        mma_pv<HS, NT>(dq, dp, k_s, lane);
         cp_wait_all();
         __syncthreads();
     }
@@ -499,22 +501,44 @@ static void launch_fwd(kb_ctx *ctx, bf16 *out, float *lse, const bf16 *qkv, int 
     LAUNCH_CHECK();
 }
 
+// Backward tile variants (BERRY_ATTN_BWD=0..3 picks one; default from measurements in
+// tests/bench/RESULTS.md): dK/dV query tile BQ and dQ key tile BK.
+static int bwd_variant(void) {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("BERRY_ATTN_BWD");
+        v = e && *e >= '0' && *e <= '3' ? *e - '0' : 3;
+    }
+    return v;
+}
+
+template <int HS, int BQ, int BK>
+static void launch_bwd_v(kb_ctx *ctx, bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
+                         int B, int T, int C, int NH, float scale, float sl2) {
+    size_t smem1 = (size_t)(2 * BN + 4 * BQ) * (HS + PAD) * sizeof(bf16) + 4 * BQ * sizeof(float);
+    size_t smem2 = (size_t)(2 * BM + 4 * BK) * (HS + PAD) * sizeof(bf16);
+    static bool attr = false;
+    if (!attr) {
+        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dkdv<HS, BQ>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem1));
+        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dq<HS, BK>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem2));
+        attr = true;
+    }
+    dim3 grid1((T + BN - 1) / BN, B * NH), grid2((T + BM - 1) / BM, B * NH);
+    flash_bwd_dkdv<HS, BQ><<<grid1, NTHREADS, smem1, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
+    LAUNCH_CHECK();
+    flash_bwd_dq<HS, BK><<<grid2, NTHREADS, smem2, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
+    LAUNCH_CHECK();
+}
+
 template <int HS>
 static void launch_bwd(kb_ctx *ctx, bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
                        int B, int T, int C, int NH, float scale, float sl2) {
-    size_t smem1 = (size_t)(2 * BN + 4 * BM) * (HS + PAD) * sizeof(bf16) + 4 * BM * sizeof(float);
-    size_t smem2 = (size_t)(2 * BM + 4 * BN) * (HS + PAD) * sizeof(bf16);
-    static bool attr = false;
-    if (!attr) {
-        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dkdv<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem1));
-        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dq<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem2));
-        attr = true;
+    switch (bwd_variant()) {
+    case 0: launch_bwd_v<HS, 64, 64>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    case 1: launch_bwd_v<HS, 32, 64>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    case 2: launch_bwd_v<HS, 64, 32>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    default: launch_bwd_v<HS, 32, 32>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
     }
-    dim3 grid((T + BM - 1) / BM, B * NH);
-    flash_bwd_dkdv<HS><<<grid, NTHREADS, smem1, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
-    LAUNCH_CHECK();
-    flash_bwd_dq<HS><<<grid, NTHREADS, smem2, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
-    LAUNCH_CHECK();
 }
 
 void cuda_attention_forward(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *qkv, int B, int T, int C, int NH) {
