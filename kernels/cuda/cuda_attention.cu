@@ -507,7 +507,7 @@ static int bwd_variant(void) {
     static int v = -1;
     if (v < 0) {
         const char *e = getenv("BERRY_ATTN_BWD");
-        v = e && *e >= '0' && *e <= '3' ? *e - '0' : 3;
+        v = e && *e >= '0' && *e <= '3' ? *e - '0' : 0;
     }
     return v;
 }
