@@ -92,44 +92,54 @@ void cpu_attention_forward(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *q
     long rows = (long)heads * T;
     int parallel = team > 1 && (double)rows * T * hs > 65536;
 
-#pragma omp parallel for schedule(static) num_threads(team) if (parallel)
-    for (int bh = 0; bh < heads; bh++) transpose_head(kt + head_floats * bh, ld, x, bh / NH, bh % NH, 1, T, C, hs);
+#pragma omp parallel num_threads(team) if (parallel)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < heads; bh++) transpose_head(kt + head_floats * bh, ld, x, bh / NH, bh % NH, 1, T, C, hs);
+        CPU_FTZ_END
+    }
 
-#pragma omp parallel for schedule(dynamic, 16) num_threads(team) if (parallel)
-    for (long r = 0; r < rows; r++) {
-        int t = (int)(r % T), bh = (int)(r / T), b = bh / NH, h = bh % NH, n = t + 1;
-        float *score = rows_scratch + per_thread * omp_get_thread_num(), *acc = score + ld;
-        const float *q = qkv_at(x, b, t, 0, h, T, C, hs);
-        for (size_t j0 = 0; j0 < (size_t)n; j0 += SB) dot_block(score, q, kt + head_floats * bh, ld, hs, j0);
-        // scale, max, exp, sum over keys 0..t (vector body, then the same arithmetic per lane)
-        vfloat vmx = vbroadcast(-INFINITY);
-        int j = 0;
-        for (; j + CPU_VL <= n; j += CPU_VL) {
-            vfloat s = vload(score + j) * scale;
-            vstore(score + j, s);
-            vmx = vmax(vmx, s);
+#pragma omp parallel num_threads(team) if (parallel)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(dynamic, 16)
+        for (long r = 0; r < rows; r++) {
+            int t = (int)(r % T), bh = (int)(r / T), b = bh / NH, h = bh % NH, n = t + 1;
+            float *score = rows_scratch + per_thread * omp_get_thread_num(), *acc = score + ld;
+            const float *q = qkv_at(x, b, t, 0, h, T, C, hs);
+            for (size_t j0 = 0; j0 < (size_t)n; j0 += SB) dot_block(score, q, kt + head_floats * bh, ld, hs, j0);
+            // scale, max, exp, sum over keys 0..t (vector body, then the same arithmetic per lane)
+            vfloat vmx = vbroadcast(-INFINITY);
+            int j = 0;
+            for (; j + CPU_VL <= n; j += CPU_VL) {
+                vfloat s = vload(score + j) * scale;
+                vstore(score + j, s);
+                vmx = vmax(vmx, s);
+            }
+            float m = -INFINITY;
+            for (int l = 0; l < CPU_VL; l++) m = vmx[l] > m ? vmx[l] : m;
+            for (; j < n; j++) {
+                score[j] *= scale;
+                m = score[j] > m ? score[j] : m;
+            }
+            vfloat vm = vbroadcast(m), vl = {0};
+            for (j = 0; j + CPU_VL <= n; j += CPU_VL) {
+                vfloat e = vexp(vload(score + j) - vm);
+                vstore(score + j, e);
+                vl += e;
+            }
+            float l = vsum(vl);
+            for (; j < n; j++) {
+                score[j] = cpu_expf(score[j] - m);
+                l += score[j];
+            }
+            weighted_rows(acc, score, n, qkv_at(x, b, 0, 2, h, T, C, hs), (size_t)3 * C, hs);
+            float inv = 1.0f / l, *o = FP(out) + ((size_t)b * T + t) * C + (size_t)h * hs;
+            for (int d = 0; d < hs; d++) o[d] = acc[d] * inv;
+            if (lse) lse[(size_t)bh * T + t] = m + logf(l);
         }
-        float m = -INFINITY;
-        for (int l = 0; l < CPU_VL; l++) m = vmx[l] > m ? vmx[l] : m;
-        for (; j < n; j++) {
-            score[j] *= scale;
-            m = score[j] > m ? score[j] : m;
-        }
-        vfloat vm = vbroadcast(m), vl = {0};
-        for (j = 0; j + CPU_VL <= n; j += CPU_VL) {
-            vfloat e = vexp(vload(score + j) - vm);
-            vstore(score + j, e);
-            vl += e;
-        }
-        float l = vsum(vl);
-        for (; j < n; j++) {
-            score[j] = cpu_expf(score[j] - m);
-            l += score[j];
-        }
-        weighted_rows(acc, score, n, qkv_at(x, b, 0, 2, h, T, C, hs), (size_t)3 * C, hs);
-        float inv = 1.0f / l, *o = FP(out) + ((size_t)b * T + t) * C + (size_t)h * hs;
-        for (int d = 0; d < hs; d++) o[d] = acc[d] * inv;
-        if (lse) lse[(size_t)bh * T + t] = m + logf(l);
+        CPU_FTZ_END
     }
 }
 
@@ -172,48 +182,53 @@ void cpu_attention_backward(kb_ctx *ctx, kb_act *dqkv, const kb_act *dout, const
     size_t ld = padded(T), head_floats = (size_t)hs * ld, per_thread = 4 * head_floats + 2 * QB * ld;
     float *scratch = cpu_scratch(ctx, per_thread * team * sizeof(float));
 
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team) if (team > 1 && (double)heads * T * T * hs > 65536)
-    for (int bh = 0; bh < heads; bh++) {
-        int b = bh / NH, h = bh % NH;
-        float *kt = scratch + per_thread * omp_get_thread_num(), *vt = kt + head_floats;
-        float *dkt = vt + head_floats, *dvt = dkt + head_floats, *p = dvt + head_floats, *ds = p + QB * ld;
-        transpose_head(kt, ld, x, b, h, 1, T, C, hs);
-        transpose_head(vt, ld, x, b, h, 2, T, C, hs);
-        memset(dkt, 0, 2 * head_floats * sizeof(float));
-        for (int t0 = 0; t0 < T; t0 += QB) {
-            int nq = T - t0 < QB ? T - t0 : QB;
-            int nvec = (t0 + nq + CPU_VL - 1) / CPU_VL * CPU_VL;  // keys of the block's last query, whole vectors
-            const float *q[QB], *g[QB];
-            for (int i = 0; i < nq; i++) {
-                int t = t0 + i;
-                q[i] = qkv_at(x, b, t, 0, h, T, C, hs);
-                g[i] = dy + ((size_t)b * T + t) * C + (size_t)h * hs;
-                probs_row(p + i * ld, ds + i * ld, q[i], g[i], y + ((size_t)b * T + t) * C + (size_t)h * hs,
-                          lse[(size_t)bh * T + t], kt, vt, ld, hs, scale, t, nvec);
-                weighted_rows((float *)qkv_at(dx, b, t, 0, h, T, C, hs), ds + i * ld, t + 1,
-                              qkv_at(x, b, 0, 1, h, T, C, hs), (size_t)3 * C, hs);
-            }
-            for (int d = 0; d < hs; d++) {
-                float *dk = dkt + (size_t)d * ld, *dv = dvt + (size_t)d * ld;
-                vfloat qd[QB], gd[QB];
-                for (int i = 0; i < nq; i++) qd[i] = vbroadcast(q[i][d]), gd[i] = vbroadcast(g[i][d]);
-                for (int j = 0; j < nvec; j += CPU_VL) {
-                    vfloat ak = vload(dk + j), av = vload(dv + j);
-                    for (int i = 0; i < nq; i++) {
-                        ak = vfma(qd[i], vload(ds + i * ld + j), ak);
-                        av = vfma(gd[i], vload(p + i * ld + j), av);
+#pragma omp parallel num_threads(team) if (team > 1 && (double)heads * T * T * hs > 65536)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(dynamic, 1)
+        for (int bh = 0; bh < heads; bh++) {
+            int b = bh / NH, h = bh % NH;
+            float *kt = scratch + per_thread * omp_get_thread_num(), *vt = kt + head_floats;
+            float *dkt = vt + head_floats, *dvt = dkt + head_floats, *p = dvt + head_floats, *ds = p + QB * ld;
+            transpose_head(kt, ld, x, b, h, 1, T, C, hs);
+            transpose_head(vt, ld, x, b, h, 2, T, C, hs);
+            memset(dkt, 0, 2 * head_floats * sizeof(float));
+            for (int t0 = 0; t0 < T; t0 += QB) {
+                int nq = T - t0 < QB ? T - t0 : QB;
+                int nvec = (t0 + nq + CPU_VL - 1) / CPU_VL * CPU_VL;  // keys of the block's last query, whole vectors
+                const float *q[QB], *g[QB];
+                for (int i = 0; i < nq; i++) {
+                    int t = t0 + i;
+                    q[i] = qkv_at(x, b, t, 0, h, T, C, hs);
+                    g[i] = dy + ((size_t)b * T + t) * C + (size_t)h * hs;
+                    probs_row(p + i * ld, ds + i * ld, q[i], g[i], y + ((size_t)b * T + t) * C + (size_t)h * hs,
+                              lse[(size_t)bh * T + t], kt, vt, ld, hs, scale, t, nvec);
+                    weighted_rows((float *)qkv_at(dx, b, t, 0, h, T, C, hs), ds + i * ld, t + 1,
+                                  qkv_at(x, b, 0, 1, h, T, C, hs), (size_t)3 * C, hs);
+                }
+                for (int d = 0; d < hs; d++) {
+                    float *dk = dkt + (size_t)d * ld, *dv = dvt + (size_t)d * ld;
+                    vfloat qd[QB], gd[QB];
+                    for (int i = 0; i < nq; i++) qd[i] = vbroadcast(q[i][d]), gd[i] = vbroadcast(g[i][d]);
+                    for (int j = 0; j < nvec; j += CPU_VL) {
+                        vfloat ak = vload(dk + j), av = vload(dv + j);
+                        for (int i = 0; i < nq; i++) {
+                            ak = vfma(qd[i], vload(ds + i * ld + j), ak);
+                            av = vfma(gd[i], vload(p + i * ld + j), av);
+                        }
+                        vstore(dk + j, ak);
+                        vstore(dv + j, av);
                     }
-                    vstore(dk + j, ak);
-                    vstore(dv + j, av);
+                }
+            }
+            for (int t = 0; t < T; t++) {
+                float *dk = (float *)qkv_at(dx, b, t, 1, h, T, C, hs), *dv = (float *)qkv_at(dx, b, t, 2, h, T, C, hs);
+                for (int d = 0; d < hs; d++) {
+                    dk[d] = dkt[(size_t)d * ld + t];
+                    dv[d] = dvt[(size_t)d * ld + t];
                 }
             }
         }
-        for (int t = 0; t < T; t++) {
-            float *dk = (float *)qkv_at(dx, b, t, 1, h, T, C, hs), *dv = (float *)qkv_at(dx, b, t, 2, h, T, C, hs);
-            for (int d = 0; d < hs; d++) {
-                dk[d] = dkt[(size_t)d * ld + t];
-                dv[d] = dvt[(size_t)d * ld + t];
-            }
-        }
+        CPU_FTZ_END
     }
 }
