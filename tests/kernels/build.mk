@@ -7,3 +7,6 @@ $(BUILD)/tests/kernels/%: $(call objs,tests/kernels/%.c) $(LIB_KERNELS) $(LIB_BA
 	$(LINK)
 $(BUILD)/tests/kernels/%: EXTRA_LDLIBS = $(KERNEL_LDLIBS)
 ALL_OBJS += $(call objs,$(wildcard tests/kernels/*.c))
+# Keep the objects (built through the pattern rule above, make would delete them as
+# intermediates and recompile them on every `make test`).
+.SECONDARY: $(call objs,$(wildcard tests/kernels/*.c))
