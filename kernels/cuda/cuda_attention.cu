@@ -51,10 +51,10 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
 
 // Loads rows [r0, r0+64) of one head (HS columns, row stride `stride` elements) into a
 // padded shared tile; rows >= T are zero-filled.
-template <int HS, int ROWS = 64>
+template <int HS, int ROWS = 64, int THREADS = NTHREADS>
 __device__ __forceinline__ void load_tile(bf16 *s, const bf16 *g, int r0, int T, size_t stride) {
     constexpr int CH = HS / 8;  // 16-byte chunks per row
-    for (int i = threadIdx.x; i < ROWS * CH; i += NTHREADS) {
+    for (int i = threadIdx.x; i < ROWS * CH; i += THREADS) {
         int r = i / CH, c = (i % CH) * 8;
         bool ok = r0 + r < T;
         cp_async16(s + r * (HS + PAD) + c, g + (size_t)(ok ? r0 + r : 0) * stride + c, ok);
@@ -100,23 +100,24 @@ __device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[NT][4
 }
 
 // ---- forward ----------------------------------------------------------------------------------
-template <int HS>
-__global__ void __launch_bounds__(NTHREADS) flash_fwd(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH,
-                                                      float scale_log2) {
-    constexpr int LD = HS + PAD;
+// NW warps, 16 query rows each: a CTA owns 16·NW queries and streams 64-key tiles.
+template <int HS, int NW>
+__global__ void __launch_bounds__(NW * 32) flash_fwd(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH,
+                                                     float scale_log2) {
+    constexpr int LD = HS + PAD, FBM = 16 * NW, TH = NW * 32;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sQ = (bf16 *)smem_raw, *sK = sQ + BM * LD, *sV = sK + 2 * BN * LD;
+    bf16 *sQ = (bf16 *)smem_raw, *sK = sQ + FBM * LD, *sV = sK + 2 * BN * LD;
     const int qb = gridDim.x - 1 - blockIdx.x;  // longest rows first
     const int b = blockIdx.y / NH, h = blockIdx.y % NH;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
     const size_t stride = 3 * (size_t)C;
     const bf16 *qg = qkv + (size_t)b * T * stride + h * HS, *kg = qg + C, *vg = qg + 2 * C;
-    const int q0 = qb * BM;
-    const int nkv = min((T + BN - 1) / BN, (q0 + BM - 1) / BN + 1);
+    const int q0 = qb * FBM;
+    const int nkv = min((T + BN - 1) / BN, (q0 + FBM - 1) / BN + 1);
 
-    load_tile<HS>(sQ, qg, q0, T, stride);
-    load_tile<HS>(sK, kg, 0, T, stride);
-    load_tile<HS>(sV, vg, 0, T, stride);
+    load_tile<HS, FBM, TH>(sQ, qg, q0, T, stride);
+    load_tile<HS, BN, TH>(sK, kg, 0, T, stride);
+    load_tile<HS, BN, TH>(sV, vg, 0, T, stride);
     cp_commit();
     cp_wait_all();
     __syncthreads();
@@ -132,8 +133,8 @@ __global__ void __launch_bounds__(NTHREADS) flash_fwd(bf16 *out, float *lse, con
     for (int j = 0; j < nkv; j++) {
         const int cur = j & 1;
         if (j + 1 < nkv) {
-            load_tile<HS>(sK + (cur ^ 1) * BN * LD, kg, (j + 1) * BN, T, stride);
-            load_tile<HS>(sV + (cur ^ 1) * BN * LD, vg, (j + 1) * BN, T, stride);
+            load_tile<HS, BN, TH>(sK + (cur ^ 1) * BN * LD, kg, (j + 1) * BN, T, stride);
+            load_tile<HS, BN, TH>(sV + (cur ^ 1) * BN * LD, vg, (j + 1) * BN, T, stride);
             cp_commit();
         }
         float s[8][4];
@@ -488,17 +489,33 @@ __global__ void naive_bwd(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const f
 }
 
 // ---- entry points -------------------------------------------------------------------------------
-template <int HS>
-static void launch_fwd(kb_ctx *ctx, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, float sl2) {
-    size_t smem = (size_t)(BM + 4 * BN) * (HS + PAD) * sizeof(bf16);
+// Forward variants: BERRY_ATTN_FWD=4 or 8 warps per CTA (64 or 128 queries).
+static int fwd_warps(void) {
+    static int v = 0;
+    if (!v) {
+        const char *e = getenv("BERRY_ATTN_FWD");
+        v = e && !strcmp(e, "8") ? 8 : 4;
+    }
+    return v;
+}
+
+template <int HS, int NW>
+static void launch_fwd_v(kb_ctx *ctx, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, float sl2) {
+    size_t smem = (size_t)(16 * NW + 4 * BN) * (HS + PAD) * sizeof(bf16);
     static bool attr = false;
     if (!attr) {
-        CUDA_CHECK(cudaFuncSetAttribute(flash_fwd<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        CUDA_CHECK(cudaFuncSetAttribute(flash_fwd<HS, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
         attr = true;
     }
-    dim3 grid((T + BM - 1) / BM, B * NH);
-    flash_fwd<HS><<<grid, NTHREADS, smem, STREAM(ctx)>>>(out, lse, qkv, T, C, NH, sl2);
+    dim3 grid((T + 16 * NW - 1) / (16 * NW), B * NH);
+    flash_fwd<HS, NW><<<grid, NW * 32, smem, STREAM(ctx)>>>(out, lse, qkv, T, C, NH, sl2);
     LAUNCH_CHECK();
+}
+
+template <int HS>
+static void launch_fwd(kb_ctx *ctx, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, float sl2) {
+    if (fwd_warps() == 8) launch_fwd_v<HS, 8>(ctx, out, lse, qkv, B, T, C, NH, sl2);
+    else launch_fwd_v<HS, 4>(ctx, out, lse, qkv, B, T, C, NH, sl2);
 }
 
 // Backward tile variants (BERRY_ATTN_BWD=0..3 picks one; default from measurements in
