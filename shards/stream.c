@@ -230,17 +230,34 @@ int stream_load_cursor(stream_reader *s, const char *path, berr *e) {
 
 // Opens the next shard of this part that is not done: the smallest (seq, producer) among
 // each producer's next shard. Returns 1 if one was opened, 0 if none is available.
+//
+// A producer numbers its shards 0, 1, 2, ... and publishes them in order, but one readdir
+// pass can miss a shard published during it while seeing a later one. So a shard is taken
+// only when every seq from the cursor up to it is in the listing (of any part): a gap
+// means "not visible yet" in an open directory, and an error in a closed one.
 static int open_next_shard(stream_reader *s, berr *e) {
     const shard_dir_entry *best = NULL;
-    for (size_t i = 0; i < s->listing.n_shards; i++) {
-        const shard_dir_entry *en = &s->listing.shards[i];
-        if (!part_of(s, en->name)) continue;
-        prod_cursor *pc = cursor_for(s, en->producer, NULL);
-        if (en->seq < pc->seq) continue;
-        if (!best || en->seq < best->seq || (en->seq == best->seq && strcmp(en->producer, best->producer) < 0))
-            best = en;
-        // Later shards of the same producer cannot beat this one: the listing is sorted.
-        while (i + 1 < s->listing.n_shards && !strcmp(s->listing.shards[i + 1].producer, en->producer)) i++;
+    const shard_dir_entry *v = s->listing.shards;
+    size_t n = s->listing.n_shards;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && !strcmp(v[j].producer, v[i].producer)) j++;  // [i, j): one producer, by seq
+        uint64_t expect = cursor_for(s, v[i].producer, NULL)->seq;
+        for (size_t k = i; k < j; k++) {
+            if (v[k].seq < expect) continue;
+            if (v[k].seq != expect) {
+                if (s->listing.closed)
+                    return berr_set(e, "%s: %s-%0*llu.shard is missing (a producer's shards are numbered without gaps)",
+                                    s->dir, v[k].producer, SHARD_SEQ_DIGITS, (unsigned long long)expect);
+                break;
+            }
+            expect++;
+            if (!part_of(s, v[k].name)) continue;
+            if (!best || v[k].seq < best->seq || (v[k].seq == best->seq && strcmp(v[k].producer, best->producer) < 0))
+                best = &v[k];
+            break;
+        }
+        i = j;
     }
     if (!best) return 0;
     size_t ci;

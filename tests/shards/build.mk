@@ -61,3 +61,10 @@ $(BUILD)/tests/shards/test_tool: tests/shards/test_tool.sh $(BUILD)/bin/shards
 
 TESTS += $(BUILD)/tests/shards/test_tool
 ALL_OBJS += $(call objs,tests/shards/make_fixtures.c)
+
+# CPU benchmark (tests/bench/bench_shards.sh).
+$(BUILD)/tests/shards/bench_shards: $(BUILD)/obj/tests/shards/bench_shards.o $(LIB_SHARDS) $(LIB_BASE)
+	$(LINK)
+
+BENCHES += $(BUILD)/tests/shards/bench_shards
+ALL_OBJS += $(call objs,tests/shards/bench_shards.c)
