@@ -12,6 +12,7 @@
 SHELL := /bin/bash
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 BUILD ?= build
 CC ?= cc
@@ -83,7 +84,7 @@ $(BUILD)/obj/%.cu.o: %.cu
 $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
 
 # Links a binary from the objects and libraries among its prerequisites (in the order given)
 # plus the target-specific EXTRA_LDLIBS.

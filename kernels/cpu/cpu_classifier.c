@@ -49,16 +49,21 @@ void cpu_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, con
                     const float *row_scale, float dscale, float inv_temp, int N, int V, int Vp, int want_grad) {
     for (int i = 0; i < N; i++)
         if (targets[i] >= V) die("kb_classifier: target %d at row %d is outside the vocabulary [0, %d)", targets[i], i, V);
-#pragma omp parallel for schedule(static) if ((double)N * V > 32768)
-    for (int i = 0; i < N; i++) {
-        float *z = FP(logits) + (size_t)i * Vp;
-        if (targets[i] < 0) {
-            nll[i] = 0;
-            if (entropy) entropy[i] = 0;
-            if (want_grad) memset(z, 0, (size_t)Vp * sizeof(float));
-            continue;
+#pragma omp parallel if ((double)N * V > 32768)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            float *z = FP(logits) + (size_t)i * Vp;
+            if (targets[i] < 0) {
+                nll[i] = 0;
+                if (entropy) entropy[i] = 0;
+                if (want_grad) memset(z, 0, (size_t)Vp * sizeof(float));
+                continue;
+            }
+            float grad_scale = dscale * (row_scale ? row_scale[i] : 1.0f) * inv_temp;
+            classifier_row(z, nll + i, entropy ? entropy + i : NULL, targets[i], grad_scale, inv_temp, V, Vp, want_grad);
         }
-        float grad_scale = dscale * (row_scale ? row_scale[i] : 1.0f) * inv_temp;
-        classifier_row(z, nll + i, entropy ? entropy + i : NULL, targets[i], grad_scale, inv_temp, V, Vp, want_grad);
+        CPU_FTZ_END
     }
 }

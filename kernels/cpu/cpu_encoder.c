@@ -7,12 +7,17 @@ void cpu_encoder_forward(kb_ctx *ctx, kb_act *out, const int32_t *tokens, const 
                          const kb_act *wpe, int N, int T, int C) {
     float *o = FP(out);
     const float *te = CFP(wte), *pe = CFP(wpe);
-#pragma omp parallel for schedule(static) if ((double)N * C > 32768)
-    for (int i = 0; i < N; i++) {
-        int pos = positions ? positions[i] : i % T;
-        const float *a = te + (size_t)tokens[i] * C, *b = pe + (size_t)pos * C;
-        float *restrict y = o + (size_t)i * C;
-        for (int c = 0; c < C; c++) y[c] = a[c] + b[c];
+#pragma omp parallel if ((double)N * C > 32768)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            int pos = positions ? positions[i] : i % T;
+            const float *a = te + (size_t)tokens[i] * C, *b = pe + (size_t)pos * C;
+            float *restrict y = o + (size_t)i * C;
+            for (int c = 0; c < C; c++) y[c] = a[c] + b[c];
+        }
+        CPU_FTZ_END
     }
 }
 
@@ -26,24 +31,34 @@ void cpu_encoder_backward(kb_ctx *ctx, float *dwte, float *dwpe, const kb_act *d
             die("kb_encoder_backward: token %d at row %d is outside the vocabulary [0, %d)", tokens[i], i, V);
     const float *d = CFP(dout);
     int nchunks = (C + ENC_CHUNK - 1) / ENC_CHUNK;
-#pragma omp parallel for schedule(static) if ((double)N * C > 32768)
-    for (int ch = 0; ch < nchunks; ch++) {
-        int c0 = ch * ENC_CHUNK, width = C - c0 < ENC_CHUNK ? C - c0 : ENC_CHUNK;
-        for (int i = 0; i < N; i++) {
-            const float *g = d + (size_t)i * C + c0;
-            float *restrict te = dwte + (size_t)tokens[i] * C + c0;
-            float *restrict pe = dwpe + (size_t)(i % T) * C + c0;
-            for (int c = 0; c < width; c++) {
-                te[c] += g[c];
-                pe[c] += g[c];
+#pragma omp parallel if ((double)N * C > 32768)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < nchunks; ch++) {
+            int c0 = ch * ENC_CHUNK, width = C - c0 < ENC_CHUNK ? C - c0 : ENC_CHUNK;
+            for (int i = 0; i < N; i++) {
+                const float *g = d + (size_t)i * C + c0;
+                float *restrict te = dwte + (size_t)tokens[i] * C + c0;
+                float *restrict pe = dwpe + (size_t)(i % T) * C + c0;
+                for (int c = 0; c < width; c++) {
+                    te[c] += g[c];
+                    pe[c] += g[c];
+                }
             }
         }
+        CPU_FTZ_END
     }
 }
 
 void cpu_gather_rows(kb_ctx *ctx, kb_act *out, const kb_act *inp, const int32_t *rows, int N, int C) {
     float *o = FP(out);
     const float *x = CFP(inp);
-#pragma omp parallel for schedule(static) if ((double)N * C > 65536)
-    for (int i = 0; i < N; i++) memcpy(o + (size_t)i * C, x + (size_t)rows[i] * C, (size_t)C * sizeof(float));
+#pragma omp parallel if ((double)N * C > 65536)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) memcpy(o + (size_t)i * C, x + (size_t)rows[i] * C, (size_t)C * sizeof(float));
+        CPU_FTZ_END
+    }
 }

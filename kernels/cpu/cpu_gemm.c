@@ -183,23 +183,28 @@ void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float 
     size_t per_thread = cpu_round64(((size_t)MC_MAX * KC + (size_t)KC * NC_MAX) * sizeof(float));
     char *scratch = cpu_scratch(ctx, per_thread * team);
 
-#pragma omp parallel for schedule(dynamic, 1) num_threads(team) if (team > 1)
-    for (int task = 0; task < ntasks; task++) {
-        float *Ap = (float *)(scratch + per_thread * omp_get_thread_num());
-        float *Bp = Ap + (size_t)MC_MAX * KC;
-        int i0 = (task % tiles_m) * mc, j0 = (task / tiles_m) * nc;
-        int tm = imin(mc, M - i0), tn = imin(nc, N - j0);
-        // One pass even when K == 0, so the tile is still written (as zeros) when overwriting.
-        for (int k0 = 0; k0 == 0 || k0 < K; k0 += KC) {
-            int kc = imin(KC, K - k0);
-            pack_a(A, i0, tm, k0, kc, Ap);
-            pack_b(B, k0, kc, j0, tn, Bp);
-            int overwrite = !accumulate && k0 == 0;
-            for (int jr = 0; jr < tn; jr += NR)
-                for (int ir = 0; ir < tm; ir += MR)
-                    micro(imin(MR, tm - ir), kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
-                          Cm + (ptrdiff_t)(i0 + ir) * ldc + j0 + jr, ldc, imin(NR, tn - jr), overwrite);
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < ntasks; task++) {
+            float *Ap = (float *)(scratch + per_thread * omp_get_thread_num());
+            float *Bp = Ap + (size_t)MC_MAX * KC;
+            int i0 = (task % tiles_m) * mc, j0 = (task / tiles_m) * nc;
+            int tm = imin(mc, M - i0), tn = imin(nc, N - j0);
+            // One pass even when K == 0, so the tile is still written (as zeros) when overwriting.
+            for (int k0 = 0; k0 == 0 || k0 < K; k0 += KC) {
+                int kc = imin(KC, K - k0);
+                pack_a(A, i0, tm, k0, kc, Ap);
+                pack_b(B, k0, kc, j0, tn, Bp);
+                int overwrite = !accumulate && k0 == 0;
+                for (int jr = 0; jr < tn; jr += NR)
+                    for (int ir = 0; ir < tm; ir += MR)
+                        micro(imin(MR, tm - ir), kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
+                              Cm + (ptrdiff_t)(i0 + ir) * ldc + j0 + jr, ldc, imin(NR, tn - jr), overwrite);
+            }
+            if (ep) epilogue(ep, Cm, ldc, i0, tm, j0, tn);
         }
-        if (ep) epilogue(ep, Cm, ldc, i0, tm, j0, tn);
+        CPU_FTZ_END
     }
 }

@@ -19,15 +19,20 @@ void cpu_matmul_forward(kb_ctx *ctx, kb_act *out, kb_act *pre_gelu, const kb_act
 // db[o] += Σ_n dout[n][o], each column summed in double over rows in order.
 static void bias_grad(float *db, const float *dout, int N, int OC) {
     int nchunks = (OC + BIAS_CHUNK - 1) / BIAS_CHUNK;
-#pragma omp parallel for schedule(static) if ((double)N * OC > 32768)
-    for (int ch = 0; ch < nchunks; ch++) {
-        int o0 = ch * BIAS_CHUNK, width = OC - o0 < BIAS_CHUNK ? OC - o0 : BIAS_CHUNK;
-        double acc[BIAS_CHUNK] = {0};
-        for (int n = 0; n < N; n++) {
-            const float *d = dout + (size_t)n * OC + o0;
-            for (int j = 0; j < width; j++) acc[j] += d[j];
+#pragma omp parallel if ((double)N * OC > 32768)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < nchunks; ch++) {
+            int o0 = ch * BIAS_CHUNK, width = OC - o0 < BIAS_CHUNK ? OC - o0 : BIAS_CHUNK;
+            double acc[BIAS_CHUNK] = {0};
+            for (int n = 0; n < N; n++) {
+                const float *d = dout + (size_t)n * OC + o0;
+                for (int j = 0; j < width; j++) acc[j] += d[j];
+            }
+            for (int j = 0; j < width; j++) db[o0 + j] = (float)(db[o0 + j] + acc[j]);
         }
-        for (int j = 0; j < width; j++) db[o0 + j] = (float)(db[o0 + j] + acc[j]);
+        CPU_FTZ_END
     }
 }
 

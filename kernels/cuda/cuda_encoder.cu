@@ -2,7 +2,7 @@
 //
 // The token-embedding gradient is a scatter-add (many positions hit the same row). To keep
 // it deterministic without atomics, positions are stably radix-sorted by token (CUB, from
-// the CUDA toolkit); each run of equal tokens is then summed in position order by one block.
+// the CUDA toolkit); runs of equal tokens are then summed in position order (see below).
 #include <cub/cub.cuh>
 
 #include "kernels/cuda/cuda_common.cuh"
@@ -42,23 +42,64 @@ __global__ void iota_kernel(int32_t *v, int n) {
     if (i < n) v[i] = i;
 }
 
-// One block per sorted index; only the first index of each run of equal tokens works: it
-// sums the run's dout rows in position order and adds the sum to dwte[token].
-__global__ void encoder_bwd_wte(float *dwte, const bf16 *dout, const int32_t *stok, const int32_t *spos, int N, int C) {
-    int i = blockIdx.x;
-    int tok = stok[i];
-    if (i > 0 && stok[i - 1] == tok) return;
-    for (int c = threadIdx.x * 8; c < C; c += blockDim.x * 8) {
-        float acc[8] = {0};
-        for (int j = i; j < N && stok[j] == tok; j++) {
-            float f[8];
-            load8(dout + (size_t)spos[j] * C + c, f);
+// The token-sorted positions are cut into chunks of ENC_CHUNK entries, one block each. A run
+// of equal tokens that lies inside one chunk and is the token's whole segment is summed in
+// position order and added to dwte directly (no other block touches that row). A run that
+// continues into a neighbouring chunk is summed into a partial row instead: slot 2c if it is
+// the chunk's first run, else 2c+1. A second kernel then adds each such segment's partials
+// in chunk order. Every sum has a fixed order: deterministic, and a token that fills the
+// whole batch costs N/ENC_CHUNK parallel blocks, not one block walking N rows.
+#define ENC_CHUNK 64
+__device__ __forceinline__ bool enc_spans(const int32_t *stok, int a, int b, int N, int c0, int c1) {
+    int tok = stok[a];
+    return (a == c0 && a > 0 && stok[a - 1] == tok) || (b == c1 && b < N && stok[b] == tok);
+}
+
+__global__ void encoder_bwd_chunks(float *dwte, float *part, const bf16 *dout, const int32_t *stok,
+                                   const int32_t *spos, int N, int C) {
+    const int c = blockIdx.x, c0 = c * ENC_CHUNK, c1 = min(N, c0 + ENC_CHUNK);
+    for (int a = c0; a < c1;) {
+        int tok = stok[a], b = a + 1;
+        while (b < c1 && stok[b] == tok) b++;
+        bool spans = enc_spans(stok, a, b, N, c0, c1);
+        float *dst = spans ? part + (size_t)(2 * c + (a == c0 ? 0 : 1)) * C : dwte + (size_t)tok * C;
+        for (int ch = threadIdx.x * 8; ch < C; ch += blockDim.x * 8) {
+            float acc[8] = {0};
+            for (int j = a; j < b; j++) {
+                float f[8];
+                load8(dout + (size_t)spos[j] * C + ch, f);
 #pragma unroll
-            for (int k = 0; k < 8; k++) acc[k] += f[k];
+                for (int k = 0; k < 8; k++) acc[k] += f[k];
+            }
+#pragma unroll
+            for (int k = 0; k < 8; k++) dst[ch + k] = spans ? acc[k] : dst[ch + k] + acc[k];
         }
-        float *d = dwte + (size_t)tok * C + c;
+        a = b;
+    }
+}
+
+// One block per chunk: if the chunk's last run starts a segment that continues into later
+// chunks, add that segment's partials (this chunk's, then each later chunk's first run) to dwte.
+__global__ void encoder_bwd_spans(float *dwte, const float *part, const int32_t *stok, int N, int C) {
+    const int c = blockIdx.x, c0 = c * ENC_CHUNK, c1 = min(N, c0 + ENC_CHUNK);
+    int a = c1 - 1, tok = stok[a];
+    while (a > c0 && stok[a - 1] == tok) a--;
+    bool head = a > c0 || a == 0 || stok[a - 1] != tok;  // the segment starts inside this chunk
+    if (!head || c1 == N || stok[c1] != tok) return;
+    int nchunks = (N + ENC_CHUNK - 1) / ENC_CHUNK;
+    for (int ch = threadIdx.x * 8; ch < C; ch += blockDim.x * 8) {
+        float acc[8];
+        const float *p0 = part + (size_t)(2 * c + (a == c0 ? 0 : 1)) * C + ch;
 #pragma unroll
-        for (int k = 0; k < 8; k++) d[k] += acc[k];
+        for (int k = 0; k < 8; k++) acc[k] = p0[k];
+        for (int d = c + 1; d < nchunks && stok[d * ENC_CHUNK] == tok; d++) {
+            const float *pd = part + (size_t)(2 * d) * C + ch;
+#pragma unroll
+            for (int k = 0; k < 8; k++) acc[k] += pd[k];
+        }
+        float *dst = dwte + (size_t)tok * C + ch;
+#pragma unroll
+        for (int k = 0; k < 8; k++) dst[k] += acc[k];
     }
 }
 
@@ -111,7 +152,11 @@ void cuda_encoder_backward(kb_ctx *ctx, float *dwte, float *dwpe, const kb_act *
     LAUNCH_CHECK();
     size_t tmp = s->sort_tmp_bytes;
     CUDA_CHECK(cub::DeviceRadixSort::SortPairs(s->sort_tmp, tmp, tokens, kout, vin, vout, N, 0, bits, st));
-    int threads = C / 8 < 256 ? (C / 8 + 31) / 32 * 32 : 256;
-    encoder_bwd_wte<<<N, threads, 0, st>>>(dwte, d, kout, vout, N, C);
+    int threads = C / 8 < 128 ? (C / 8 + 31) / 32 * 32 : 128;
+    int nchunks = (N + ENC_CHUNK - 1) / ENC_CHUNK;
+    float *part = cuda_partials(ctx, (size_t)2 * nchunks * C);
+    encoder_bwd_chunks<<<nchunks, threads, 0, st>>>(dwte, part, d, kout, vout, N, C);
+    LAUNCH_CHECK();
+    encoder_bwd_spans<<<nchunks, threads, 0, st>>>(dwte, part, kout, N, C);
     LAUNCH_CHECK();
 }

@@ -75,6 +75,10 @@ int main(int argc, char **argv) {
            rule, mm_attn / rule);
     printf("  time split (profiled, %.1f ms/step serialised):", tot / 3 * 1e3);
     for (int k = 0; k < KB_NCLASSES; k++) printf(" %s %.1f%%", kb_class_name(k), 100 * cls[k] / tot);
+    printf("\n  per step, ms (fwd/bwd/opt):");
+    for (int k = 0; k < KB_NCLASSES; k++)
+        printf(" %s %.1f/%.1f/%.1f", kb_class_name(k), c->seconds[KB_FWD][k] / 3 * 1e3, c->seconds[KB_BWD][k] / 3 * 1e3,
+               c->seconds[KB_OPT][k] / 3 * 1e3);
     printf("\n");
     gpt2_free(&m);
     kb_close(ctx);

@@ -9,7 +9,7 @@ OUT=${OUT:-/tmp}
 export PYTHONUNBUFFERED=1
 fail=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-for t in test_cuda_ops test_cuda_model; do
+for t in test_cuda_ops test_cuda_model test_cuda_decode; do
     echo "== $t"
     "$B/tests/device/$t" 2>&1 | tee "$OUT/$t.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1

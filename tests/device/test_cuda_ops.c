@@ -262,6 +262,8 @@ int main(void) {
     test_classifier(19, 50257, 50304, 0.7f, 1);
     test_encoder(4, 100, 64, 50, 0);
     test_encoder(2, 64, 768, 5000, 1);
+    test_encoder(4, 300, 64, 2, 0);   // long runs of one token across many chunks
+    test_encoder(8, 256, 64, 1, 1);   // a single token everywhere
     test_optimizer(1000003);
     test_misc();
     kb_close(GPU);

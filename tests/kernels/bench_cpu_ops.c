@@ -10,6 +10,7 @@
 
 static kb_ctx *ctx;
 static int iters = 5;
+static const char *filter;  // run only ops whose name contains this
 static uint64_t rng = 1;
 
 static void usage(FILE *f) {
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
           "  --params P      parameters for AdamW / norm (default 10M)\n"
           "  --threads N     OpenMP threads (default: OpenMP's setting)\n"
           "  --iters K       timed calls per op after one warm-up call (default 5)\n"
+          "  --filter S      run only the ops whose name contains S (e.g. matmul)\n"
           "  --help          this text\n",
           f);
 }
@@ -50,6 +52,7 @@ static float *rand_f32(size_t n, float scale) {
 // Times `call` (one warm-up, then `iters` calls) and prints a table row.
 #define BENCH(name, shape, call)                                                                       \
     do {                                                                                               \
+        if (filter && !strstr(name, filter)) break;                                                    \
         call;                                                                                          \
         kb_counts_reset(ctx);                                                                          \
         double t0_ = now_sec();                                                                        \
@@ -73,6 +76,7 @@ int main(int argc, char **argv) {
                                          {"channels", required_argument, 0, 'c'}, {"heads", required_argument, 0, 'h'},
                                          {"vocab", required_argument, 0, 'v'},    {"params", required_argument, 0, 'p'},
                                          {"threads", required_argument, 0, 'j'},  {"iters", required_argument, 0, 'i'},
+                                         {"filter", required_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'H'},           {0, 0, 0, 0}};
     berr e;
     int o;
@@ -87,6 +91,7 @@ int main(int argc, char **argv) {
         case 'p': rc = parse_count("--params", optarg, 1, (int64_t)1 << 34, &P, &e); break;
         case 'j': rc = parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
         case 'i': rc = parse_int("--iters", optarg, 1, 1 << 20, &iters, &e); break;
+        case 'f': filter = optarg; break;
         case 'H': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -101,8 +106,9 @@ int main(int argc, char **argv) {
     if (!ctx) die("%s", e.msg);
     int N = B * T, Vp = (V + 127) / 128 * 128;
     size_t NC = (size_t)N * C;
-    printf("bench_cpu_ops: %s, B=%d T=%d C=%d NH=%d V=%d (Vp=%d) params=%lld iters=%d, peak estimate %.0f GFLOP/s\n\n",
-           kb_device_name(ctx), B, T, C, NH, V, Vp, (long long)P, iters, kb_peak_flops(ctx) / 1e9);
+    printf("bench_cpu_ops: %s, B=%d T=%d C=%d NH=%d V=%d (Vp=%d) params=%lld iters=%d%s%s, peak estimate %.0f GFLOP/s\n\n",
+           kb_device_name(ctx), B, T, C, NH, V, Vp, (long long)P, iters, filter ? " filter=" : "", filter ? filter : "",
+           kb_peak_flops(ctx) / 1e9);
     printf("| %-28s | %-22s | %9s | %8s | %6s |\n", "op", "shape", "ms/call", "GFLOP/s", "GB/s");
     printf("|------------------------------|------------------------|-----------|----------|--------|\n");
 

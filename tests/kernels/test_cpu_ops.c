@@ -13,6 +13,10 @@
 #include "kernels/kernels.h"
 #include "tests/test.h"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 static kb_ctx *ctx;
 static uint64_t rng = 20261122;
 
@@ -1029,6 +1033,29 @@ static float *run_all_ops(size_t *len) {
     return (float *)kept.p;
 }
 
+// Ops run with subnormals flushed (see kernels/cpu/cpu.h) but leave the caller's
+// floating-point mode as it was.
+static void test_subnormal_mode(void) {
+    int N = 3, C = 40, OC = 33;
+    float *hi = host_rand((size_t)N * C, 1e-20f), *hw = host_rand((size_t)OC * C, 1e-20f);
+    kb_act *inp = dev_act(hi, (size_t)N * C), *w = dev_act(hw, (size_t)OC * C), *out = dev_act_nan((size_t)N * OC);
+#if defined(__SSE__)
+    unsigned int before = _mm_getcsr();
+#endif
+    kb_matmul_forward(ctx, out, NULL, inp, w, NULL, N, C, OC);  // products ~1e-40: subnormal
+#if defined(__SSE__)
+    CHECK(_mm_getcsr() == before, "an op changed the caller's MXCSR from %#x to %#x", before, _mm_getcsr());
+#endif
+    float *got = get_act(out, (size_t)N * OC);
+    int zeros = 1;
+    for (int i = 0; i < N * OC; i++) zeros &= got[i] == 0;
+    CHECK(zeros, "matmul of 1e-20-sized inputs did not flush its subnormal results to zero (got %g)", got[0]);
+    volatile float tiny = 1e-20f;
+    CHECK(tiny * tiny != 0, "the caller's thread flushes subnormals after an op");
+    free(hi), free(hw), free(got);
+    kb_free(ctx, inp), kb_free(ctx, w), kb_free(ctx, out);
+}
+
 static void test_thread_count_independence(void) {
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);
@@ -1092,6 +1119,7 @@ int main(void) {
     test_elementwise();
     test_adamw();
     test_counters();
+    test_subnormal_mode();
     test_thread_count_independence();
     test_batch_independence();
     printf("(%.1f s)\n", now_sec() - t0);
