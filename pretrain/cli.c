@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pretrain/text.h"
+
 #define FIELD(st, o, T) ((T *)((char *)(st) + (o)->off))
 #define CFIELD(st, o, T) ((const T *)((const char *)(st) + (o)->off))
 
@@ -207,7 +209,7 @@ void cli_json_fields(FILE *f, const cli_table *t, const void *st) {
                 continue;
             }
             cli_value(o, st, v, sizeof v);
-            json_string(f, v, strlen(v));
+            pt_json_bytes(f, v, strlen(v));
         } else {
             cli_value(o, st, v, sizeof v);
             if (o->type == CLI_F64 && !isfinite(*CFIELD(st, o, double))) fputs("null", f);

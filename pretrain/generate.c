@@ -10,6 +10,7 @@
 #include "pretrain/pretrain.h"
 #include "pretrain/problems.h"
 #include "pretrain/sample.h"
+#include "pretrain/text.h"
 #include "shards/tokenizer.h"
 #include "verify/task_format.h"
 
@@ -99,17 +100,20 @@ static int run_generate(gen_opts *o, berr *e) {
         size_t k = total - s < chunk ? total - s : chunk;
         pt_generate(&m, g + s, (int)k, o->max_new, o->temperature, eot);
         for (size_t j = s; j < s + k; j++) {
+            // The completion is the text after the prompt, the end-of-text included when the
+            // model produced it (as the verifiers read it, verify/task_format.h).
+            if (g[j].stopped) g[j].out[g[j].n_out] = (uint32_t)eot;
             char *text;
             size_t len;
-            if (bpe_decode(tok, g[j].out, (size_t)g[j].n_out, &text, &len, e)) {
+            if (bpe_decode(tok, g[j].out, (size_t)g[j].n_out + (size_t)g[j].stopped, &text, &len, e)) {
                 atomic_abort(&af);
                 return -1;
             }
             const problem_rec *pr = &ps.p[j / (size_t)o->samples];
-            fprintf(af.f, "{\"problem_id\": %llu, \"sample\": %zu, \"completion\": ", (unsigned long long)pr->id,
+            fprintf(af.f, "{\"problem\": %llu, \"node\": %zu, \"completion\": ", (unsigned long long)pr->id,
                     j % (size_t)o->samples);
-            json_string(af.f, text, len);
-            fprintf(af.f, ", \"tokens\": %d, \"stopped\": %s}\n", g[j].n_out, g[j].stopped ? "true" : "false");
+            pt_json_bytes(af.f, text, len);
+            fputs("}\n", af.f);
             stopped += (size_t)g[j].stopped;
             gen_tokens += (size_t)g[j].n_out;
             free(text);
@@ -143,8 +147,9 @@ int pt_generate_main(int argc, char **argv, int first) {
     if (rc == 1) {
         cli_help(stdout, &gen_table,
                  "usage: pretrain generate --ckpt FILE --tokenizer FILE --problems PATH --out FILE [options]\n"
-                 "\nSamples answers to problems (prompt -> continuation until end-of-text) and writes one JSON\n"
-                 "line per answer: {\"problem_id\", \"sample\", \"completion\", \"tokens\", \"stopped\"} for verify check.\n");
+                 "\nSamples answers to problems (prompt -> continuation until end-of-text) and writes the candidate\n"
+                 "file of `verify check`: one JSON line per answer, {\"problem\": id, \"node\": sample index,\n"
+                 "\"completion\": text after the prompt, end-of-text included when generated}.\n");
         return 0;
     }
     if (rc < 0) {

@@ -25,6 +25,7 @@
 #include "pretrain/schedule.h"
 #include "pretrain/sft.h"
 #include "pretrain/state.h"
+#include "pretrain/text.h"
 #include "shards/tokenizer.h"
 #include "verify/task_format.h"
 
@@ -285,9 +286,9 @@ static void log_config(run *r) {
     const gpt2_config *m = &r->plan.model;
     fprintf(f, "\"event\": \"config\", \"step\": %lld, ", (long long)r->start_step);
     cli_json_fields(f, &pt_config_table, &r->cfg);
-    fprintf(f, ", \"world\": %d, \"transport\": \"%s\", \"backend\": \"%s\", \"device\": ", r->world,
+    fprintf(f, ", \"world\": %d, \"transport\": \"%s\", \"backend_used\": \"%s\", \"device\": ", r->world,
             comm_transport(r->c), kb_backend_name(r->ctx));
-    json_string(f, kb_device_name(r->ctx), strlen(kb_device_name(r->ctx)));
+    pt_json_bytes(f, kb_device_name(r->ctx), strlen(kb_device_name(r->ctx)));
     fprintf(f, ", \"model\": {\"L\": %d, \"C\": %d, \"NH\": %d, \"V\": %d, \"Vp\": %d, \"maxT\": %d}, \"n_params\": %zu, "
                "\"accum\": %d, \"total_steps\": %lld, \"flops_per_token_rule\": %.17g, \"peak_flops\": %.17g",
             m->L, m->C, m->NH, m->V, m->Vp, m->maxT, r->m.n_params, r->plan.accum, (long long)r->plan.steps,
@@ -348,15 +349,6 @@ static double evaluate(run *r) {
     return sums[1] > 0 ? sums[0] / sums[1] : NAN;
 }
 
-static void print_escaped(FILE *f, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '\n') fputs("\\n", f);
-        else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\x%02x", ch);
-        else fputc(ch, f);
-    }
-}
-
 static void sample_text(run *r, int64_t step) {
     if (r->rank != 0) return;  // no collectives: the other ranks go on to the next step
     kb_set_stage(r->ctx, "pretrain_sample");
@@ -377,12 +369,12 @@ static void sample_text(run *r, int64_t step) {
     berr e;
     if (bpe_decode(r->tok, g.out, (size_t)g.n_out, &text, &len, &e) == 0) {
         fprintf(stderr, "sample @ step %lld: ", (long long)step);
-        print_escaped(stderr, text, len);
+        pt_print_text(stderr, text, len);
         fputc('\n', stderr);
         FILE *f = pt_log_begin(&r->log);
         if (f) {
             fprintf(f, "\"step\": %lld, \"sample\": ", (long long)step);
-            json_string(f, text, len);
+            pt_json_bytes(f, text, len);
             pt_log_end(&r->log);
         }
         free(text);
@@ -437,7 +429,7 @@ static void save_checkpoint(run *r, int64_t step) {
         FILE *f = pt_log_begin(&r->log);
         if (f) {
             fprintf(f, "\"step\": %lld, \"checkpoint\": ", (long long)step);
-            json_string(f, path, strlen(path));
+            pt_json_bytes(f, path, strlen(path));
             fprintf(f, ", \"seconds\": %.3f", dt);
             pt_log_end(&r->log);
         }
@@ -560,7 +552,18 @@ int pt_train_main(int argc, char **argv, int first) {
                       (unsigned long long)(saved_fp != r->st.data_fp ? r->st.data_fp : r->st.val_fp),
                       (unsigned long long)(saved_fp != r->st.data_fp ? saved_fp : saved_vfp));
     agree(r, rc, &e, 2);
-    c->batch_tokens = (int64_t)c->micro_batch * c->seq_len * r->plan.accum * r->world;  // resolved, stored
+    // The resolved run configuration goes into every checkpoint (for --resume).
+    c->batch_tokens = (int64_t)c->micro_batch * c->seq_len * r->plan.accum * r->world;
+    {
+        bbuf ob = {0};
+        cli_serialize(&ob, &pt_config_table, c);
+        free(r->st.opts);
+        r->st.opts = xmalloc(ob.n + 1);
+        memcpy(r->st.opts, ob.p, ob.n);
+        r->st.opts[ob.n] = 0;
+        r->st.opts_len = ob.n;
+        bbuf_free(&ob);
+    }
 
     // A new run must not mix with an earlier one in the same directory.
     if (!r->resume_path) {
@@ -605,7 +608,7 @@ int pt_train_main(int argc, char **argv, int first) {
             if (r->resume_path) {
                 FILE *f = pt_log_begin(&r->log);
                 fprintf(f, "\"event\": \"resume\", \"step\": %lld, \"from\": ", (long long)r->start_step);
-                json_string(f, r->resume_path, strlen(r->resume_path));
+                pt_json_bytes(f, r->resume_path, strlen(r->resume_path));
                 fprintf(f, ", \"dropped_records\": %lld, \"world_at_save\": %u", (long long)dropped, r->st.world);
                 pt_log_end(&r->log);
                 fprintf(stderr, "resumed from %s at step %lld (%lld later log records dropped)\n", r->resume_path,

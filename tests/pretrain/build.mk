@@ -1,6 +1,6 @@
 # tests/pretrain: the pretrain stage and its communication layer on the CPU backend.
 PT_TEST := $(BUILD)/tests/pretrain
-TESTS += $(PT_TEST)/test_zero
+TESTS += $(PT_TEST)/test_units $(PT_TEST)/test_zero $(PT_TEST)/test_loader
 TESTS += tests/pretrain/test_comm.sh
 
 $(PT_TEST)/%: $(call objs,tests/pretrain/%.c) $(PRETRAIN_LIBS)

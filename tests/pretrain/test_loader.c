@@ -122,7 +122,7 @@ static void add_example(pt_examples *x, uint64_t id, int np, int ns) {
 
 static void test_sft_rows(void) {
     pt_examples x = {0};
-    int np[] = {3, 1, 5, 2, 4, 2}, ns[] = {2, 4, 1, 3, 1, 2};
+    int np[] = {3, 1, 5, 2, 4, 1}, ns[] = {1, 1, 1, 2, 1, 1};  // 5, 3, 7, 5, 6, 3 tokens
     for (int i = 0; i < 6; i++) add_example(&x, (uint64_t)i, np[i], ns[i]);
     pt_order ord;
     pt_order_init(&ord, x.n, 0, 0);
@@ -160,7 +160,7 @@ static void test_sft_rows(void) {
     int sol = 0;
     for (int i = 0; i < 6; i++) sol += ns[i] + 1;
     CHECK(all_ok && total_kept == sol, "SFT rows: whole examples, prompts and padding masked (kept %d of %d)", total_kept, sol);
-    CHECK(rows == 5, "greedy packing into %d rows (expected 5)", rows);
+    CHECK(rows == 4, "greedy packing into %d rows (expected 4: 5+3, 7, 5, 6+3)", rows);
     pt_order_free(&ord);
 
     // The feed: every rank packs the same global step; the step's count is the sum of the ranks'.
@@ -190,7 +190,7 @@ static void test_sft_examples(void) {
     const char *corpus = "Compute 1 + 2.\n<|step|>1 + 2 = 3\n<|answer|>3\n<|endoftext|>";
     const char *specials[] = {"<|endoftext|>", "<|step|>", "<|answer|>"};
     berr e;
-    bpe *tok = bpe_train(corpus, strlen(corpus), 300, BPE_PRETOK_DIGITS, specials, 3, &e);
+    bpe *tok = bpe_train(corpus, strlen(corpus), 264, BPE_PRETOK_DIGITS, specials, 3, &e);
     CHECK(tok != NULL, "bpe_train: %s", e.msg);
     if (!tok) return;
     int eot = bpe_special(tok, "<|endoftext|>");
