@@ -28,13 +28,6 @@ static void usage(FILE *f) {
             "  --seed N     problem seed (default 1)\n");
 }
 
-static void free_problem(problem_rec *p) {
-    free(p->prompt);
-    free(p->answer);
-    free(p->tests);
-    free(p->solution);
-}
-
 int main(int argc, char **argv) {
     int64_t checks = 300000, seed = 1;
     berr e;
@@ -110,7 +103,7 @@ int main(int argc, char **argv) {
         total_checks += (double)checks;
         total_time += dt;
         for (int i = 0; i < pool; i++) {
-            free_problem(&cs[i].p);
+            problem_free(&cs[i].p);
             free(cs[i].text);
         }
         free(cs);
@@ -131,7 +124,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             problem_rec p;
             if (tasks_stream_next(&s, &p, &e)) die("%s", e.msg);
-            free_problem(&p);
+            problem_free(&p);
         }
         double dt = now_sec() - t0;
         tasks_stream_free(&s);
