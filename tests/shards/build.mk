@@ -51,3 +51,13 @@ $(BUILD)/tests/shards/fuzz_reader: tests/shards/fuzz_reader.sh $(BUILD)/fuzz/fuz
 TESTS += $(BUILD)/tests/shards/test_corrupt_san $(BUILD)/tests/shards/test_records_san $(BUILD)/tests/shards/fuzz_reader
 ALL_OBJS += $(call objs,tests/shards/gen_corpus.c)
 -include $(SHARDS_SAN_OBJS:.o=.d) $(SHARDS_FUZZ_OBJS:.o=.d) $(BUILD)/san/tests/shards/test_corrupt.d $(BUILD)/san/tests/shards/test_records.d
+
+$(BUILD)/tests/shards/make_fixtures: $(BUILD)/obj/tests/shards/make_fixtures.o $(LIB_SHARDS) $(LIB_BASE)
+	$(LINK)
+
+$(BUILD)/tests/shards/test_tool: tests/shards/test_tool.sh $(BUILD)/bin/shards
+	@mkdir -p $(@D)
+	cp $< $@ && chmod +x $@
+
+TESTS += $(BUILD)/tests/shards/test_tool
+ALL_OBJS += $(call objs,tests/shards/make_fixtures.c)
