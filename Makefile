@@ -12,6 +12,7 @@
 SHELL := /bin/bash
 .SUFFIXES:
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 BUILD ?= build
 CC ?= cc
@@ -25,7 +26,7 @@ LDFLAGS ?=
 
 # xxhash is used header-only (XXH_INLINE_ALL): point XXHASH_INC at a directory holding
 # xxhash.h where the system has none (e.g. the GPU machine).
-XXHASH_INC ?=
+XXHASH_INC ?= $(if $(wildcard /usr/include/xxhash.h),,$(wildcard .deps/include))
 ZSTD_INC ?=
 ZSTD_LIB ?=
 
@@ -83,7 +84,7 @@ $(BUILD)/obj/%.cu.o: %.cu
 $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
 
 # Links a binary from the objects and libraries among its prerequisites (in the order given)
 # plus the target-specific EXTRA_LDLIBS.
@@ -97,7 +98,10 @@ test: $(BINS) $(TESTS)
 bench: $(BINS) $(BENCHES)
 	@bash tests/bench/run.sh
 
-device-check: $(BINS) $(TESTS)
+# Only what the GPU machine needs (it may lack seccomp.h, so the verify stage is not built).
+device-progs: $(DEVICE_PROGS)
+
+device-check: device-progs
 	@bash tests/device/run.sh
 
 demo: deps
@@ -111,6 +115,6 @@ deps:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test bench device-check demo deps clean
+.PHONY: all test bench device-progs device-check demo deps clean
 
 -include $(ALL_OBJS:.o=.d)

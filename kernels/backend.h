@@ -26,6 +26,7 @@ typedef struct kb_ops {
     void (*download_act)(kb_ctx *ctx, float *dst, const kb_act *src, size_t n);
     void (*f32_to_act)(kb_ctx *ctx, kb_act *dst, const float *src, size_t n);
     void (*sync)(kb_ctx *ctx);
+    size_t (*mem_in_use)(kb_ctx *ctx);  // optional
     // ops
     void (*encoder_forward)(kb_ctx *, kb_act *, const int32_t *, const int32_t *, const kb_act *, const kb_act *,
                             int, int, int);
@@ -46,11 +47,28 @@ typedef struct kb_ops {
     void (*classifier)(kb_ctx *, kb_act *, float *, float *, const int32_t *, const float *, float, float, int, int,
                        int, int);
     void (*residual_forward)(kb_ctx *, kb_act *, const kb_act *, const kb_act *, size_t);
+    void (*sum)(kb_ctx *, float *, const float *, size_t, int);
     void (*norm_squared)(kb_ctx *, float *, const float *, size_t, int);
     void (*adamw)(kb_ctx *, float *, kb_act *, const float *, float *, float *, size_t, float, float, float, float,
                   float, int, const float *, float);
     void (*scale_f32)(kb_ctx *, float *, float, size_t);
     void (*gather_rows)(kb_ctx *, kb_act *, const kb_act *, const int32_t *, int, int);
+    // decoding (rollout)
+    void (*kv_write)(kb_ctx *, kb_act *, kb_act *, const kb_act *, const int32_t *, int, int, int, int);
+    void (*kv_copy_blocks)(kb_ctx *, kb_act *, kb_act *, const int32_t *, const int32_t *, int, int, int);
+    void (*paged_attention)(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *,
+                            const int32_t *, int, const int32_t *, const int32_t *, int, int, int, int);
+    void (*prefix_attention)(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *,
+                             const int32_t *, int, const int32_t *, const int32_t *, const int32_t *, int, int, int,
+                             int);
+    void (*attention_merge)(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const kb_act *,
+                            const float *, int, int, int);
+    void (*sample)(kb_ctx *, int32_t *, float *, const kb_act *, const uint64_t *, const uint64_t *, int, int, int,
+                   float, int, float);
+    // graphs (optional: without them, capture records fn and a launch calls it again)
+    void *(*graph_capture)(kb_ctx *, void (*)(void *), void *);
+    void (*graph_launch)(kb_ctx *, void *);
+    void (*graph_free)(kb_ctx *, void *);
 } kb_ops;
 
 struct kb_ctx {
@@ -65,6 +83,7 @@ struct kb_ctx {
     char stage_names[KB_MAX_STAGES][KB_STAGE_NAME];
     kb_counts counts[KB_MAX_STAGES];
     int profiling;
+    int dry_run;
 };
 
 extern const kb_ops kb_cpu_ops;

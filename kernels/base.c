@@ -24,6 +24,9 @@ int berr_set(berr *e, const char *fmt, ...) {
     return -1;
 }
 
+// A wrapped message longer than the buffer is cut short on purpose.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
 int berr_wrap(berr *e, const char *fmt, ...) {
     if (e) {
         char prefix[512], old[sizeof e->msg];
@@ -36,6 +39,7 @@ int berr_wrap(berr *e, const char *fmt, ...) {
     }
     return -1;
 }
+#pragma GCC diagnostic pop
 
 void die(const char *fmt, ...) {
     va_list ap;
@@ -216,6 +220,21 @@ int mkdir_p(const char *path, berr *e) {
 }
 
 uint64_t hash64(const void *p, size_t n, uint64_t seed) { return XXH64(p, n, seed); }
+
+struct hash64_stream {
+    XXH64_state_t st;
+};
+hash64_stream *hash64_begin(uint64_t seed) {
+    hash64_stream *h = xmalloc(sizeof *h);
+    XXH64_reset(&h->st, seed);
+    return h;
+}
+void hash64_update(hash64_stream *h, const void *p, size_t n) { XXH64_update(&h->st, p, n); }
+uint64_t hash64_end(hash64_stream *h) {
+    uint64_t v = XXH64_digest(&h->st);
+    free(h);
+    return v;
+}
 
 // ---- byte buffer --------------------------------------------------------------------------
 

@@ -55,6 +55,11 @@ int mkdir_p(const char *path, berr *e);
 
 // ---- hashing ----------------------------------------------------------------------------
 uint64_t hash64(const void *p, size_t n, uint64_t seed);  // XXH64
+// Incremental XXH64 over data that arrives in pieces (same result as hash64 on the whole).
+typedef struct hash64_stream hash64_stream;
+hash64_stream *hash64_begin(uint64_t seed);
+void hash64_update(hash64_stream *h, const void *p, size_t n);
+uint64_t hash64_end(hash64_stream *h);  // frees h
 
 // ---- growable byte buffer -----------------------------------------------------------------
 typedef struct bbuf {

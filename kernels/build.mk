@@ -10,5 +10,9 @@ KERNELS_SRC += kernels/cuda_absent.c
 endif
 
 $(LIB_BASE): $(call objs,$(BASE_SRC))
-$(LIB_KERNELS): $(call objs,$(KERNELS_SRC) $(KERNELS_CU))
+# A stamp per CUDA setting, so switching USE_CUDA rebuilds the archive from the right objects.
+KERNELS_STAMP := $(BUILD)/obj/kernels/.cuda-$(USE_CUDA)
+$(KERNELS_STAMP):
+	@mkdir -p $(@D); rm -f $(@D)/.cuda-*; touch $@
+$(LIB_KERNELS): $(call objs,$(KERNELS_SRC) $(KERNELS_CU)) $(KERNELS_STAMP)
 ALL_OBJS += $(call objs,$(BASE_SRC) $(KERNELS_SRC) $(KERNELS_CU))

@@ -56,6 +56,7 @@ void kb_free(kb_ctx *ctx, void *p) {
 }
 size_t kb_bytes_allocated(const kb_ctx *ctx) { return ctx->bytes_allocated; }
 size_t kb_peak_bytes(const kb_ctx *ctx) { return ctx->peak_bytes; }
+size_t kb_device_mem_in_use(kb_ctx *ctx) { return ctx->ops->mem_in_use ? ctx->ops->mem_in_use(ctx) : 0; }
 
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes) { ctx->ops->zero(ctx, p, bytes); }
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes) { ctx->ops->upload(ctx, dst, src, bytes); }
@@ -117,9 +118,10 @@ void kb_counts_json(const kb_ctx *ctx, FILE *f) {
 }
 
 void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
+void kb_set_dry_run(kb_ctx *ctx, int on) { ctx->dry_run = on; }
 
 // Charges an op and runs it; with profiling on, brackets it with syncs to time it alone.
-#define RUN(ctx, phase, cls, flops, bytes, call)                                  \
+#define RUN(ctx, phase, cls, FL_, BY_, call)                                  \
     do {                                                                          \
         kb_counts *c_ = &(ctx)->counts[(ctx)->stage];                             \
         double t0_ = 0;                                                           \
@@ -127,13 +129,13 @@ void kb_set_profiling(kb_ctx *ctx, int on) { ctx->profiling = on; }
             (ctx)->ops->sync(ctx);                                                \
             t0_ = now_sec();                                                      \
         }                                                                         \
-        call;                                                                     \
+        if (!(ctx)->dry_run) call;                                                \
         if ((ctx)->profiling) {                                                   \
             (ctx)->ops->sync(ctx);                                                \
             c_->seconds[phase][cls] += now_sec() - t0_;                           \
         }                                                                         \
-        c_->flops[phase][cls] += (flops);                                         \
-        c_->bytes[phase][cls] += (bytes);                                         \
+        c_->flops[phase][cls] += (FL_);                                           \
+        c_->bytes[phase][cls] += (BY_);                                           \
         c_->calls[phase][cls] += 1;                                               \
     } while (0)
 
@@ -228,6 +230,10 @@ void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act
     RUN(ctx, KB_FWD, KB_OTHER, (double)n, 3.0 * n * AS(ctx), ctx->ops->residual_forward(ctx, out, a, b, n));
 }
 
+void kb_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate) {
+    RUN(ctx, KB_FWD, KB_OTHER, (double)n, 4.0 * n, ctx->ops->sum(ctx, out, x, n, accumulate));
+}
+
 void kb_norm_squared(kb_ctx *ctx, float *out, const float *g, size_t n, int accumulate) {
     RUN(ctx, KB_OPT, KB_OPTIMIZER, 2.0 * n, 4.0 * n, ctx->ops->norm_squared(ctx, out, g, n, accumulate));
 }
@@ -248,4 +254,111 @@ void kb_scale_f32(kb_ctx *ctx, float *x, float s, size_t n) {
 void kb_gather_rows(kb_ctx *ctx, kb_act *out, const kb_act *inp, const int32_t *rows, int N, int C) {
     RUN(ctx, KB_FWD, KB_OTHER, 0, 2.0 * N * C * AS(ctx) + 4.0 * N,
         ctx->ops->gather_rows(ctx, out, inp, rows, N, C));
+}
+
+// ---- decoding ------------------------------------------------------------------------------------
+
+void kb_kv_write(kb_ctx *ctx, kb_act *kpool, kb_act *vpool, const kb_act *qkv, const int32_t *slots, int N, int C,
+                 int NH, int bs) {
+    RUN(ctx, KB_FWD, KB_OTHER, 0, 4.0 * N * C * AS(ctx) + 4.0 * N,
+        ctx->ops->kv_write(ctx, kpool, vpool, qkv, slots, N, C, NH, bs));
+}
+
+void kb_kv_copy_blocks(kb_ctx *ctx, kb_act *kpool, kb_act *vpool, const int32_t *src, const int32_t *dst, int n, int C,
+                       int bs) {
+    RUN(ctx, KB_FWD, KB_OTHER, 0, 4.0 * n * C * bs * AS(ctx) + 8.0 * n,
+        ctx->ops->kv_copy_blocks(ctx, kpool, vpool, src, dst, n, C, bs));
+}
+
+void kb_paged_attention(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *qkv, const kb_act *kpool,
+                        const kb_act *vpool, const int32_t *block_table, int max_blocks, const int32_t *kv_start,
+                        const int32_t *kv_end, int N, int C, int NH, int bs, int64_t total_keys) {
+    // QKᵀ and PV over each row's keys: 4·keys·C; bytes: the keys' K and V once per row.
+    double keys = (double)total_keys;
+    RUN(ctx, KB_FWD, KB_ATTENTION, 4.0 * keys * C, (2.0 * keys * C + 2.0 * N * C) * AS(ctx) + 4.0 * N * NH,
+        ctx->ops->paged_attention(ctx, out, lse, qkv, kpool, vpool, block_table, max_blocks, kv_start, kv_end, N, C,
+                                  NH, bs));
+}
+
+void kb_prefix_attention(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *qkv, const kb_act *kpool,
+                         const kb_act *vpool, const int32_t *prefix_table, int max_blocks, const int32_t *prefix_len,
+                         const int32_t *row_off, const int32_t *rows, int G, int C, int NH, int bs,
+                         int64_t total_keys) {
+    // FLOPs as if each row attended alone; bytes count the shared prefix once per group,
+    // which the caller cannot know without the lengths: charge the row side only.
+    double keys = (double)total_keys;
+    RUN(ctx, KB_FWD, KB_ATTENTION, 4.0 * keys * C, 0,
+        ctx->ops->prefix_attention(ctx, out, lse, qkv, kpool, vpool, prefix_table, max_blocks, prefix_len, row_off,
+                                   rows, G, C, NH, bs));
+}
+
+int kb_prefix_attention_supported(const kb_ctx *ctx, int head_size) {
+    return ctx->backend == KB_CPU || head_size == 32 || head_size == 64;
+}
+
+void kb_attention_merge(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *out_a, const float *lse_a,
+                        const kb_act *out_b, const float *lse_b, int N, int C, int NH) {
+    RUN(ctx, KB_FWD, KB_ATTENTION, 4.0 * N * C, 3.0 * N * C * AS(ctx) + 12.0 * N * NH,
+        ctx->ops->attention_merge(ctx, out, lse, out_a, lse_a, out_b, lse_b, N, C, NH));
+}
+
+float kb_uniform(uint64_t seed, uint64_t counter) { return (float)(mix64(seed, counter) >> 40) * (1.0f / 16777216.0f); }
+
+void kb_sample(kb_ctx *ctx, int32_t *tokens, float *logprobs, const kb_act *logits, const uint64_t *seeds,
+               const uint64_t *counters, int N, int V, int Vp, float temperature, int top_k, float top_p) {
+    RUN(ctx, KB_FWD, KB_CLASSIFIER, 6.0 * N * V, (double)N * Vp * AS(ctx) + 24.0 * N,
+        ctx->ops->sample(ctx, tokens, logprobs, logits, seeds, counters, N, V, Vp, temperature, top_k, top_p));
+}
+
+// ---- graphs ----------------------------------------------------------------------------------------
+
+struct kb_graph {
+    void (*fn)(void *);
+    void *arg;
+    void *impl;       // backend graph, NULL where replay means calling fn again
+    int stage;
+    kb_counts delta;  // what one replay charges
+};
+
+kb_graph *kb_graph_capture(kb_ctx *ctx, void (*fn)(void *), void *arg) {
+    kb_graph *g = xcalloc(1, sizeof *g);
+    g->fn = fn;
+    g->arg = arg;
+    g->stage = ctx->stage;
+    if (!ctx->ops->graph_capture) return g;
+    kb_counts before = ctx->counts[ctx->stage];
+    int prof = ctx->profiling;
+    ctx->profiling = 0;  // no syncs while capturing
+    g->impl = ctx->ops->graph_capture(ctx, fn, arg);
+    ctx->profiling = prof;
+    kb_counts *now = &ctx->counts[ctx->stage];
+    for (int p = 0; p < KB_NPHASES; p++)
+        for (int k = 0; k < KB_NCLASSES; k++) {
+            g->delta.flops[p][k] = now->flops[p][k] - before.flops[p][k];
+            g->delta.bytes[p][k] = now->bytes[p][k] - before.bytes[p][k];
+            g->delta.calls[p][k] = now->calls[p][k] - before.calls[p][k];
+        }
+    *now = before;  // capturing executed nothing
+    return g;
+}
+
+void kb_graph_launch(kb_ctx *ctx, kb_graph *g) {
+    if (!g->impl) {
+        g->fn(g->arg);
+        return;
+    }
+    ctx->ops->graph_launch(ctx, g->impl);
+    kb_counts *c = &ctx->counts[g->stage];
+    for (int p = 0; p < KB_NPHASES; p++)
+        for (int k = 0; k < KB_NCLASSES; k++) {
+            c->flops[p][k] += g->delta.flops[p][k];
+            c->bytes[p][k] += g->delta.bytes[p][k];
+            c->calls[p][k] += g->delta.calls[p][k];
+        }
+}
+
+void kb_graph_free(kb_ctx *ctx, kb_graph *g) {
+    if (!g) return;
+    if (g->impl) ctx->ops->graph_free(ctx, g->impl);
+    free(g);
 }

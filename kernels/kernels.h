@@ -79,6 +79,9 @@ void *kb_alloc(kb_ctx *ctx, size_t bytes);
 void kb_free(kb_ctx *ctx, void *p);
 size_t kb_bytes_allocated(const kb_ctx *ctx);  // live device bytes allocated through kb_alloc
 size_t kb_peak_bytes(const kb_ctx *ctx);       // high-water mark of the above
+// Device memory in use on the whole device right now, by anyone (CUDA: total - free; 0 on
+// the CPU backend). Includes the backend's own scratch and workspaces.
+size_t kb_device_mem_in_use(kb_ctx *ctx);
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes);
 // Host -> device, asynchronous: src may be reused as soon as the call returns.
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes);
@@ -110,6 +113,9 @@ void kb_counts_json(const kb_ctx *ctx, FILE *f);
 // While profiling is on, every op is bracketed by device syncs and its wall time is added
 // to `seconds`; this serialises the stream, so use it only to split time by op class.
 void kb_set_profiling(kb_ctx *ctx, int on);
+// Dry run: ops are counted but not executed (FLOPs of a configuration without running it;
+// outputs are left unwritten).
+void kb_set_dry_run(kb_ctx *ctx, int on);
 const char *kb_class_name(kb_op_class c);
 const char *kb_phase_name(kb_phase p);
 
@@ -166,6 +172,8 @@ void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, cons
 
 // out = a + b, elementwise over n.
 void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act *b, size_t n);
+// out[0] (device, fp32) = sum of x (accumulate != 0: +=). Deterministic (fixed order).
+void kb_sum(kb_ctx *ctx, float *out, const float *x, size_t n, int accumulate);
 
 // ---- optimizer ----------------------------------------------------------------------------
 
@@ -181,11 +189,73 @@ void kb_adamw(kb_ctx *ctx, float *params, kb_act *params_act, const float *grads
 // y = x * s elementwise on fp32 device data (gradient averaging across ranks and the like).
 void kb_scale_f32(kb_ctx *ctx, float *x, float s, size_t n);
 
-// ---- decoding -------------------------------------------------------------------------------
+// ---- decoding: paged KV cache, shared-prefix attention, sampling (rollout) ----------------------
 
 // Gathers rows: out[i] = inp[rows[i]] (each row C wide). For taking the last position of
 // each sequence before the classifier in decoding.
 void kb_gather_rows(kb_ctx *ctx, kb_act *out, const kb_act *inp, const int32_t *rows, int N, int C);
+
+// A layer's KV cache is two pools (K, V) of blocks; a block holds bs positions of every head:
+// element (block, head, slot, d) is at ((block·NH + head)·bs + slot)·hs + d, hs = C/NH.
+// So a block is C·bs elements, and one head's keys in a block are contiguous.
+
+// Writes the K and V parts of N rows of qkv (N, 3C) into the pools: row i goes to block
+// slots[i] / bs at position slots[i] % bs.
+void kb_kv_write(kb_ctx *ctx, kb_act *kpool, kb_act *vpool, const kb_act *qkv, const int32_t *slots, int N, int C,
+                 int NH, int bs);
+// Copies whole blocks in both pools: block dst[i] <- block src[i] (copy-on-write of a partly
+// filled block a branch is about to write into).
+void kb_kv_copy_blocks(kb_ctx *ctx, kb_act *kpool, kb_act *vpool, const int32_t *src, const int32_t *dst, int n, int C,
+                       int bs);
+// Attention of N query rows over paged keys. Row i's query is the q part of qkv row i; it
+// attends to positions [kv_start[i], kv_end[i]) of its sequence, whose blocks are
+// block_table[i·max_blocks + pos/bs]. Causality inside a prefill chunk is expressed by
+// kv_end (a token at position p has kv_end = p + 1). Writes out (N, C) and lse (N, NH): the
+// natural-log sum of exp(scaled scores) over the range; an empty range gives out = 0 and
+// lse = -inf. total_keys = Σ (kv_end[i] − kv_start[i]) is the caller's host-side count, used
+// only for the FLOP counters (the device arrays are never read on the host).
+void kb_paged_attention(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *qkv, const kb_act *kpool,
+                        const kb_act *vpool, const int32_t *block_table, int max_blocks, const int32_t *kv_start,
+                        const int32_t *kv_end, int N, int C, int NH, int bs, int64_t total_keys);
+// Shared-prefix (cascade) attention: G groups; group g's query rows are
+// rows[row_off[g] .. row_off[g+1]) (row indices into qkv/out/lse); all of them attend to the
+// same prefix: positions [0, prefix_len[g]) with blocks prefix_table[g·max_blocks ...]. The
+// prefix's keys and values are read once per group, not once per row. Writes out/lse of
+// those rows for the prefix part only (merge with the rest by kb_attention_merge). The CUDA
+// backend supports head sizes 32 and 64 here (kb_prefix_attention_supported).
+// total_keys = Σ_g prefix_len[g]·(rows in g), for the counters.
+void kb_prefix_attention(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *qkv, const kb_act *kpool,
+                         const kb_act *vpool, const int32_t *prefix_table, int max_blocks, const int32_t *prefix_len,
+                         const int32_t *row_off, const int32_t *rows, int G, int C, int NH, int bs,
+                         int64_t total_keys);
+int kb_prefix_attention_supported(const kb_ctx *ctx, int head_size);
+// Merges two attentions of the same N rows over disjoint key sets, per head:
+// out = (e^lse_a·out_a + e^lse_b·out_b) / (e^lse_a + e^lse_b), lse = log(e^lse_a + e^lse_b).
+// out/lse may alias the a side.
+void kb_attention_merge(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *out_a, const float *lse_a,
+                        const kb_act *out_b, const float *lse_b, int N, int C, int NH);
+
+// The counter-based uniform draw both backends use: a value in [0, 1) from (seed, counter).
+// A trajectory's randomness depends only on its own seed and position, never on the batch.
+float kb_uniform(uint64_t seed, uint64_t counter);
+// Samples one token per row. z = logits[i, :V] / temperature; keep the top_k largest (0: all;
+// ties go to the lower id), then, in order of decreasing probability, the shortest prefix
+// whose renormalised mass reaches top_p (1: all); draw by inverse CDF over that order with
+// u = kb_uniform(seeds[i], counters[i]). temperature 0 is greedy (argmax, lowest id on ties).
+// tokens[i] gets the id and logprobs[i] its log-probability under the full softmax of z
+// (temperature 1 when greedy) — the quantity training recomputes, not the truncated one.
+void kb_sample(kb_ctx *ctx, int32_t *tokens, float *logprobs, const kb_act *logits, const uint64_t *seeds,
+               const uint64_t *counters, int N, int V, int Vp, float temperature, int top_k, float top_p);
+
+// ---- graphs ---------------------------------------------------------------------------------------
+// Records the ops that fn(arg) issues so they can be replayed with one launch (CUDA graphs);
+// on the CPU backend a replay calls fn(arg) again. Counters are charged at every replay, as
+// if the ops ran. fn must not upload, download, allocate or sync: inputs live in device
+// buffers the caller refreshes (kb_upload) before each launch.
+typedef struct kb_graph kb_graph;
+kb_graph *kb_graph_capture(kb_ctx *ctx, void (*fn)(void *), void *arg);
+void kb_graph_launch(kb_ctx *ctx, kb_graph *g);
+void kb_graph_free(kb_ctx *ctx, kb_graph *g);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,188 @@
+// cuda_classifier.cu — softmax, cross-entropy, entropy and the logits gradient in one
+// kernel, one block per row: pass 1 reads the row once (online max / sum / sum·z), pass 2
+// writes the gradient over the logits in place. No fp32 logits tensor exists.
+#include <math.h>
+
+#include "kernels/cuda/cuda_common.cuh"
+
+#define CLS_THREADS 512
+
+struct msz {
+    float m, s, sz;  // running max, sum of exp(z-m), sum of exp(z-m)·z
+};
+__device__ __forceinline__ msz msz_merge(msz a, msz b) {
+    if (a.m == -INFINITY) return b;
+    if (b.m == -INFINITY) return a;
+    float m = fmaxf(a.m, b.m), ea = __expf(a.m - m), eb = __expf(b.m - m);
+    msz r = {m, a.s * ea + b.s * eb, a.sz * ea + b.sz * eb};
+    return r;
+}
+__device__ __forceinline__ void msz_add(msz &a, float z) {
+    if (z > a.m) {
+        float e = a.m == -INFINITY ? 0.f : __expf(a.m - z);
+        a.s = a.s * e + 1.f;
+        a.sz = a.sz * e + z;
+        a.m = z;
+    } else {
+        float e = __expf(z - a.m);
+        a.s += e;
+        a.sz += e * z;
+    }
+}
+
+__global__ void __launch_bounds__(CLS_THREADS) classifier_kernel(bf16 *logits, float *nll, float *entropy,
+                                                                 const int32_t *targets, const float *row_scale,
+                                                                 float dscale, float inv_temp, int V, int Vp,
+                                                                 int want_grad) {
+    __shared__ msz red[CLS_THREADS / 32];
+    __shared__ msz total;
+    const int row = blockIdx.x;
+    bf16 *x = logits + (size_t)row * Vp;
+    const int tgt = targets[row];
+    if (tgt < 0) {  // ignored row: zero loss, zero gradient
+        if (threadIdx.x == 0) {
+            nll[row] = 0.f;
+            if (entropy) entropy[row] = 0.f;
+        }
+        if (want_grad)
+            for (int i = threadIdx.x * 8; i < Vp; i += CLS_THREADS * 8) {
+                float z[8] = {0};
+                store8(x + i, z);
+            }
+        return;
+    }
+    msz a = {-INFINITY, 0.f, 0.f};
+    const int V8 = V / 8 * 8;
+    for (int i = threadIdx.x * 8; i < V8; i += CLS_THREADS * 8) {
+        float f[8];
+        load8(x + i, f);
+#pragma unroll
+        for (int j = 0; j < 8; j++) msz_add(a, f[j] * inv_temp);
+    }
+    for (int i = V8 + threadIdx.x; i < V; i += CLS_THREADS) msz_add(a, __bfloat162float(x[i]) * inv_temp);
+    // warp then block merge, in a fixed order
+    for (int o = 16; o > 0; o >>= 1) {
+        msz b = {__shfl_xor_sync(0xffffffffu, a.m, o), __shfl_xor_sync(0xffffffffu, a.s, o),
+                 __shfl_xor_sync(0xffffffffu, a.sz, o)};
+        a = msz_merge(a, b);
+    }
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = a;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        msz t = red[0];
+        for (int w = 1; w < CLS_THREADS / 32; w++) t = msz_merge(t, red[w]);
+        total = t;
+    }
+    __syncthreads();
+    const float lse = total.m + logf(total.s);
+    const float zt = __bfloat162float(x[tgt]) * inv_temp;
+    if (threadIdx.x == 0) {
+        nll[row] = lse - zt;
+        if (entropy) entropy[row] = lse - total.sz / total.s;
+    }
+    __syncthreads();  // x[tgt] is read above before pass 2 overwrites it
+    if (!want_grad) return;
+    const float sc = dscale * (row_scale ? row_scale[row] : 1.f) * inv_temp;
+    for (int i = threadIdx.x * 8; i < Vp; i += CLS_THREADS * 8) {
+        float f[8];
+        load8(x + i, f);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int c = i + j;
+            float p = c < V ? __expf(f[j] * inv_temp - lse) : 0.f;
+            f[j] = (p - (c == tgt ? 1.f : 0.f)) * sc;
+        }
+        store8(x + i, f);
+    }
+}
+
+// The same with the row staged in shared memory: one read of the logits from device memory
+// instead of two (the row, up to ~100K columns, fits in a block's shared memory).
+__global__ void __launch_bounds__(CLS_THREADS) classifier_smem_kernel(bf16 *logits, float *nll, float *entropy,
+                                                                      const int32_t *targets, const float *row_scale,
+                                                                      float dscale, float inv_temp, int V, int Vp) {
+    extern __shared__ __align__(16) bf16 srow[];
+    __shared__ msz red[CLS_THREADS / 32];
+    __shared__ msz total;
+    const int row = blockIdx.x;
+    bf16 *x = logits + (size_t)row * Vp;
+    const int tgt = targets[row];
+    if (tgt < 0) {
+        if (threadIdx.x == 0) {
+            nll[row] = 0.f;
+            if (entropy) entropy[row] = 0.f;
+        }
+        for (int i = threadIdx.x * 8; i < Vp; i += CLS_THREADS * 8) {
+            float z[8] = {0};
+            store8(x + i, z);
+        }
+        return;
+    }
+    msz a = {-INFINITY, 0.f, 0.f};
+    for (int i = threadIdx.x * 8; i < Vp; i += CLS_THREADS * 8) {
+        bf16x8 v = *(const bf16x8 *)(x + i);
+        *(bf16x8 *)(srow + i) = v;
+        float f[8];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 t = __bfloat1622float2(v.h[j]);
+            f[2 * j] = t.x, f[2 * j + 1] = t.y;
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+            if (i + j < V) msz_add(a, f[j] * inv_temp);
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        msz b = {__shfl_xor_sync(0xffffffffu, a.m, o), __shfl_xor_sync(0xffffffffu, a.s, o),
+                 __shfl_xor_sync(0xffffffffu, a.sz, o)};
+        a = msz_merge(a, b);
+    }
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = a;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        msz t = red[0];
+        for (int w = 1; w < CLS_THREADS / 32; w++) t = msz_merge(t, red[w]);
+        total = t;
+    }
+    __syncthreads();
+    const float lse = total.m + logf(total.s);
+    if (threadIdx.x == 0) {
+        nll[row] = lse - __bfloat162float(srow[tgt]) * inv_temp;
+        if (entropy) entropy[row] = lse - total.sz / total.s;
+    }
+    const float sc = dscale * (row_scale ? row_scale[row] : 1.f) * inv_temp;
+    for (int i = threadIdx.x * 8; i < Vp; i += CLS_THREADS * 8) {
+        float f[8];
+        load8(srow + i, f);
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int c = i + j;
+            float p = c < V ? __expf(f[j] * inv_temp - lse) : 0.f;
+            f[j] = (p - (c == tgt ? 1.f : 0.f)) * sc;
+        }
+        store8(x + i, f);
+    }
+}
+
+#define CLS_SMEM_MAX (200 * 1024)
+
+void cuda_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, const int32_t *targets,
+                     const float *row_scale, float dscale, float inv_temp, int N, int V, int Vp, int want_grad) {
+    if (Vp % 8) die("cuda classifier: padded vocabulary %d must be a multiple of 8", Vp);
+    if (N == 0) return;
+    size_t smem = (size_t)Vp * sizeof(bf16);
+    if (want_grad && smem <= CLS_SMEM_MAX) {
+        static size_t attr = 0;
+        if (smem > attr) {
+            CUDA_CHECK(cudaFuncSetAttribute(classifier_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+            attr = smem;
+        }
+        classifier_smem_kernel<<<N, CLS_THREADS, smem, STREAM(ctx)>>>((bf16 *)logits, nll, entropy, targets, row_scale,
+                                                                      dscale, inv_temp, V, Vp);
+        LAUNCH_CHECK();
+        return;
+    }
+    classifier_kernel<<<N, CLS_THREADS, 0, STREAM(ctx)>>>((bf16 *)logits, nll, entropy, targets, row_scale, dscale,
+                                                           inv_temp, V, Vp, want_grad);
+    LAUNCH_CHECK();
+}

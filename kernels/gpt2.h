@@ -1,0 +1,125 @@
+// gpt2.h — the GPT-2 model, written once against kernels.h; it runs on either backend.
+//
+// Parameters live in one contiguous fp32 buffer (the masters), ordered so that every 2-D
+// weight comes first (these get weight decay) and every 1-D one after. The backend's
+// working copy (bf16 on CUDA; on the CPU the masters themselves) feeds the forward pass.
+// Gradients and AdamW moments are fp32 buffers of the same layout.
+//
+// A training micro-step is gpt2_forward_backward(): the classifier runs in row chunks and
+// its backward starts inside the forward, so no (B·T, V) logits tensor is ever held.
+// Nothing allocates after gpt2_build(); nothing waits for the device except the calls
+// that return values to the host (gpt2_read_stats, gpt2_read_loss, checkpoint IO).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gpt2_config {
+    int L;           // layers
+    int C;           // channels
+    int NH;          // heads (C % NH == 0)
+    int V;           // vocabulary
+    int Vp;          // vocabulary padded to a multiple of 128 (the classifier's width)
+    int maxT;        // context length (position embeddings)
+    int n_scalar;    // scalar heads on the final hidden state (value/reward); 0 for a plain LM
+} gpt2_config;
+
+// Fills a config from a depth (d6, d12, d24, ...): C = 64·depth (d12 = 768, d24 = 1024 as
+// GPT-2 124M/350M), heads of 64 channels, Vp = V rounded up to 128.
+gpt2_config gpt2_config_depth(int depth, int V, int maxT);
+// Checks a config (also one read from a file); names the bad field.
+int gpt2_config_check(const gpt2_config *c, berr *e);
+size_t gpt2_param_count(const gpt2_config *c);
+
+enum gpt2_tensor {
+    // 2-D weights (weight decay applies)
+    GPT2_WTE, GPT2_WPE, GPT2_QKVW, GPT2_ATTPROJW, GPT2_FCW, GPT2_FCPROJW, GPT2_HEADW,
+    // 1-D weights
+    GPT2_LN1W, GPT2_LN1B, GPT2_QKVB, GPT2_ATTPROJB, GPT2_LN2W, GPT2_LN2B, GPT2_FCB, GPT2_FCPROJB,
+    GPT2_LNFW, GPT2_LNFB, GPT2_HEADB,
+    GPT2_NTENSORS
+};
+const char *gpt2_tensor_name(int t);
+
+typedef struct gpt2_opt {
+    float beta1, beta2, eps, weight_decay, grad_clip;  // grad_clip <= 0: no clipping
+} gpt2_opt;
+
+typedef struct gpt2 {
+    gpt2_config cfg;
+    kb_ctx *ctx;
+    int B, T;                      // largest micro-batch the buffers hold
+    int training;                  // gradients and optimizer state allocated
+    size_t n_params, n_decay;      // total, and the 2-D prefix
+    size_t off[GPT2_NTENSORS], size[GPT2_NTENSORS];
+    float *params, *grads, *m, *v;  // fp32 device buffers (grads/m/v only when training)
+    kb_act *wact;                   // working weights (== params on the CPU backend)
+    int step;                       // AdamW steps taken
+    // activations (see gpt2.c for the layout)
+    void *acts;
+    int32_t *tokens, *targets;     // device (B·T)
+    float *losses;                 // device (B·T): per-token -log p of the last forward
+    float *stats;                  // device: [0] loss sum since reset, [1] grad norm² of the last update
+    kb_act *head_out;              // device (B·T, n_scalar) scalar-head outputs of the last forward
+    kb_act *dhead;                 // device (B·T, n_scalar) gradient the caller puts for the heads
+    int chunk;                     // classifier row chunk
+    int last_B, last_T;
+} gpt2;
+
+// Allocates everything a run needs for micro-batches up to B×T (T <= maxT). training=0
+// builds an inference-only model (no gradients, optimizer state or per-layer activations).
+void gpt2_build(gpt2 *m, kb_ctx *ctx, const gpt2_config *cfg, int B, int T, int training);
+void gpt2_free(gpt2 *m);
+// GPT-2 initialisation from a seed: N(0, 0.02) weights, residual projections scaled by
+// 1/sqrt(2L), zero biases, unit layernorm gains, N(0, 0.01) positions. Same bits on every
+// backend (drawn on the host).
+void gpt2_init(gpt2 *m, uint64_t seed);
+// Host <-> device copies of the fp32 masters (n_params floats); upload also refreshes the
+// working copy.
+void gpt2_set_params(gpt2 *m, const float *host);
+void gpt2_get_params(gpt2 *m, float *host);
+
+// Forward only. targets may be NULL (no loss). Adds the summed loss to stats[0].
+void gpt2_forward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T);
+// Forward and backward of sum_i dscale·nll_i (plus the scalar heads' gradient in m->dhead
+// when use_dhead): accumulates into the gradients. targets < 0 are ignored (prompt masking).
+void gpt2_forward_backward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T, float dscale,
+                           int use_dhead);
+// Forward of tokens (B×T), then the logits of the given rows (indices into B·T, e.g. the
+// last position of each sequence) downloaded as fp32 into host (nrows × Vp; columns >= V are
+// padding). For sampling without a KV cache and for evaluation.
+void gpt2_logits(gpt2 *m, const int32_t *tokens, int B, int T, const int32_t *rows, int nrows, float *host);
+void gpt2_zero_grad(gpt2 *m);  // also resets the loss statistics
+void gpt2_reset_loss(gpt2 *m);
+// Global gradient norm, clipping and AdamW on every parameter (2-D ones decayed).
+void gpt2_update(gpt2 *m, const gpt2_opt *o, float lr);
+// The one host sync of a step: the summed loss since the last reset (the caller divides by
+// its token count) and the gradient norm of the last update (before clipping).
+void gpt2_read_stats(gpt2 *m, double *loss_sum, double *grad_norm);
+// FLOPs of one training token by the 6N + 6·L·C·T rule (for cross-checking the counters).
+double gpt2_flops_per_token_rule(const gpt2 *m, int T);
+
+// ---- checkpoints (format: kernels/CHECKPOINT.md) ---------------------------------------------
+typedef struct gpt2_ckpt_info {
+    uint32_t version;
+    gpt2_config cfg;
+    int has_opt;
+    uint64_t n_params, step, extra_bytes;
+} gpt2_ckpt_info;
+
+int gpt2_ckpt_info_read(const char *path, gpt2_ckpt_info *info, berr *e);
+// Writes atomically (temp file, fsync, rename): a crash leaves the previous file intact.
+// extra is an opaque trainer-state blob stored after the tensors.
+int gpt2_save(gpt2 *m, const char *path, int with_opt, const void *extra, size_t extra_len, berr *e);
+// Loads into a model built with the file's config; optimizer state only if with_opt and
+// the file has it (and the model is training). *extra (malloc'd) may be NULL if not wanted.
+int gpt2_load(gpt2 *m, const char *path, int with_opt, void **extra, size_t *extra_len, berr *e);
+
+#ifdef __cplusplus
+}
+#endif
