@@ -111,11 +111,16 @@ typedef struct sandbox sandbox;
 // report). Fails, naming the missing layers, when one is unavailable and !allow_weak.
 sandbox *sandbox_open(const sandbox_config *cfg, berr *e);
 const sandbox_layers *sandbox_get_layers(const sandbox *sb);
+const char *sandbox_python(const sandbox *sb);  // the real interpreter the workers run
 void sandbox_print_layers(const sandbox_layers *l, FILE *f);
 
 // Runs n jobs over the pool and fills out[i] for jobs[i]. A failed check is a verdict, not
-// an error; -1 means the pool itself failed (a worker cannot be restarted, or a job's
-// tests are not valid Python, which is a problem-data error), with the reason in e.
+// an error; -1 means the pool itself failed (a worker cannot be restarted) or a job's
+// tests cannot run (not valid Python, empty, or passing values that cannot cross to the
+// candidate: a problem-data error), with the reason in e. Then the offending job's result
+// has outcome SANDBOX_OUTCOME_ERROR, and jobs not run have SANDBOX_OUTCOME_NOT_RUN.
+#define SANDBOX_OUTCOME_ERROR 5
+#define SANDBOX_OUTCOME_NOT_RUN 6
 int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e);
 
 // Host pids of the live template processes (for tests and `verify sandbox-info`).

@@ -29,7 +29,6 @@
 #include "shards/records.h"
 #include "verify/sandbox_internal.h"
 
-#define SB_OUTCOME_ERROR 5
 #define SB_REPLY_GRACE 3.0     // seconds past the wall limit before the host kills a worker
 #define SB_START_TIMEOUT 60.0  // seconds for a worker to become ready
 #define SB_PIPE_BYTES (1 << 20)
@@ -223,6 +222,7 @@ void sandbox_print_layers(const sandbox_layers *l, FILE *f) {
 }
 
 const sandbox_layers *sandbox_get_layers(const sandbox *sb) { return &sb->layers; }
+const char *sandbox_python(const sandbox *sb) { return sb->plan.python; }
 
 // Reads "key=value" from a self-report; 0 if absent.
 static long report_value(const char *rep, const char *key) {
@@ -727,7 +727,7 @@ static int take_verdict(sb_worker *w, sandbox_result *r, berr *e) {
     if (pos + olen > len) return berr_set(e, "sandbox: malformed verdict frame");
     r->output_len = olen < sizeof r->output ? olen : sizeof r->output;
     memcpy(r->output, pl + pos, r->output_len);
-    if (r->outcome > SB_OUTCOME_ERROR) return berr_set(e, "sandbox: verdict with unknown outcome %u", r->outcome);
+    if (r->outcome > SANDBOX_OUTCOME_ERROR) return berr_set(e, "sandbox: verdict with unknown outcome %u", r->outcome);
     consume(&w->in, total);
     return 1;
 }
@@ -735,6 +735,10 @@ static int take_verdict(sb_worker *w, sandbox_result *r, berr *e) {
 int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e) {
     size_t next = 0, inflight = 0;
     int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        out[i].outcome = SANDBOX_OUTCOME_NOT_RUN;
+    }
     struct pollfd *pfd = xcalloc((size_t)sb->nw, sizeof *pfd);
     int *pw = xcalloc((size_t)sb->nw, sizeof *pw);
     while ((next < n && !failed) || inflight > 0) {
@@ -744,6 +748,8 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
             const sandbox_job *job = &jobs[next];
             size_t need = 8 + 56 + 8 + job->code_len + job->tests_len;
             if (job->limits && sandbox_limits_validate(job->limits, e)) {
+                fill_fail(&out[next], SANDBOX_OUTCOME_ERROR, "%s", e->msg);
+                berr_wrap(e, "sandbox: job %zu", next);
                 failed = 1;
                 break;
             }
@@ -751,6 +757,7 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
                 if (job->tests_len + 4096 > sb->pipe_cap) {
                     berr_set(e, "sandbox: job %zu: tests of %zu bytes exceed the %zu-byte request limit", next,
                              job->tests_len, sb->pipe_cap);
+                    fill_fail(&out[next], SANDBOX_OUTCOME_ERROR, "%s", e->msg);
                     failed = 1;
                     break;
                 }
@@ -797,7 +804,7 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
                     r->wall_seconds = t - w->start;
                     w->busy = 0;
                     inflight--;
-                    if (r->outcome == SB_OUTCOME_ERROR) {
+                    if (r->outcome == SANDBOX_OUTCOME_ERROR) {
                         if (!failed) berr_set(e, "sandbox: job %zu: %s", w->job, r->detail);
                         failed = 1;
                         continue;
