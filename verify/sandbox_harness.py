@@ -1,0 +1,766 @@
+# sandbox_harness.py — the Python side of a sandbox worker (embedded in the verify binary,
+# started by verify/sandbox_launch.c with `python3 -s -S -B -c <this file>`).
+#
+# One worker is three kinds of process (see verify/sandbox.h and verify/README.md):
+#   template   this process after start-up: imports, loads the template seccomp filter,
+#              forks the judge once, then forks one candidate process per check. It never
+#              reads a request, so no candidate can find another check's data in memory.
+#   judge      reads requests from the host (fd 3), runs the hidden tests with the
+#              candidate's functions replaced by stubs, writes verdicts to the host (fd 4).
+#   candidate  locks itself down (rlimits, Landlock scope, seccomp allowlist), runs the
+#              candidate code, answers the judge's calls with plain data.
+#
+# Fds on entry: 0 and 1 /dev/null, 2 the host's stderr, 3 requests, 4 responses, 5 init.
+import ast
+import builtins
+import ctypes
+import errno
+import gc
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+REQ_FD, RESP_FD, INIT_FD = 3, 4, 5
+# Candidate-side fds.
+C_CALL_FD, C_REPLY_FD = 3, 4
+
+PASS, FAIL, TIMEOUT, CRASH, VIOLATION, ERROR = 0, 1, 2, 3, 4, 5
+MAX_MSG = 16 << 20          # largest judge<->candidate message
+MAX_DEPTH = 100             # nesting of values crossing the boundary
+OUTPUT_HEAD = 1024          # bytes of candidate output reported to the host
+DETAIL_MAX = 480
+
+PR_SET_PDEATHSIG, PR_GET_SECCOMP, PR_SET_SECCOMP, PR_GET_NO_NEW_PRIVS = 1, 21, 22, 39
+PR_SET_CHILD_SUBREAPER = 36
+SECCOMP_MODE_FILTER = 2
+SYS_landlock_create_ruleset, SYS_landlock_restrict_self = 444, 446
+LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET, LANDLOCK_SCOPE_SIGNAL = 1, 2
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+libc.syscall.restype = ctypes.c_long
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+class LandlockAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+def die(msg):
+    try:
+        os.write(2, ("sandbox worker: %s\n" % msg).encode("utf-8", "replace"))
+    finally:
+        os._exit(70)
+
+
+# ---- framing --------------------------------------------------------------------------------
+
+def read_exact(fd, n):
+    parts, got = [], 0
+    while got < n:
+        b = os.read(fd, n - got)
+        if not b:
+            return None
+        parts.append(b)
+        got += len(b)
+    return b"".join(parts)
+
+
+def read_frame(fd, magic):
+    """Host frame: 4-byte magic, u32 length, payload. None on a clean EOF."""
+    head = read_exact(fd, 8)
+    if head is None:
+        return None
+    if head[:4] != magic:
+        die("bad frame magic %r (expected %r)" % (head[:4], magic))
+    (n,) = struct.unpack("<I", head[4:])
+    body = read_exact(fd, n)
+    if body is None:
+        die("truncated %r frame" % magic)
+    return body
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def write_frame(fd, magic, payload):
+    write_all(fd, magic + struct.pack("<I", len(payload)) + payload)
+
+
+def send_msg(fd, obj):
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    write_all(fd, struct.pack("<I", len(data)) + data)
+
+
+def take_blob(buf, pos):
+    (n,) = struct.unpack_from("<I", buf, pos)
+    pos += 4
+    return buf[pos:pos + n], pos + n
+
+
+# ---- plain data across the boundary -----------------------------------------------------------
+# A value is JSON: null, true, false and strings stand for themselves; everything else is
+# [tag, payload]. Only exact builtin types are accepted, so an object cannot pretend to be
+# equal to anything on the judge's side.
+
+class Unsupported(Exception):
+    pass
+
+
+def enc(v, d=0):
+    if d > MAX_DEPTH:
+        raise Unsupported("value nested deeper than %d" % MAX_DEPTH)
+    t = type(v)
+    if v is None or t is bool or t is str:
+        return v
+    if t is int:
+        return ["i", hex(v)]
+    if t is float:
+        return ["f", v.hex()]
+    if t is list:
+        return ["l", [enc(x, d + 1) for x in v]]
+    if t is tuple:
+        return ["t", [enc(x, d + 1) for x in v]]
+    if t is dict:
+        return ["d", [[enc(k, d + 1), enc(x, d + 1)] for k, x in v.items()]]
+    if t is set:
+        return ["s", [enc(x, d + 1) for x in v]]
+    if t is frozenset:
+        return ["F", [enc(x, d + 1) for x in v]]
+    if t is bytes:
+        return ["b", v.hex()]
+    if t is complex:
+        return ["c", [v.real.hex(), v.imag.hex()]]
+    raise Unsupported("unsupported type %s" % t.__name__)
+
+
+class Malformed(Exception):
+    pass
+
+
+def dec(o, d=0):
+    if d > MAX_DEPTH:
+        raise Malformed("value nested deeper than %d" % MAX_DEPTH)
+    if o is None or o is True or o is False or type(o) is str:
+        return o
+    if type(o) is not list or len(o) != 2 or type(o[0]) is not str:
+        raise Malformed("malformed value")
+    tag, p = o
+    try:
+        if tag == "i" and type(p) is str:
+            return int(p, 16)
+        if tag == "f" and type(p) is str:
+            return float.fromhex(p)
+        if tag == "b" and type(p) is str:
+            return bytes.fromhex(p)
+        if tag == "c" and type(p) is list and len(p) == 2 and all(type(x) is str for x in p):
+            return complex(float.fromhex(p[0]), float.fromhex(p[1]))
+        if type(p) is list:
+            if tag == "l":
+                return [dec(x, d + 1) for x in p]
+            if tag == "t":
+                return tuple(dec(x, d + 1) for x in p)
+            if tag == "s":
+                return set(dec(x, d + 1) for x in p)
+            if tag == "F":
+                return frozenset(dec(x, d + 1) for x in p)
+            if tag == "d":
+                out = {}
+                for kv in p:
+                    if type(kv) is not list or len(kv) != 2:
+                        raise Malformed("malformed dict item")
+                    out[dec(kv[0], d + 1)] = dec(kv[1], d + 1)
+                return out
+    except Malformed:
+        raise
+    except Exception as e:  # bad hex, unhashable key, ...
+        raise Malformed("malformed %r value: %s" % (tag, type(e).__name__))
+    raise Malformed("unknown value tag %r" % tag)
+
+
+def short(s, n=200):
+    s = "".join(c if " " <= c <= "~" else "?" for c in str(s))
+    return s if len(s) <= n else s[:n - 3] + "..."
+
+
+def describe_exc(e):
+    name = type(e).__name__
+    try:
+        msg = str(e)
+    except BaseException:
+        msg = "<unprintable>"
+    return short("%s: %s" % (name, msg) if msg else name)
+
+
+# ---- template ----------------------------------------------------------------------------------
+
+def load_filter(bpf):
+    buf = ctypes.create_string_buffer(bpf, len(bpf))
+    prog = SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+        return os.strerror(ctypes.get_errno())
+    return None
+
+
+def wipe_dir(path):
+    """Removes everything below path (not path itself), whatever the candidate made of it:
+    any depth, any permissions, symlinks never followed. Holds at most two fds."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    root = os.open(path, flags)
+    root_st = os.fstat(root)
+    fd = os.dup(root)
+    try:
+        while True:
+            with os.scandir(fd) as it:
+                entry = next(it, None)
+            if entry is not None:
+                if entry.is_dir(follow_symlinks=False):
+                    os.chmod(entry.name, 0o700, dir_fd=fd)  # a real directory: is_dir said so
+                    sub = os.open(entry.name, flags, dir_fd=fd)
+                    os.close(fd)
+                    fd = sub
+                else:
+                    os.unlink(entry.name, dir_fd=fd)
+                continue
+            st = os.fstat(fd)
+            if (st.st_dev, st.st_ino) == (root_st.st_dev, root_st.st_ino):
+                return
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            with os.scandir(fd) as it:
+                for e in it:
+                    if e.inode() == st.st_ino and e.is_dir(follow_symlinks=False):
+                        os.rmdir(e.name, dir_fd=fd)
+                        break
+                else:
+                    raise OSError(errno.EIO, "lost track of a directory while wiping " + path)
+    finally:
+        os.close(fd)
+        os.close(root)
+
+
+def template_main():
+    body = read_frame(INIT_FD, b"BINI")
+    if body is None:
+        die("no init frame")
+    os.close(INIT_FD)
+    cfg_json, pos = take_blob(body, 0)
+    tbpf, pos = take_blob(body, pos)
+    cbpf, pos = take_blob(body, pos)
+    cfg = dict(line.partition("=")[::2] for line in cfg_json.decode().splitlines())
+    for key in ("pidns", "seccomp", "landlock_scope"):
+        cfg[key] = cfg[key] == "1"
+    cfg["preimport"] = [m for m in cfg["preimport"].split(",") if m]
+    os.environ.clear()  # the interpreter got PYTHONHASHSEED only; candidates see nothing
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if not cfg["pidns"]:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    for name in cfg["preimport"]:
+        __import__(name)
+    # The judge and the template talk over a socket pair, made before the filter (which
+    # kills socket creation) so the template can hand the judge each candidate's pipes.
+    t_sock, j_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    seccomp_error = None
+    if cfg["seccomp"]:
+        seccomp_error = load_filter(tbpf)
+        if seccomp_error:
+            die("cannot load the template seccomp filter: " + seccomp_error)
+    scratch = cfg["scratch"]
+    wipe_dir(scratch)
+    gc.collect()
+    gc.freeze()  # fewer copy-on-write faults in every forked child
+
+    jpid = os.fork()
+    if jpid == 0:
+        t_sock.close()
+        judge_main(j_sock, cfg, cbpf)
+        os._exit(0)
+    j_sock.close()
+    os.close(REQ_FD)
+    os.close(RESP_FD)
+    tpid = os.getpid()
+    epoch = 0
+    while True:
+        epoch += 1
+        cdir = "%s/%d" % (scratch, epoch)
+        os.mkdir(cdir, 0o700)
+        call_r, call_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        out_r, out_w = os.pipe()
+        cpid = os.fork()
+        if cpid == 0:
+            t_sock.close()
+            for fd in (call_w, reply_r, out_r):
+                os.close(fd)
+            candidate_main(cfg, cbpf, tpid, cdir, call_r, reply_w, out_w)
+            os._exit(0)
+        for fd in (call_r, reply_w, out_w):
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(cpid)
+        except OSError:
+            pidfd = -1
+        fds = [call_w, reply_r, out_r] + ([pidfd] if pidfd >= 0 else [])
+        try:
+            socket.send_fds(t_sock, [b"C" + struct.pack("<QI", epoch, cpid)], fds)
+        except OSError:
+            pass  # judge gone: the wait below sees it
+        for fd in fds:
+            os.close(fd)
+        while True:
+            pid, status, ru = os.wait4(-1, 0)
+            if pid == jpid:
+                try:
+                    os.kill(cpid, signal.SIGKILL)
+                except OSError:
+                    pass
+                os._exit(0)
+            if pid == cpid:
+                break
+        wipe_dir(scratch)  # the candidate may have written anywhere under the scratch root
+        cpu = ru.ru_utime + ru.ru_stime
+        try:
+            t_sock.send(b"X" + struct.pack("<Qid", epoch, status, cpu))
+        except OSError:
+            pass
+
+
+# ---- candidate ---------------------------------------------------------------------------------
+
+def read_msg(fd):
+    head = read_exact(fd, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("<I", head)
+    body = read_exact(fd, n)
+    if body is None:
+        return None
+    return json.loads(body)
+
+
+def landlock_scope():
+    attr = LandlockAttr(0, 0, LANDLOCK_SCOPE_SIGNAL | LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
+    fd = libc.syscall(SYS_landlock_create_ruleset, ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    if fd < 0:
+        return "landlock_create_ruleset: " + os.strerror(ctypes.get_errno())
+    rc = libc.syscall(SYS_landlock_restrict_self, fd, 0)
+    err = ctypes.get_errno()
+    os.close(fd)
+    return None if rc == 0 else "landlock_restrict_self: " + os.strerror(err)
+
+
+def candidate_main(cfg, cbpf, tpid, cdir, call_r, reply_w, out_w):
+    """Runs in the candidate process; never returns."""
+    try:
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.dup2(call_r, C_CALL_FD)
+        os.dup2(reply_w, C_REPLY_FD)
+        os.closerange(5, 4096)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != tpid:
+            os._exit(0)
+        msg = read_msg(C_CALL_FD)
+        if msg is None:
+            os._exit(0)
+        lim = msg["limits"]
+        cpu = max(1, lim["cpu"])
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (lim["mem"], lim["mem"]))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (lim["fsize"], lim["fsize"]))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (lim["nofile"], lim["nofile"]))
+        resource.setrlimit(resource.RLIMIT_NPROC, (lim["nproc"], lim["nproc"]))
+        os.chdir(cdir)
+        if cfg["landlock_scope"]:
+            err = landlock_scope()
+            if err:
+                raise OSError(err)
+        if cfg["seccomp"]:
+            err = load_filter(cbpf)
+            if err:
+                raise OSError("cannot load the candidate seccomp filter: " + err)
+    except BaseException as e:
+        try:
+            send_msg(C_REPLY_FD, {"fatal": describe_exc(e)})
+        finally:
+            os._exit(70)
+    serve(msg["code"])
+    os._exit(0)
+
+
+def flush_output():
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except BaseException:
+            pass
+
+
+def serve(code):
+    g = {"__name__": "__main__", "__builtins__": builtins}
+    try:
+        exec(compile(code, "<candidate>", "exec"), g)
+        names = sorted(k for k, v in list(g.items()) if type(k) is str and callable(v) and not k.startswith("__"))
+        reply = {"ok": names}
+    except BaseException as e:
+        reply = {"e": describe_exc(e), "line": getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None}
+    flush_output()
+    send_msg(C_REPLY_FD, reply)
+    while True:
+        msg = read_msg(C_CALL_FD)
+        if msg is None:
+            os._exit(0)
+        try:
+            fn = g[msg["f"]]
+            args = [dec(a) for a in msg["a"]]
+            kwargs = {k: dec(v) for k, v in msg["k"]}
+            reply = {"v": enc(fn(*args, **kwargs))}
+        except Unsupported as e:
+            reply = {"e": "return value: " + str(e)}
+        except BaseException as e:
+            reply = {"e": describe_exc(e)}
+        flush_output()
+        data = None
+        try:
+            data = json.dumps(reply, separators=(",", ":")).encode()
+        except BaseException as e:
+            data = json.dumps({"e": "return value: " + describe_exc(e)}).encode()
+        write_all(C_REPLY_FD, struct.pack("<I", len(data)) + data)
+
+
+# ---- judge -------------------------------------------------------------------------------------
+
+class Stop(Exception):
+    """Ends a check early with a verdict (timeout, violation, the candidate died)."""
+
+    def __init__(self, outcome, reason):
+        Exception.__init__(self, reason)
+        self.outcome, self.reason = outcome, reason
+
+
+class Died(Exception):
+    pass
+
+
+class HarnessError(Exception):
+    """Problem data the harness cannot run (tests that do not parse, unsendable args)."""
+
+
+class CandidateError(Exception):
+    pass
+
+
+class Channel:
+    """The judge's end of one candidate process: calls out, replies and output in."""
+
+    def __init__(self, call_w, reply_r, out_r, deadline, out_cap):
+        self.call_w, self.reply_r, self.out_r = call_w, reply_r, out_r
+        self.deadline, self.out_cap = deadline, out_cap
+        self.buf = bytearray()
+        self.out_head = bytearray()
+        self.out_total = 0
+        self.out_open = True
+        os.set_blocking(reply_r, False)
+        os.set_blocking(out_r, False)
+
+    def drain_output(self):
+        while self.out_open:
+            try:
+                b = os.read(self.out_r, 1 << 16)
+            except BlockingIOError:
+                return
+            if not b:
+                self.out_open = False
+                return
+            self.out_total += len(b)
+            room = OUTPUT_HEAD - len(self.out_head)
+            if room > 0:
+                self.out_head += b[:room]
+            if self.out_total > self.out_cap:
+                raise Stop(VIOLATION, "output exceeded the %d-byte cap" % self.out_cap)
+
+    def send(self, obj):
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        if len(data) > MAX_MSG:
+            raise HarnessError("a call's arguments exceed %d bytes" % MAX_MSG)
+        msg = memoryview(struct.pack("<I", len(data)) + data)
+        os.set_blocking(self.call_w, False)
+        while msg:
+            self.wait([self.out_r] if self.out_open else [], [self.call_w])
+            try:
+                n = os.write(self.call_w, msg)
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise Died()
+            msg = msg[n:]
+
+    def wait(self, rfds, wfds):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise Stop(TIMEOUT, "wall-clock limit exceeded")
+        r, w, _ = select.select(rfds, wfds, [], left)
+        if not r and not w:
+            raise Stop(TIMEOUT, "wall-clock limit exceeded")
+        if self.out_r in r:
+            self.drain_output()
+        return r, w
+
+    def recv(self):
+        while True:
+            if len(self.buf) >= 4:
+                (n,) = struct.unpack_from("<I", self.buf)
+                if n > MAX_MSG:
+                    raise Stop(VIOLATION, "candidate process broke the harness protocol: a %d-byte message" % n)
+                if len(self.buf) >= 4 + n:
+                    body = bytes(self.buf[4:4 + n])
+                    del self.buf[:4 + n]
+                    try:
+                        obj = json.loads(body)
+                    except Exception:
+                        raise Stop(VIOLATION, "candidate process broke the harness protocol: a message that is not JSON")
+                    if type(obj) is not dict:
+                        raise Stop(VIOLATION, "candidate process broke the harness protocol: a message that is not an object")
+                    return obj
+            r, _ = self.wait([self.reply_r] + ([self.out_r] if self.out_open else []), [])
+            if self.reply_r in r:
+                try:
+                    b = os.read(self.reply_r, 1 << 20)
+                except BlockingIOError:
+                    continue
+                if not b:
+                    raise Died()
+                self.buf += b
+
+    def call(self, name, args, kwargs):
+        try:
+            msg = {"f": name, "a": [enc(a) for a in args], "k": [[k, enc(v)] for k, v in kwargs.items()]}
+        except Unsupported as e:
+            raise HarnessError("a test passes %s to %s(), which cannot cross to the candidate" % (e, name))
+        self.send(msg)
+        reply = self.recv()
+        if "e" in reply:
+            raise CandidateError(short(reply["e"]))
+        if "v" not in reply:
+            raise Stop(VIOLATION, "candidate process broke the harness protocol: a reply without a value")
+        try:
+            return dec(reply["v"])
+        except Malformed as e:
+            raise Stop(VIOLATION, "candidate process broke the harness protocol: %s" % e)
+
+
+class Stub:
+    __slots__ = ("name", "ch")
+
+    def __init__(self, name, ch):
+        self.name, self.ch = name, ch
+
+    def __call__(self, *args, **kwargs):
+        return self.ch.call(self.name, args, kwargs)
+
+
+def free_names(tree):
+    assigned, loaded = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else assigned).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            assigned.add(node.name)
+        elif isinstance(node, ast.alias):
+            assigned.add((node.asname or node.name).split(".")[0])
+    return loaded - assigned - set(dir(builtins))
+
+
+_test_cache = {}
+
+
+def compile_tests(src):
+    hit = _test_cache.get(src)
+    if hit is not None:
+        return hit
+    try:
+        tree = ast.parse(src, "<tests>")
+    except SyntaxError as e:
+        raise HarnessError("the hidden tests do not parse: %s (line %s)" % (e.msg, e.lineno))
+    lines = src.splitlines()
+    stmts = []
+    for node in tree.body:
+        mod = ast.Module(body=[node], type_ignores=[])
+        text = lines[node.lineno - 1].strip() if 0 < node.lineno <= len(lines) else ""
+        stmts.append((node.lineno, short(text, 120), compile(mod, "<tests>", "exec")))
+    if not stmts:
+        raise HarnessError("the hidden tests are empty")
+    hit = (stmts, free_names(tree))
+    if len(_test_cache) > 256:
+        _test_cache.clear()
+    _test_cache[src] = hit
+    return hit
+
+
+SIGNAMES = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
+
+
+def classify_death(status, cpu, cpu_limit):
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = SIGNAMES.get(sig, "signal %d" % sig)
+        if sig == signal.SIGSYS:
+            return VIOLATION, "killed by the seccomp filter: a system call outside the allowlist"
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= cpu_limit - 0.05):
+            return TIMEOUT, "CPU limit of %d s exceeded" % cpu_limit
+        if sig == signal.SIGXFSZ:
+            return VIOLATION, "file size limit exceeded"
+        return CRASH, "candidate process killed by %s" % name
+    return CRASH, "candidate process exited with status %d before answering" % os.WEXITSTATUS(status)
+
+
+class Judge:
+    def __init__(self, sock, cfg):
+        self.sock, self.cfg = sock, cfg
+        self.pending = []  # messages from the template not yet consumed
+
+    def next_msg(self, kind):
+        while True:
+            for i, (m, fds) in enumerate(self.pending):
+                if m[:1] == kind:
+                    del self.pending[i]
+                    return m, fds
+            m, fds, _, _ = socket.recv_fds(self.sock, 64, 8)
+            if not m:
+                os._exit(0)  # template gone
+            self.pending.append((m, fds))
+
+    def check(self, body):
+        seq, cpu_ms, wall_ms, mem, fsize, out_cap, nofile, nproc = struct.unpack_from("<QIIQQQII", body)
+        code, pos = take_blob(body, struct.calcsize("<QIIQQQII"))
+        tests, pos = take_blob(body, pos)
+        code, tests = code.decode("utf-8", "replace"), tests.decode("utf-8", "replace")
+        cpu_limit = max(1, -(-cpu_ms // 1000))
+        m, fds = self.next_msg(b"C")
+        epoch, cpid = struct.unpack_from("<QI", m, 1)
+        call_w, reply_r, out_r = fds[:3]
+        pidfd = fds[3] if len(fds) > 3 else -1
+        deadline = time.monotonic() + wall_ms / 1000.0
+        ch = Channel(call_w, reply_r, out_r, deadline, out_cap)
+        passed, total, outcome, detail, died = 0, 0, FAIL, "", False
+        try:
+            stmts, names = compile_tests(tests)
+            total = len(stmts)
+            ch.send({"limits": {"cpu": cpu_limit, "mem": mem, "fsize": fsize, "nofile": nofile, "nproc": nproc},
+                     "code": code})
+            hello = ch.recv()
+            if "fatal" in hello:
+                raise HarnessError("the candidate sandbox could not be set up: %s" % short(hello["fatal"]))
+            if "e" in hello:
+                line = hello.get("line")
+                where = " (line %s)" % line if type(line) is int else ""
+                detail = "candidate code raised %s%s; 0/%d tests passed" % (short(hello["e"]), where, total)
+            elif type(hello.get("ok")) is not list or not all(type(x) is str for x in hello["ok"]):
+                raise Stop(VIOLATION, "candidate process broke the harness protocol: a bad hello")
+            else:
+                ns = {"__builtins__": builtins, "__name__": "__tests__"}
+                for name in names.intersection(hello["ok"]):
+                    ns[name] = Stub(name, ch)
+                first = None
+                for lineno, text, codeobj in stmts:
+                    try:
+                        exec(codeobj, ns)
+                        passed += 1
+                    except (Stop, Died, HarnessError):
+                        raise
+                    except AssertionError:
+                        first = first or "line %d failed: %s" % (lineno, text)
+                    except CandidateError as e:
+                        first = first or "line %d: candidate raised %s" % (lineno, e)
+                    except Exception as e:
+                        first = first or "line %d: %s" % (lineno, describe_exc(e))
+                if passed == total:
+                    outcome, detail = PASS, "%d/%d tests passed" % (passed, total)
+                else:
+                    detail = "%d/%d tests passed; %s" % (passed, total, first)
+        except Stop as s:
+            outcome, detail = s.outcome, "%s; %d/%d tests passed" % (s.reason, passed, total)
+        except Died:
+            died = True
+        except HarnessError as e:
+            outcome, detail = ERROR, str(e)
+        # End the candidate process, then learn how it ended from the template.
+        try:
+            if pidfd >= 0:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            else:
+                os.kill(cpid, signal.SIGKILL)
+        except OSError:
+            pass
+        m, _ = self.next_msg(b"X")
+        x_epoch, status, cpu = struct.unpack_from("<Qid", m, 1)
+        if x_epoch != epoch:
+            die("template reported check %d, expected %d" % (x_epoch, epoch))
+        if died:
+            try:
+                ch.drain_output()
+            except Stop:
+                pass
+            outcome, why = classify_death(status, cpu, cpu_limit)
+            detail = "%s; %d/%d tests passed" % (why, passed, total)
+        elif outcome == TIMEOUT and cpu >= cpu_limit - 0.05:
+            detail = "CPU limit of %d s exceeded; %d/%d tests passed" % (cpu_limit, passed, total)
+        for fd in fds:
+            os.close(fd)
+        d = short(detail, DETAIL_MAX).encode()
+        head = bytes(ch.out_head)
+        payload = struct.pack("<QIIIdQ", seq, outcome, passed, total, cpu, ch.out_total)
+        payload += struct.pack("<I", len(d)) + d + struct.pack("<I", len(head)) + head
+        write_frame(RESP_FD, b"BVER", payload)
+
+
+def self_report():
+    """What this worker observes about its own confinement, for the host's layer report:
+    key=value lines."""
+    rep = {"template_pid": os.getppid(), "uid": os.getuid(), "gid": os.getgid(), "python": sys.version.split()[0],
+           "seccomp_mode": libc.prctl(PR_GET_SECCOMP, 0, 0, 0, 0),
+           "no_new_privs": libc.prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)}
+    try:
+        os.listdir("/")
+        rep["landlock_denies_root"] = 0
+    except PermissionError:
+        rep["landlock_denies_root"] = 1
+    except OSError:
+        rep["landlock_denies_root"] = 0
+    return "".join("%s=%s\n" % kv for kv in rep.items()).encode()
+
+
+def judge_main(sock, cfg, cbpf):
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    write_frame(RESP_FD, b"BRDY", self_report())
+    judge = Judge(sock, cfg)
+    while True:
+        body = read_frame(REQ_FD, b"BREQ")
+        if body is None:
+            os._exit(0)
+        judge.check(body)
+
+
+if __name__ == "__main__":
+    try:
+        template_main()
+    except SystemExit:
+        raise
+    except BaseException as e:
+        die("%s: %s" % (type(e).__name__, e))
