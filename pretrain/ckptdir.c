@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -102,4 +103,31 @@ int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, ber
                       (unsigned long long)st->step, (unsigned long long)info->step);
     free(blob);
     return rc;
+}
+
+int pt_ckpt_clean_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".bin.tmp.");
+        int64_t step;
+        if (!t) continue;
+        char base[256];
+        snprintf(base, sizeof base, "%.*s.bin", (int)(t - de->d_name), de->d_name);
+        if (!parse_name(base, &step) && strcmp(base, "model.bin") != 0) continue;
+        char *end;
+        long pid = strtol(t + 9, &end, 10);
+        if (*end || pid <= 0) continue;
+        if (!(kill((pid_t)pid, 0) != 0 && errno == ESRCH)) continue;  // its writer may still be running
+        char *p = xasprintf("%s/%s", dir, de->d_name);
+        if (unlink(p) == 0) {
+            fprintf(stderr, "removed %s (left by a save that did not finish)\n", p);
+            removed++;
+        }
+        free(p);
+    }
+    closedir(d);
+    return removed;
 }

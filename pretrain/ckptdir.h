@@ -17,3 +17,6 @@ int pt_ckpt_prune(const char *dir, int keep, berr *e);
 // Reads the trainer state of a checkpoint without loading its tensors (the blob's own
 // checksum is checked; the full load later checks the whole file).
 int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, berr *e);
+// Removes temporaries ("ckpt_*.bin.tmp.<pid>", "model.bin.tmp.<pid>") left by processes that
+// are gone (a crash during a save); reports each on stderr. Returns how many were removed.
+int pt_ckpt_clean_temps(const char *dir);

@@ -26,6 +26,8 @@ static const cli_opt opts[] = {
      "supervised fine-tuning on --problems: prompt -> worked solution, prompt tokens masked"},
     {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, CLI_FREE, "DIR",
      "problem shard directory for --sft (train split trains, heldout split validates)"},
+    {CLI_STR, "val-problems", F(val_problems), NULL, 0, 0, NULL, CLI_FREE, "DIR",
+     "problems that validate --sft (default: the heldout split of --problems)"},
     {CLI_FLAG, "sft-drop-long", F(sft_drop_long), "0", 0, 0, NULL, CLI_KEEP, NULL,
      "drop (and count) SFT examples longer than the sequence instead of failing"},
     SECTION("Model"),
@@ -108,7 +110,7 @@ int pt_config_check(const pt_config *c, const unsigned char *given, int world, p
             return berr_set(e, "--val-fraction does not apply to --sft (the heldout split of --problems validates)");
     } else {
         if (!c->data) return berr_set(e, "--data PATH is required (or --sft with --problems)");
-        if (c->problems) return berr_set(e, "--problems is only used with --sft");
+        if (c->problems || c->val_problems) return berr_set(e, "--problems and --val-problems are only used with --sft");
         if (c->sft_drop_long) return berr_set(e, "--sft-drop-long is only used with --sft");
         if (c->val && given_opt(given, "val-fraction") && c->val_fraction > 0)
             return berr_set(e, "--val and --val-fraction: give one (--val-fraction splits --data)");

@@ -11,7 +11,7 @@ enum { PT_BACKEND_AUTO = 0, PT_BACKEND_CPU = 1, PT_BACKEND_CUDA = 2 };
 
 typedef struct pt_config {
     // data
-    char *data, *val, *tokenizer, *problems;
+    char *data, *val, *tokenizer, *problems, *val_problems;
     double val_fraction;
     int vocab, sft, sft_drop_long;
     // model

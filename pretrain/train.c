@@ -197,15 +197,19 @@ static int setup_sft_data(run *r, berr *e) {
     if (plan_model(r, 0, e)) return -1;
     if (pt_examples_load_dir(&r->train_ex, c->problems, SPLIT_TRAIN, r->tok, r->eot, (uint32_t)T + 1, c->sft_drop_long, e))
         return -1;
-    if (r->train_ex.n == 0) return berr_set(e, "%s: no train-split problems to fine-tune on", c->problems);
-    if (pt_examples_load_dir(&r->val_ex, c->problems, SPLIT_HELDOUT, r->tok, r->eot, (uint32_t)T + 1, c->sft_drop_long, e))
+    if (r->train_ex.n == 0)
+        return berr_set(e, "%s: no train-split problems to fine-tune on (%llu dropped as longer than --seq-len %d + 1)",
+                        c->problems, (unsigned long long)r->train_ex.dropped, T);
+    const char *vdir = c->val_problems ? c->val_problems : c->problems;
+    if (pt_examples_load_dir(&r->val_ex, vdir, SPLIT_HELDOUT, r->tok, r->eot, (uint32_t)T + 1, c->sft_drop_long, e))
         return -1;
     r->train_count = r->train_ex.n;
     r->st.data_fp = r->train_ex.fingerprint;
     r->st.val_fp = r->val_ex.fingerprint;
     if (c->eval_every) {
         if (r->val_ex.n == 0)
-            return berr_set(e, "%s: no heldout-split problems to validate on (or --eval-every 0)", c->problems);
+            return berr_set(e, "%s: no heldout-split problems to validate on (give --val-problems DIR, or --eval-every 0)",
+                            vdir);
         // Heldout examples packed in order into rows; rank r takes rows ≡ r (mod world).
         pt_order ord;
         pt_order_init(&ord, r->val_ex.n, 0, 0);
@@ -565,6 +569,7 @@ int pt_train_main(int argc, char **argv, int first) {
         bbuf_free(&ob);
     }
 
+    if (r->resume_path && r->rank == 0) pt_ckpt_clean_temps(c->out);
     // A new run must not mix with an earlier one in the same directory.
     if (!r->resume_path) {
         int64_t *steps;

@@ -1,7 +1,7 @@
 # tests/pretrain: the pretrain stage and its communication layer on the CPU backend.
 PT_TEST := $(BUILD)/tests/pretrain
 TESTS += $(PT_TEST)/test_units $(PT_TEST)/test_zero $(PT_TEST)/test_loader
-TESTS += tests/pretrain/test_comm.sh
+TESTS += tests/pretrain/test_comm.sh tests/pretrain/test_pretrain.sh
 
 $(PT_TEST)/%: $(call objs,tests/pretrain/%.c) $(PRETRAIN_LIBS)
 	$(LINK)
@@ -20,3 +20,9 @@ $(PT_TEST)/comm_check_nompi: $(call objs,tests/pretrain/comm_check.c) $(PT_TEST)
 $(PT_TEST)/comm_check_nompi: EXTRA_LDLIBS = $(KERNEL_LDLIBS)
 
 ALL_OBJS += $(call objs,$(wildcard tests/pretrain/*.c)) $(PT_TEST)/comm_nompi.o
+
+# The fault injector for interrupted checkpoint saves (LD_PRELOAD).
+BINS += $(PT_TEST)/libfault.so
+$(PT_TEST)/libfault.so: tests/pretrain/fault_inject.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -o $@ $< -ldl

@@ -101,7 +101,7 @@ static void test_checks(void) {
         {"--tokens 100", 1, "--steps and --tokens: give one"},
         {"--batch-tokens 1000 --micro-batch 4 --seq-len 64", 2, "not a multiple of micro-batch × seq-len × ranks = 4 × 64 × 2 = 512"},
         {"--warmup 11", 1, "--warmup 11 is longer than the run (10 steps)"},
-        {"--problems p", 1, "--problems is only used with --sft"},
+        {"--problems p", 1, "--problems and --val-problems are only used with --sft"},
         {"--context 100 --seq-len 200", 1, "--context 100 is shorter than --seq-len 200"},
         {"--sample-every 5", 1, "--sample-every needs --tokenizer"},
         {"--val-fraction 0", 1, "needs validation data"},
