@@ -72,7 +72,7 @@ static const cli_opt opts[] = {
      "generate a short text sample every N steps (0: never)"},
     {CLI_INT, "sample-tokens", F(sample_tokens), "48", 1, 65536, NULL, CLI_FREE, "N", "tokens per sample"},
     {CLI_F64, "sample-temp", F(sample_temp), "1.0", 0, 100, NULL, CLI_FREE, "X",
-     "sampling temperature (0: greedy); seeded by --seed and the step"},
+     "sampling temperature (0: greedy); the RNG is seeded by --seed and saved in checkpoints"},
     {CLI_STR, "sample-prompt", F(sample_prompt), NULL, 0, 0, NULL, CLI_FREE, "TEXT",
      "text the samples continue (default: end-of-text, i.e. a fresh document)"},
     SECTION("Run"),

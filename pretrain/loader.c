@@ -40,14 +40,31 @@ int pt_seq_read(pt_tokens *src, uint64_t base, uint64_t k, int T, int V, int32_t
     return rc;
 }
 
+typedef struct row_item {
+    uint64_t k, row;
+} row_item;
+
+static int by_item(const void *a, const void *b) {
+    uint64_t x = ((const row_item *)a)->k, y = ((const row_item *)b)->k;
+    return x < y ? -1 : x > y;
+}
+
 static int seq_fill(void *impl, uint64_t cursor, pt_batch *b, berr *e) {
     seq_feed *f = impl;
     uint64_t rows = (uint64_t)f->B * f->accum, first = cursor + (uint64_t)f->rank * rows;
-    for (uint64_t r = 0; r < rows; r++) {
-        uint64_t k = pt_order_item(&f->order, first + r);
-        if (read_item(f->src, f->base, k, f->T, f->V, f->buf, b->inputs + r * f->T, b->targets + r * f->T, e))
+    // Read in stream order, not row order: sequences that share a compressed frame of a
+    // shard are then decoded together (the batch itself keeps the shuffled row order).
+    row_item *it = xmalloc(rows * sizeof *it);
+    for (uint64_t r = 0; r < rows; r++) it[r] = (row_item){pt_order_item(&f->order, first + r), r};
+    qsort(it, rows, sizeof *it, by_item);
+    for (uint64_t i = 0; i < rows; i++) {
+        uint64_t r = it[i].row;
+        if (read_item(f->src, f->base, it[i].k, f->T, f->V, f->buf, b->inputs + r * f->T, b->targets + r * f->T, e)) {
+            free(it);
             return -1;
+        }
     }
+    free(it);
     b->valid_local = (int64_t)(rows * (uint64_t)f->T);
     b->valid = b->valid_local * f->world;
     b->cursor = cursor;

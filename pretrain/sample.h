@@ -18,8 +18,9 @@ typedef struct pt_gen {
 
 // Continues each sequence by up to max_new tokens, up to m->B sequences per forward pass
 // (m->T positions at most: a sequence that fills the context ends there). temperature 0 is
-// greedy (lowest id on ties). Token i of a sequence is drawn with seed mix64(seed, i), so
-// results do not depend on how sequences are batched. stop < 0: never stop early.
+// greedy (lowest id on ties). The draw for position i of a sequence uses the seed
+// mix64(seed, i), so its randomness is its own, whatever else is in the batch. The same
+// sequences in the same order give the same bits. stop < 0: never stop early.
 void pt_generate(gpt2 *m, pt_gen *g, int n, int max_new, double temperature, int stop);
 // One draw from logits[0..V) (fp32) at a temperature; u in [0, 1).
 int pt_sample_logits(const float *logits, int V, double temperature, double u);

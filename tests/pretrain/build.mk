@@ -1,7 +1,7 @@
 # tests/pretrain: the pretrain stage and its communication layer on the CPU backend.
 PT_TEST := $(BUILD)/tests/pretrain
 TESTS += $(PT_TEST)/test_units $(PT_TEST)/test_zero $(PT_TEST)/test_loader
-TESTS += tests/pretrain/test_comm.sh tests/pretrain/test_pretrain.sh
+TESTS += tests/pretrain/test_comm.sh tests/pretrain/test_pretrain.sh tests/pretrain/test_demo.sh
 
 $(PT_TEST)/%: $(call objs,tests/pretrain/%.c) $(PRETRAIN_LIBS)
 	$(LINK)

@@ -87,6 +87,20 @@ check "keep-last-3 pruned older checkpoints" test "$(ls "$W/kill" | grep -c '^ck
 $P --out "$W/kill" --resume > "$W/again.log" 2>&1
 check "resuming a finished run is a no-op" grep -q "already complete" "$W/again.log"
 
+# ---- SIGTERM: the step finishes, a checkpoint is written, exit 130; resuming is bit-identical -------
+($P "${RUN[@]}" --out "$W/term"; exit $?) > "$W/term.log" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null; do
+    n=$(grep -c '"loss"' "$W/term/log.jsonl" 2>/dev/null); [ "${n:-0}" -ge 6 ] && break; sleep 0.02
+done
+kill -TERM $pid; wait $pid; rc=$?
+at=$(losses "$W/term" | tail -1 | cut -d' ' -f1)
+check "SIGTERM: exit 130 with a checkpoint of the last step ($at)" \
+    test "$rc" = 130 -a -f "$W/term/ckpt_$(printf %08d "${at:-0}").bin"
+check "SIGTERM: the message says how to continue" grep -q "continue with --resume" "$W/term.log"
+$P --out "$W/term" --resume > "$W/term_resume.log" 2>&1
+check "SIGTERM: the resumed run is bit-identical" cmp -s <(losses "$W/ref") <(losses "$W/term")
+
 # ---- a checkpoint save killed at every file operation --------------------------------------------
 SAVE=("${TINY[@]}" --layers 1 --channels 32 --heads 2 --seq-len 32 --micro-batch 2 --steps 3 --eval-every 0
       --ckpt-every 1 --lr 1e-2)
