@@ -18,6 +18,8 @@ static const cli_opt opts[] = {
      "validation tokens (same kinds as --data); without it the last --val-fraction of --data"},
     {CLI_F64, "val-fraction", F(val_fraction), "0.02", 0, 0.5, NULL, CLI_KEEP, "F",
      "share of --data held out for validation when --val is not given (0: none)"},
+    {CLI_COUNT, "data-memory", F(data_memory), "4G", 0, 1e15, NULL, CLI_FREE, "BYTES",
+     "read the training tokens into memory when they fit in this many bytes (0: never)"},
     {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, CLI_FREE, "FILE",
      "berry tokenizer file: vocabulary size, SFT encoding, decoding samples"},
     {CLI_INT, "vocab", F(vocab), "0", 0, 1 << 24, NULL, CLI_KEEP, "V",

@@ -13,6 +13,7 @@ typedef struct pt_config {
     // data
     char *data, *val, *tokenizer, *problems, *val_problems;
     double val_fraction;
+    int64_t data_memory;
     int vocab, sft, sft_drop_long;
     // model
     int depth, layers, channels, heads, context;

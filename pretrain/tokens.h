@@ -24,5 +24,9 @@ typedef struct pt_tokens {
 pt_tokens *pt_tokens_open(const char *path, berr *e);
 // An in-memory stream (copied).
 pt_tokens *pt_tokens_from_array(const uint32_t *ids, uint64_t n, const char *name);
+// Reads tokens [0, n) of src into memory (2 bytes a token when V <= 65536, else 4), checking
+// every id against V (an id >= V is an error naming where it is). Reads at random positions
+// are then copies, however the data is compressed. Takes ownership of src (kept for where()).
+pt_tokens *pt_tokens_in_memory(pt_tokens *src, uint64_t n, int V, berr *e);
 int pt_tokens_read(pt_tokens *t, uint64_t off, size_t n, uint32_t *out, berr *e);
 void pt_tokens_close(pt_tokens *t);

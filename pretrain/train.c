@@ -49,6 +49,7 @@ typedef struct run {
     // data
     pt_tokens *train_src;  // handed to the feed when the loader starts
     uint64_t train_base, train_count, unused_tail;
+    int data_in_memory;
     pt_examples train_ex, val_ex;
     pt_loader *loader;
     int32_t *eval_in, *eval_tg;  // this rank's evaluation rows
@@ -161,6 +162,14 @@ static int setup_pretrain_data(run *r, berr *e) {
     if (n_train < (uint64_t)T + 1)
         return berr_set(e, "%s: %llu training tokens, fewer than one sequence of --seq-len %d + 1", c->data,
                         (unsigned long long)n_train, T);
+    // Small enough data is read into memory once: every id checked before training starts,
+    // and random sequence reads become copies instead of frame decompressions.
+    uint64_t bytes = n_train * (r->plan.model.V <= 65536 ? 2 : 4);
+    r->data_in_memory = c->data_memory > 0 && bytes <= (uint64_t)c->data_memory;
+    if (r->data_in_memory) {
+        r->train_src = pt_tokens_in_memory(r->train_src, n_train, r->plan.model.V, e);
+        if (!r->train_src) return -1;
+    }
     r->train_base = 0;
     r->train_count = (n_train - 1) / (uint64_t)T;
     r->unused_tail = n_train - r->train_count * (uint64_t)T;
@@ -273,8 +282,9 @@ static void echo_config(run *r) {
                 (unsigned long long)r->train_ex.n, (unsigned long long)r->train_ex.tokens,
                 (unsigned long long)r->val_ex.n, (unsigned long long)(r->train_ex.dropped + r->val_ex.dropped));
     } else {
-        fprintf(f, "  %-18s %llu sequences of %d+1 tokens per epoch (%llu tokens at the end unused)\n", "train data",
-                (unsigned long long)r->train_count, c->seq_len, (unsigned long long)r->unused_tail);
+        fprintf(f, "  %-18s %llu sequences of %d+1 tokens per epoch (%llu tokens at the end unused), %s\n",
+                "train data", (unsigned long long)r->train_count, c->seq_len, (unsigned long long)r->unused_tail,
+                r->data_in_memory ? "read into memory" : "read from the shards");
         fprintf(f, "  %-18s %.3g epochs\n", "epochs",
                 (double)r->plan.steps * (double)r->plan.seqs_per_step / (double)r->train_count);
     }

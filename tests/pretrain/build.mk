@@ -26,3 +26,5 @@ BINS += $(PT_TEST)/libfault.so
 $(PT_TEST)/libfault.so: tests/pretrain/fault_inject.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -Wall -Wextra -o $@ $< -ldl
+
+BENCHES += $(PT_TEST)/bench_loader

@@ -65,8 +65,9 @@ EOF
 check "model.bin written" test -s "$W/fall/model.bin"
 
 # ---- kill -9 and resume: bit-identical ----------------------------------------------------------
+# (read from the shards by the reader thread, not from memory: that path is resumed too)
 RUN=("${TINY[@]}" --micro-batch 4 --batch-tokens 512 --steps 36 --lr 3e-3 --eval-every 9 --ckpt-every 4
-     --sample-every 12 --sample-tokens 16)
+     --sample-every 12 --sample-tokens 16 --data-memory 0)
 $P "${RUN[@]}" --out "$W/ref" > "$W/ref.log" 2>&1
 ($P "${RUN[@]}" --out "$W/kill"; exit $?) > "$W/kill.log" 2>&1 &
 pid=$!
