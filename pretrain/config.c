@@ -34,7 +34,7 @@ static const cli_opt opts[] = {
      "drop (and count) SFT examples longer than the sequence instead of failing"},
     SECTION("Model"),
     {CLI_INT, "depth", F(depth), "0", 0, 256, NULL, CLI_KEEP, "D",
-     "GPT-2 by depth: D layers, 64·D channels, D heads (d12 = 124M, d24 = 350M)"},
+     "GPT-2 by depth: d12/d24/d36/d48 are GPT-2 124M/350M/774M/1.5B; others 64·D channels, D heads"},
     {CLI_INT, "layers", F(layers), "0", 0, 256, NULL, CLI_KEEP, "L", "layers (with --channels --heads)"},
     {CLI_INT, "channels", F(channels), "0", 0, 16384, NULL, CLI_KEEP, "C", "channels"},
     {CLI_INT, "heads", F(heads), "0", 0, 256, NULL, CLI_KEEP, "H", "attention heads"},
@@ -97,6 +97,18 @@ static int given_opt(const unsigned char *given, const char *name) {
     return given && o && given[o - pt_config_table.opts];
 }
 
+gpt2_config pt_depth_config(int depth, int V, int maxT) {
+    // GPT-2's published sizes (as llm.c's d12/d24/d36/d48), heads of 64 channels.
+    static const int gpt2_sizes[][3] = {{12, 768, 12}, {24, 1024, 16}, {36, 1280, 20}, {48, 1600, 25}};
+    gpt2_config m = gpt2_config_depth(depth, V, maxT);
+    for (size_t i = 0; i < sizeof gpt2_sizes / sizeof gpt2_sizes[0]; i++)
+        if (gpt2_sizes[i][0] == depth) {
+            m.C = gpt2_sizes[i][1];
+            m.NH = gpt2_sizes[i][2];
+        }
+    return m;
+}
+
 int pt_config_check(const pt_config *c, const unsigned char *given, int world, pt_plan *p, berr *e) {
     memset(p, 0, sizeof *p);
     p->world = world;
@@ -149,9 +161,10 @@ int pt_plan_model(const pt_config *c, const unsigned char *given, const gpt2_con
     if (ckpt) {
         m = *ckpt;
         const char *src = c->init_from ? "--init-from" : "the checkpoint";
-        int d = c->depth;
-        if (d && (ckpt->L != d || ckpt->C != 64 * d || ckpt->NH != d))
-            return berr_set(e, "--depth %d differs from %s's model (L=%d C=%d heads=%d)", d, src, ckpt->L, ckpt->C, ckpt->NH);
+        gpt2_config dm = pt_depth_config(c->depth, 2, 1);
+        if (c->depth && (ckpt->L != dm.L || ckpt->C != dm.C || ckpt->NH != dm.NH))
+            return berr_set(e, "--depth %d (L=%d C=%d heads=%d) differs from %s's model (L=%d C=%d heads=%d)", c->depth,
+                            dm.L, dm.C, dm.NH, src, ckpt->L, ckpt->C, ckpt->NH);
         if (c->layers && c->layers != ckpt->L) return berr_set(e, "--layers %d differs from %s's %d", c->layers, src, ckpt->L);
         if (c->channels && c->channels != ckpt->C) return berr_set(e, "--channels %d differs from %s's %d", c->channels, src, ckpt->C);
         if (c->heads && c->heads != ckpt->NH) return berr_set(e, "--heads %d differs from %s's %d", c->heads, src, ckpt->NH);
@@ -166,7 +179,7 @@ int pt_plan_model(const pt_config *c, const unsigned char *given, const gpt2_con
         if (c->depth) {
             if (c->layers || c->channels || c->heads)
                 return berr_set(e, "--depth and --layers/--channels/--heads: give one way to size the model");
-            m = gpt2_config_depth(c->depth, V, ctx);
+            m = pt_depth_config(c->depth, V, ctx);
         } else {
             if (!c->layers || !c->channels || !c->heads)
                 return berr_set(e, "size the model with --depth D, or all of --layers L --channels C --heads H");

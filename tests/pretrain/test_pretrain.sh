@@ -69,7 +69,7 @@ check "model.bin written" test -s "$W/fall/model.bin"
 RUN=("${TINY[@]}" --micro-batch 4 --batch-tokens 512 --steps 36 --lr 3e-3 --eval-every 9 --ckpt-every 4
      --sample-every 12 --sample-tokens 16 --data-memory 0)
 $P "${RUN[@]}" --out "$W/ref" > "$W/ref.log" 2>&1
-($P "${RUN[@]}" --out "$W/kill"; exit $?) > "$W/kill.log" 2>&1 &
+$P "${RUN[@]}" --out "$W/kill" > "$W/kill.log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
     n=$(grep -c '"loss"' "$W/kill/log.jsonl" 2>/dev/null); [ "${n:-0}" -ge 14 ] && break; sleep 0.02
@@ -89,12 +89,12 @@ $P --out "$W/kill" --resume > "$W/again.log" 2>&1
 check "resuming a finished run is a no-op" grep -q "already complete" "$W/again.log"
 
 # ---- SIGTERM: the step finishes, a checkpoint is written, exit 130; resuming is bit-identical -------
-($P "${RUN[@]}" --out "$W/term"; exit $?) > "$W/term.log" 2>&1 &
+$P "${RUN[@]}" --out "$W/term" > "$W/term.log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
     n=$(grep -c '"loss"' "$W/term/log.jsonl" 2>/dev/null); [ "${n:-0}" -ge 6 ] && break; sleep 0.02
 done
-kill -TERM $pid; wait $pid; rc=$?
+kill -TERM $pid; wait $pid 2>/dev/null; rc=$?
 at=$(losses "$W/term" | tail -1 | cut -d' ' -f1)
 check "SIGTERM: exit 130 with a checkpoint of the last step ($at)" \
     test "$rc" = 130 -a -f "$W/term/ckpt_$(printf %08d "${at:-0}").bin"
