@@ -121,6 +121,13 @@ static int open_tokenizer(run *r, berr *e) {
     r->eot = bpe_special(r->tok, BERRY_EOT);
     if (r->eot < 0 && (r->cfg.sft || r->cfg.sample_every))
         return berr_set(e, "tokenizer %s has no %s special token (SFT and samples need it)", r->cfg.tokenizer, BERRY_EOT);
+    if (r->cfg.sample_prompt) {  // a sample needs room for at least one new token
+        uint32_t *ids;
+        size_t np = bpe_encode(r->tok, r->cfg.sample_prompt, strlen(r->cfg.sample_prompt), &ids);
+        free(ids);
+        if (np >= (size_t)r->cfg.seq_len)
+            return berr_set(e, "--sample-prompt is %zu tokens; it must be shorter than --seq-len %d", np, r->cfg.seq_len);
+    }
     return 0;
 }
 
@@ -375,7 +382,6 @@ static void sample_text(run *r, int64_t step) {
         ids[0] = (uint32_t)r->eot;
         np = 1;
     }
-    if (np >= (size_t)r->cfg.seq_len) np = (size_t)r->cfg.seq_len - 1;  // keep room for at least one token
     pt_gen g = {.prompt = ids, .n_prompt = (int)np, .seed = rng_next(&r->st.rng)};
     pt_generate(&r->m, &g, 1, r->cfg.sample_tokens, r->cfg.sample_temp, r->eot);
     char *text;
