@@ -155,7 +155,6 @@ int pt_train_main(int argc, char **argv, int first) {
         if (!rc && n > 0)
             rc = berr_set(&e, "%s already holds checkpoints of a run: continue it with --resume, or use another --out", c->out);
         free(steps);
-        if (!rc && r->rank == 0) rc = mkdir_p(c->out, &e);
     }
     pt_run_agree(r, rc, &e, 2);
 
@@ -182,8 +181,9 @@ int pt_train_main(int argc, char **argv, int first) {
     pt_run_echo(r);
     if (r->rank == 0) {
         char *lp = xasprintf("%s/log.jsonl", c->out);
+        rc = mkdir_p(c->out, &e);  // only now: a run stopped by a check leaves nothing behind
         int64_t dropped = 0;
-        rc = pt_log_open(&r->log, lp, r->resume_path ? r->start_step : -1, &dropped, &e);
+        if (!rc) rc = pt_log_open(&r->log, lp, r->resume_path ? r->start_step : -1, &dropped, &e);
         free(lp);
         if (!rc) {
             pt_run_log_config(r);

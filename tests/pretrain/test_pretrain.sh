@@ -163,6 +163,9 @@ expect_err "--vocab 100 is smaller than the tokenizer's 266 ids" "${TINY[@]}" --
 expect_err "--sft needs --problems DIR" "${TINY[@]/--data/--init-from}" --sft --out "$W/x" --steps 3
 expect_err "--seq-len 256 exceeds the model's context 128" --init-from "$W/fall/model.bin" --data "$W/tokens" \
     --tokenizer "$W/tok.bpe" --seq-len 256 --out "$W/x" --steps 3 --backend cpu
+if [ "$($P device)" = cpu ]; then  # (where a GPU is present, --backend cuda works)
+    expect_err "CUDA" "${TINY[@]/cpu/cuda}" --steps 3 --out "$W/x"
+fi
 check "no output directory was created by rejected runs" test ! -e "$W/x"
 check "--help exits 0 and lists the options" bash -c "$P --help | grep -q -- '--batch-tokens'"
 
