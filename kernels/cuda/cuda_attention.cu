@@ -22,25 +22,24 @@
 static const float LOG2E = 1.4426950408889634f;
 
 // ---- PTX wrappers -------------------------------------------------------------------------------
+// Shared memory is addressed by 32-bit byte addresses computed once per kernel (per-lane
+// offsets into a tile), so each ldmatrix in the inner loops is one instruction with a
+// constant offset rather than a chain of index arithmetic.
 __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const bf16 *p) {
-    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
-__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const bf16 *p) {
-    uint32_t a = (uint32_t)__cvta_generic_to_shared(p);
+__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(a));
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
 }
-__device__ __forceinline__ void cp_async16(bf16 *dst, const bf16 *src, bool valid) {
-    uint32_t d = (uint32_t)__cvta_generic_to_shared(dst);
-    int n = valid ? 16 : 0;  // 0: zero-fill, nothing read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(n));
+__device__ __forceinline__ void cp_async16(uint32_t dst, const bf16 *src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
 }
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
@@ -48,43 +47,71 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *(uint32_t *)&v;
 }
+__device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
-// Loads rows [r0, r0+64) of one head (HS columns, row stride `stride` elements) into a
-// padded shared tile; rows >= T are zero-filled.
-template <int HS, int ROWS = 64, int THREADS = NTHREADS>
-__device__ __forceinline__ void load_tile(bf16 *s, const bf16 *g, int r0, int T, size_t stride) {
-    constexpr int CH = HS / 8;  // 16-byte chunks per row
-    for (int i = threadIdx.x; i < ROWS * CH; i += THREADS) {
-        int r = i / CH, c = (i % CH) * 8;
-        bool ok = r0 + r < T;
-        cp_async16(s + r * (HS + PAD) + c, g + (size_t)(ok ? r0 + r : 0) * stride + c, ok);
+// Per-lane byte offsets into a tile of pitch LD elements: A fragments of a warp's 16 rows,
+// B fragments read as-is ("n": X[row][col] with B[k=col][n=row]) and transposed ("t").
+template <int LD>
+struct lane_offsets {
+    uint32_t a, bn, bt;
+    __device__ __forceinline__ lane_offsets(int warp, int lane) {
+        a = ((warp * 16 + lane % 16) * LD + (lane / 16) * 8) * 2;
+        bn = (((lane % 8) + (lane / 16) * 8) * LD + ((lane / 8) % 2) * 8) * 2;
+        bt = (((lane % 8) + ((lane / 8) % 2) * 8) * LD + (lane / 16) * 8) * 2;
+    }
+};
+
+// Loads rows [r0, r0+ROWS) of one head (HS columns, row stride `stride` elements) into a
+// padded shared tile at byte address s; rows >= T are zero-filled. Each thread owns fixed
+// columns and every (THREADS/(HS/8))-th row, so the addresses are set up once.
+template <int HS, int ROWS, int THREADS>
+__device__ __forceinline__ void load_tile(uint32_t s, const bf16 *g, int r0, int T, size_t stride) {
+    constexpr int CH = HS / 8, RPI = THREADS / CH, LDB = (HS + PAD) * 2;
+    static_assert(THREADS % CH == 0, "tile shape");
+    const int tr = threadIdx.x / CH, tc = (threadIdx.x % CH) * 8;
+    if (RPI > ROWS && tr >= ROWS) return;  // more threads than chunks: the rest sit out
+    constexpr int PASSES = RPI > ROWS ? 1 : ROWS / RPI;
+    const bf16 *gp = g + (size_t)(r0 + tr) * stride + tc;
+    const uint32_t sp = s + tr * LDB + tc * 2;
+    if (r0 + ROWS <= T) {
+#pragma unroll
+        for (int k = 0; k < PASSES; k++) cp_async16(sp + k * RPI * LDB, gp + (size_t)k * RPI * stride, 16);
+    } else {
+#pragma unroll
+        for (int k = 0; k < PASSES; k++) {
+            bool ok = r0 + tr + k * RPI < T;
+            cp_async16(sp + k * RPI * LDB, ok ? gp + (size_t)k * RPI * stride : g, ok ? 16 : 0);
+        }
     }
 }
 
-// A-operand fragments of a warp's 16 rows (rows warp*16.., all HS columns) from a tile.
+// A-operand fragments of a warp's 16 rows, all HS columns (base: tile + lane_offsets.a).
 template <int HS>
-__device__ __forceinline__ void load_afrag(uint32_t f[HS / 16][4], const bf16 *s, int warp, int lane) {
+__device__ __forceinline__ void load_afrag(uint32_t f[HS / 16][4], uint32_t base) {
 #pragma unroll
-    for (int kk = 0; kk < HS / 16; kk++) ldsm_x4(f[kk], s + (warp * 16 + (lane % 16)) * (HS + PAD) + kk * 16 + (lane / 16) * 8);
+    for (int kk = 0; kk < HS / 16; kk++) ldsm_x4(f[kk], base + kk * 32);
 }
 
-// acc(16×8NT) += A(16×HS) · Xᵀ where X is a (8NT × HS) tile [row][col]: B[k=col][n=row].
-template <int HS, int NT = 8>
-__device__ __forceinline__ void mma_abt(float acc[NT][4], const uint32_t a[HS / 16][4], const bf16 *x, int lane) {
+// acc(16×8NT) += A(16×HS) · Xᵀ, X an (8NT × HS) tile [row][col] (xb: tile + lane_offsets.bn).
+template <int HS, int NT>
+__device__ __forceinline__ void mma_abt(float acc[NT][4], const uint32_t a[HS / 16][4], uint32_t xb) {
+    constexpr int LD = HS + PAD;
 #pragma unroll
     for (int kk = 0; kk < HS / 16; kk++)
 #pragma unroll
         for (int n2 = 0; n2 < NT / 2; n2++) {
             uint32_t b[4];
-            ldsm_x4(b, x + (n2 * 16 + (lane % 8) + (lane / 16) * 8) * (HS + PAD) + kk * 16 + ((lane / 8) % 2) * 8);
+            ldsm_x4(b, xb + (n2 * 16 * LD + kk * 16) * 2);
             mma16816(acc[2 * n2], a[kk], b[0], b[1]);
             mma16816(acc[2 * n2 + 1], a[kk], b[2], b[3]);
         }
 }
 
-// acc(16×HS) += P(16×8NT, fp32 accumulator layout) · X where X is a (8NT × HS) tile [k][n].
-template <int HS, int NT = 8>
-__device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[NT][4], const bf16 *x, int lane) {
+// acc(16×HS) += P(16×8NT, accumulator layout) · X, X an (8NT × HS) tile [k][n] (xb: tile +
+// lane_offsets.bt).
+template <int HS, int NT>
+__device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[NT][4], uint32_t xb) {
+    constexpr int LD = HS + PAD;
 #pragma unroll
     for (int kk = 0; kk < NT / 2; kk++) {
         uint32_t a[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
@@ -92,11 +119,17 @@ __device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[NT][4
 #pragma unroll
         for (int n2 = 0; n2 < HS / 16; n2++) {
             uint32_t b[4];
-            ldsm_x4_t(b, x + (kk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * (HS + PAD) + n2 * 16 + (lane / 16) * 8);
+            ldsm_x4_t(b, xb + (kk * 16 * LD + n2 * 16) * 2);
             mma16816(acc[2 * n2], a, b[0], b[1]);
             mma16816(acc[2 * n2 + 1], a, b[2], b[3]);
         }
     }
+}
+
+template <int N>
+__device__ __forceinline__ void zero4(float a[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++) a[i][0] = a[i][1] = a[i][2] = a[i][3] = 0.f;
 }
 
 // ---- forward ----------------------------------------------------------------------------------
@@ -104,12 +137,13 @@ __device__ __forceinline__ void mma_pv(float acc[HS / 8][4], const float p[NT][4
 template <int HS, int NW>
 __global__ void __launch_bounds__(NW * 32) flash_fwd(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH,
                                                      float scale_log2) {
-    constexpr int LD = HS + PAD, FBM = 16 * NW, TH = NW * 32;
+    constexpr int LD = HS + PAD, FBM = 16 * NW, TH = NW * 32, TILE = BN * LD * 2;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sQ = (bf16 *)smem_raw, *sK = sQ + FBM * LD, *sV = sK + 2 * BN * LD;
+    const uint32_t sQ = smem_addr(smem_raw), sK = sQ + FBM * LD * 2, sV = sK + 2 * TILE;
     const int qb = gridDim.x - 1 - blockIdx.x;  // longest rows first
     const int b = blockIdx.y / NH, h = blockIdx.y % NH;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
+    const lane_offsets<LD> lo(warp, lane);
     const size_t stride = 3 * (size_t)C;
     const bf16 *qg = qkv + (size_t)b * T * stride + h * HS, *kg = qg + C, *vg = qg + 2 * C;
     const int q0 = qb * FBM;
@@ -122,40 +156,43 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd(bf16 *out, float *lse, cons
     cp_wait_all();
     __syncthreads();
     uint32_t qf[HS / 16][4];
-    load_afrag<HS>(qf, sQ, warp, lane);
+    load_afrag<HS>(qf, sQ + lo.a);
 
     float o[HS / 8][4];
-#pragma unroll
-    for (int i = 0; i < HS / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    zero4<HS / 8>(o);
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
     const int qrow[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
 
     for (int j = 0; j < nkv; j++) {
         const int cur = j & 1;
         if (j + 1 < nkv) {
-            load_tile<HS, BN, TH>(sK + (cur ^ 1) * BN * LD, kg, (j + 1) * BN, T, stride);
-            load_tile<HS, BN, TH>(sV + (cur ^ 1) * BN * LD, vg, (j + 1) * BN, T, stride);
+            load_tile<HS, BN, TH>(sK + (cur ^ 1) * TILE, kg, (j + 1) * BN, T, stride);
+            load_tile<HS, BN, TH>(sV + (cur ^ 1) * TILE, vg, (j + 1) * BN, T, stride);
             cp_commit();
         }
         float s[8][4];
-#pragma unroll
-        for (int i = 0; i < 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
-        mma_abt<HS, 8>(s, qf, sK + cur * BN * LD, lane);
-
-        const bool edge = (j + 1) * BN > q0 + warp * 16 || (j + 1) * BN > T;
-        float mx[2] = {-INFINITY, -INFINITY};
+        zero4<8>(s);
+        mma_abt<HS, 8>(s, qf, sK + cur * TILE + lo.bn);
 #pragma unroll
         for (int nt = 0; nt < 8; nt++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float x = s[nt][e] * scale_log2;
-                if (edge) {
+            for (int e = 0; e < 4; e++) s[nt][e] *= scale_log2;
+        if ((j + 1) * BN > q0 + warp * 16 || (j + 1) * BN > T) {  // a tile on the diagonal or past T
+#pragma unroll
+            for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
                     int key = j * BN + nt * 8 + 2 * t4 + (e & 1);
-                    if (key > qrow[e >> 1] || key >= T) x = -INFINITY;
+                    if (key > qrow[e >> 1] || key >= T) s[nt][e] = -INFINITY;
                 }
-                s[nt][e] = x;
-                mx[e >> 1] = fmaxf(mx[e >> 1], x);
-            }
+        }
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nt = 0; nt < 8; nt++) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[nt][0], s[nt][1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[nt][2], s[nt][3]));
+        }
+        float mb[2];
 #pragma unroll
         for (int r = 0; r < 2; r++) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
@@ -163,6 +200,7 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd(bf16 *out, float *lse, cons
             float mnew = fmaxf(mrow[r], mx[r]);
             float corr = mrow[r] == -INFINITY ? 0.f : exp2f(mrow[r] - mnew);
             mrow[r] = mnew;
+            mb[r] = mnew == -INFINITY ? 0.f : mnew;  // a fully masked row so far: exp2(-inf - 0) = 0
             lrow[r] *= corr;
 #pragma unroll
             for (int i = 0; i < HS / 8; i++) {
@@ -174,12 +212,11 @@ __global__ void __launch_bounds__(NW * 32) flash_fwd(bf16 *out, float *lse, cons
         for (int nt = 0; nt < 8; nt++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                float m = mrow[e >> 1];
-                float p = m == -INFINITY ? 0.f : exp2f(s[nt][e] - m);
+                float p = exp2f(s[nt][e] - mb[e >> 1]);
                 s[nt][e] = p;
                 lrow[e >> 1] += p;
             }
-        mma_pv<HS, 8>(o, s, sV + cur * BN * LD, lane);
+        mma_pv<HS, 8>(o, s, sV + cur * TILE + lo.bt);
         cp_wait_all();
         __syncthreads();
     }
@@ -216,17 +253,19 @@ __global__ void attn_bwd_dot(float *D, const bf16 *dout, const bf16 *out, int B,
 }
 
 // dK, dV for 64 keys (16 per warp), looping over every query block (BQ queries) at or
-// after the keys. BQ = 32 keeps fewer scores live than 64, for 3 CTAs per SM.
-template <int HS, int BQ>
-__global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dkdv(bf16 *dqkv, const bf16 *qkv, const bf16 *dout,
-                                                              const float *lse, const float *D, int T, int C, int NH,
-                                                              float scale, float scale_log2) {
-    constexpr int LD = HS + PAD, NT = BQ / 8;
+// after the keys.
+template <int HS, int BQ, int MINB>
+__global__ void __launch_bounds__(NTHREADS, MINB) flash_bwd_dkdv(bf16 *dqkv, const bf16 *qkv,
+                                                                              const bf16 *dout, const float *lse,
+                                                                              const float *D, int T, int C, int NH,
+                                                                              float scale, float scale_log2) {
+    constexpr int LD = HS + PAD, NT = BQ / 8, QT = BQ * LD * 2;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sK = (bf16 *)smem_raw, *sV = sK + BN * LD, *sQ = sV + BN * LD, *sO = sQ + 2 * BQ * LD;
-    float *sL = (float *)(sO + 2 * BQ * LD), *sD = sL + 2 * BQ;
+    const uint32_t sK = smem_addr(smem_raw), sV = sK + BN * LD * 2, sQ = sV + BN * LD * 2, sO = sQ + 2 * QT;
+    float *sL = (float *)(smem_raw + 2 * BN * LD * 2 + 4 * QT), *sD = sL + 2 * BQ;
     const int kb = blockIdx.x, b = blockIdx.y / NH, h = blockIdx.y % NH;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
+    const lane_offsets<LD> lo(warp, lane);
     const size_t stride = 3 * (size_t)C;
     const bf16 *qg = qkv + (size_t)b * T * stride + h * HS, *kg = qg + C, *vg = qg + 2 * C;
     const bf16 *dog = dout + (size_t)b * T * C + h * HS;
@@ -234,29 +273,27 @@ __global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dkdv(bf1
     const int k0 = kb * BN, nq = (T + BQ - 1) / BQ, qstart = k0 / BQ;
 
     auto load_q = [&](int buf, int qb) {
-        load_tile<HS, BQ>(sQ + buf * BQ * LD, qg, qb * BQ, T, stride);
-        load_tile<HS, BQ>(sO + buf * BQ * LD, dog, qb * BQ, T, C);
+        load_tile<HS, BQ, NTHREADS>(sQ + buf * QT, qg, qb * BQ, T, stride);
+        load_tile<HS, BQ, NTHREADS>(sO + buf * QT, dog, qb * BQ, T, C);
         for (int i = threadIdx.x; i < BQ; i += NTHREADS) {
             int q = qb * BQ + i;
             sL[buf * BQ + i] = q < T ? lg[q] * LOG2E : 0.f;
             sD[buf * BQ + i] = q < T ? dg[q] : 0.f;
         }
     };
-    load_tile<HS>(sK, kg, k0, T, stride);
-    load_tile<HS>(sV, vg, k0, T, stride);
+    load_tile<HS, BN, NTHREADS>(sK, kg, k0, T, stride);
+    load_tile<HS, BN, NTHREADS>(sV, vg, k0, T, stride);
     load_q(0, qstart);
     cp_commit();
     cp_wait_all();
     __syncthreads();
     uint32_t kf[HS / 16][4], vf[HS / 16][4];
-    load_afrag<HS>(kf, sK, warp, lane);
-    load_afrag<HS>(vf, sV, warp, lane);
+    load_afrag<HS>(kf, sK + lo.a);
+    load_afrag<HS>(vf, sV + lo.a);
 
     float dk[HS / 8][4], dv[HS / 8][4];
-#pragma unroll
-    for (int i = 0; i < HS / 8; i++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
+    zero4<HS / 8>(dk);
+    zero4<HS / 8>(dv);
     const int krow[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
 
     for (int qb = qstart; qb < nq; qb++) {
@@ -266,36 +303,45 @@ __global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dkdv(bf1
             load_q(cur ^ 1, qb + 1);
             cp_commit();
         }
-        const bf16 *q_s = sQ + cur * BQ * LD, *o_s = sO + cur * BQ * LD;
+        const uint32_t q_s = sQ + cur * QT, o_s = sO + cur * QT;
         const float *l_s = sL + cur * BQ, *d_s = sD + cur * BQ;
         // Sᵀ = K Qᵀ (16 keys × BQ queries), then Pᵀ
         float p[NT][4];
+        zero4<NT>(p);
+        mma_abt<HS, NT>(p, kf, q_s + lo.bn);
 #pragma unroll
-        for (int i = 0; i < NT; i++) p[i][0] = p[i][1] = p[i][2] = p[i][3] = 0.f;
-        mma_abt<HS, NT>(p, kf, q_s, lane);
-        const bool edge = qb * BQ < k0 + warp * 16 + 16 || (qb + 1) * BQ > T || k0 + BN > T;
+        for (int nt = 0; nt < NT; nt++) {
+            float2 l2 = *(const float2 *)(l_s + nt * 8 + 2 * t4);
+            p[nt][0] = exp2f(fmaf(p[nt][0], scale_log2, -l2.x));
+            p[nt][1] = exp2f(fmaf(p[nt][1], scale_log2, -l2.y));
+            p[nt][2] = exp2f(fmaf(p[nt][2], scale_log2, -l2.x));
+            p[nt][3] = exp2f(fmaf(p[nt][3], scale_log2, -l2.y));
+        }
+        if (qb * BQ < k0 + warp * 16 + 16 || (qb + 1) * BQ > T || k0 + BN > T) {  // diagonal or past T
 #pragma unroll
-        for (int nt = 0; nt < NT; nt++)
+            for (int nt = 0; nt < NT; nt++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int qi = nt * 8 + 2 * t4 + (e & 1), q = qb * BQ + qi;
-                float x = exp2f(p[nt][e] * scale_log2 - l_s[qi]);
-                if (edge && (q < krow[e >> 1] || q >= T || krow[e >> 1] >= T)) x = 0.f;
-                p[nt][e] = x;
-            }
+                for (int e = 0; e < 4; e++) {
+                    int q = qb * BQ + nt * 8 + 2 * t4 + (e & 1);
+                    if (q < krow[e >> 1] || q >= T || krow[e >> 1] >= T) p[nt][e] = 0.f;
+                }
+        }
         // dV += Pᵀ dO
-        mma_pv<HS, NT>(dv, p, o_s, lane);
+        mma_pv<HS, NT>(dv, p, o_s + lo.bt);
         // dPᵀ = V dOᵀ, dSᵀ = Pᵀ ∘ (dPᵀ − D)
         float dp[NT][4];
+        zero4<NT>(dp);
+        mma_abt<HS, NT>(dp, vf, o_s + lo.bn);
 #pragma unroll
-        for (int i = 0; i < NT; i++) dp[i][0] = dp[i][1] = dp[i][2] = dp[i][3] = 0.f;
-        mma_abt<HS, NT>(dp, vf, o_s, lane);
-#pragma unroll
-        for (int nt = 0; nt < NT; nt++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) dp[nt][e] = p[nt][e] * (dp[nt][e] - d_s[nt * 8 + 2 * t4 + (e & 1)]);
+        for (int nt = 0; nt < NT; nt++) {
+            float2 d2 = *(const float2 *)(d_s + nt * 8 + 2 * t4);
+            dp[nt][0] = p[nt][0] * (dp[nt][0] - d2.x);
+            dp[nt][1] = p[nt][1] * (dp[nt][1] - d2.y);
+            dp[nt][2] = p[nt][2] * (dp[nt][2] - d2.x);
+            dp[nt][3] = p[nt][3] * (dp[nt][3] - d2.y);
+        }
         // dK += dSᵀ Q
-        mma_pv<HS, NT>(dk, dp, q_s, lane);
+        mma_pv<HS, NT>(dk, dp, q_s + lo.bt);
         cp_wait_all();
     }
     bf16 *dkg = dqkv + (size_t)b * T * stride + C + h * HS, *dvg = dkg + C;
@@ -314,31 +360,33 @@ __global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dkdv(bf1
 }
 
 // dQ for 64 queries (16 per warp), looping over the key blocks (BK keys) they see.
-template <int HS, int BK>
-__global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dq(bf16 *dqkv, const bf16 *qkv, const bf16 *dout,
-                                                            const float *lse, const float *D, int T, int C, int NH,
-                                                            float scale, float scale_log2) {
-    constexpr int LD = HS + PAD, NT = BK / 8;
+template <int HS, int BK, int MINB>
+__global__ void __launch_bounds__(NTHREADS, MINB) flash_bwd_dq(bf16 *dqkv, const bf16 *qkv,
+                                                                            const bf16 *dout, const float *lse,
+                                                                            const float *D, int T, int C, int NH,
+                                                                            float scale, float scale_log2) {
+    constexpr int LD = HS + PAD, NT = BK / 8, KT = BK * LD * 2;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sQ = (bf16 *)smem_raw, *sO = sQ + BM * LD, *sK = sO + BM * LD, *sV = sK + 2 * BK * LD;
+    const uint32_t sQ = smem_addr(smem_raw), sO = sQ + BM * LD * 2, sK = sO + BM * LD * 2, sV = sK + 2 * KT;
     const int qb = gridDim.x - 1 - blockIdx.x, b = blockIdx.y / NH, h = blockIdx.y % NH;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t4 = lane % 4;
+    const lane_offsets<LD> lo(warp, lane);
     const size_t stride = 3 * (size_t)C;
     const bf16 *qg = qkv + (size_t)b * T * stride + h * HS, *kg = qg + C, *vg = qg + 2 * C;
     const bf16 *dog = dout + (size_t)b * T * C + h * HS;
     const float *lg = lse + ((size_t)b * NH + h) * T, *dg = D + ((size_t)b * NH + h) * T;
     const int q0 = qb * BM, nkv = min((T + BK - 1) / BK, (q0 + BM - 1) / BK + 1);
 
-    load_tile<HS>(sQ, qg, q0, T, stride);
-    load_tile<HS>(sO, dog, q0, T, C);
-    load_tile<HS, BK>(sK, kg, 0, T, stride);
-    load_tile<HS, BK>(sV, vg, 0, T, stride);
+    load_tile<HS, BM, NTHREADS>(sQ, qg, q0, T, stride);
+    load_tile<HS, BM, NTHREADS>(sO, dog, q0, T, C);
+    load_tile<HS, BK, NTHREADS>(sK, kg, 0, T, stride);
+    load_tile<HS, BK, NTHREADS>(sV, vg, 0, T, stride);
     cp_commit();
     cp_wait_all();
     __syncthreads();
     uint32_t qf[HS / 16][4], of[HS / 16][4];
-    load_afrag<HS>(qf, sQ, warp, lane);
-    load_afrag<HS>(of, sO, warp, lane);
+    load_afrag<HS>(qf, sQ + lo.a);
+    load_afrag<HS>(of, sO + lo.a);
     const int qrow[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
     float lrow[2], drow[2];
 #pragma unroll
@@ -347,35 +395,39 @@ __global__ void __launch_bounds__(NTHREADS, HS <= 64 ? 3 : 2) flash_bwd_dq(bf16 
         drow[r] = qrow[r] < T ? dg[qrow[r]] : 0.f;
     }
     float dq[HS / 8][4];
-#pragma unroll
-    for (int i = 0; i < HS / 8; i++) dq[i][0] = dq[i][1] = dq[i][2] = dq[i][3] = 0.f;
+    zero4<HS / 8>(dq);
 
     for (int j = 0; j < nkv; j++) {
         const int cur = j & 1;
         if (j + 1 < nkv) {
-            load_tile<HS, BK>(sK + (cur ^ 1) * BK * LD, kg, (j + 1) * BK, T, stride);
-            load_tile<HS, BK>(sV + (cur ^ 1) * BK * LD, vg, (j + 1) * BK, T, stride);
+            load_tile<HS, BK, NTHREADS>(sK + (cur ^ 1) * KT, kg, (j + 1) * BK, T, stride);
+            load_tile<HS, BK, NTHREADS>(sV + (cur ^ 1) * KT, vg, (j + 1) * BK, T, stride);
             cp_commit();
         }
-        const bf16 *k_s = sK + cur * BK * LD, *v_s = sV + cur * BK * LD;
+        const uint32_t k_s = sK + cur * KT, v_s = sV + cur * KT;
         float p[NT][4], dp[NT][4];
-#pragma unroll
-        for (int i = 0; i < NT; i++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) p[i][e] = dp[i][e] = 0.f;
-        mma_abt<HS, NT>(p, qf, k_s, lane);
-        mma_abt<HS, NT>(dp, of, v_s, lane);
-        const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
+        zero4<NT>(p);
+        zero4<NT>(dp);
+        mma_abt<HS, NT>(p, qf, k_s + lo.bn);
+        mma_abt<HS, NT>(dp, of, v_s + lo.bn);
 #pragma unroll
         for (int nt = 0; nt < NT; nt++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int key = j * BK + nt * 8 + 2 * t4 + (e & 1);
-                float x = exp2f(p[nt][e] * scale_log2 - lrow[e >> 1]);
-                if (edge && (key > qrow[e >> 1] || key >= T)) x = 0.f;
-                dp[nt][e] = x * (dp[nt][e] - drow[e >> 1]);
-            }
-        mma_pv<HS, NT>(dq, dp, k_s, lane);
+            for (int e = 0; e < 4; e++) p[nt][e] = exp2f(fmaf(p[nt][e], scale_log2, -lrow[e >> 1]));
+        if ((j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T) {  // diagonal or past T
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    int key = j * BK + nt * 8 + 2 * t4 + (e & 1);
+                    if (key > qrow[e >> 1] || key >= T) p[nt][e] = 0.f;
+                }
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) dp[nt][e] = p[nt][e] * (dp[nt][e] - drow[e >> 1]);
+        mma_pv<HS, NT>(dq, dp, k_s + lo.bt);
         cp_wait_all();
         __syncthreads();
     }
@@ -518,8 +570,9 @@ static void launch_fwd(kb_ctx *ctx, bf16 *out, float *lse, const bf16 *qkv, int 
     else launch_fwd_v<HS, 4>(ctx, out, lse, qkv, B, T, C, NH, sl2);
 }
 
-// Backward tile variants (BERRY_ATTN_BWD=0..3 picks one; default from measurements in
-// tests/bench/RESULTS.md): dK/dV query tile BQ and dQ key tile BK.
+// Backward variants (BERRY_ATTN_BWD=0..3; the default is the fastest measured on an H100,
+// see tests/bench/RESULTS.md): the dK/dV query tile BQ, the dQ key tile BK, and how many
+// CTAs per SM the register budget targets (3 trades a few spills for occupancy).
 static int bwd_variant(void) {
     static int v = -1;
     if (v < 0) {
@@ -529,32 +582,33 @@ static int bwd_variant(void) {
     return v;
 }
 
-template <int HS, int BQ, int BK>
+template <int HS, int BQ, int BK, int MINB>
 static void launch_bwd_v(kb_ctx *ctx, bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
                          int B, int T, int C, int NH, float scale, float sl2) {
     size_t smem1 = (size_t)(2 * BN + 4 * BQ) * (HS + PAD) * sizeof(bf16) + 4 * BQ * sizeof(float);
     size_t smem2 = (size_t)(2 * BM + 4 * BK) * (HS + PAD) * sizeof(bf16);
     static bool attr = false;
     if (!attr) {
-        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dkdv<HS, BQ>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem1));
-        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dq<HS, BK>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem2));
+        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dkdv<HS, BQ, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem1));
+        CUDA_CHECK(cudaFuncSetAttribute(flash_bwd_dq<HS, BK, MINB>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem2));
         attr = true;
     }
     dim3 grid1((T + BN - 1) / BN, B * NH), grid2((T + BM - 1) / BM, B * NH);
-    flash_bwd_dkdv<HS, BQ><<<grid1, NTHREADS, smem1, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
+    flash_bwd_dkdv<HS, BQ, MINB><<<grid1, NTHREADS, smem1, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
     LAUNCH_CHECK();
-    flash_bwd_dq<HS, BK><<<grid2, NTHREADS, smem2, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
+    flash_bwd_dq<HS, BK, MINB><<<grid2, NTHREADS, smem2, STREAM(ctx)>>>(dqkv, qkv, dout, lse, D, T, C, NH, scale, sl2);
     LAUNCH_CHECK();
 }
 
 template <int HS>
 static void launch_bwd(kb_ctx *ctx, bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
                        int B, int T, int C, int NH, float scale, float sl2) {
+    constexpr int M = HS <= 64 ? 3 : 2;  // large heads cannot fit 3 CTAs without heavy spills
     switch (bwd_variant()) {
-    case 0: launch_bwd_v<HS, 64, 64>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
-    case 1: launch_bwd_v<HS, 32, 64>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
-    case 2: launch_bwd_v<HS, 64, 32>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
-    default: launch_bwd_v<HS, 32, 32>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    case 1: launch_bwd_v<HS, 64, 64, 2>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    case 2: launch_bwd_v<HS, 64, 32, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    case 3: launch_bwd_v<HS, 32, 32, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    default: launch_bwd_v<HS, 64, 64, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
     }
 }
 
