@@ -19,6 +19,12 @@ static void put(const char *name, const char *text) {
     free(p);
 }
 
+// Plain write, no fsync: the corruption loops write thousands of files.
+static void put_bytes(const char *p, const void *buf, size_t n) {
+    FILE *f = fopen(p, "wb");
+    if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) die("cannot write %s", p);
+}
+
 static int same_encoding(const bpe *a, const bpe *b, uint64_t seed) {
     bbuf txt = {0};
     int same = 1;
@@ -95,7 +101,7 @@ static void test_round_trips(void) {
     int flips_ok = 1, truncs_ok = 1;
     for (size_t i = 0; i < n; i++) {
         orig[i] ^= (char)(1u << (i % 8));
-        write_file_atomic(bad, orig, n, &e);
+        put_bytes(bad, orig, n);
         orig[i] ^= (char)(1u << (i % 8));
         bpe *x = bpe_load(bad, &e);
         if (x || !strstr(e.msg, bad) || !strstr(e.msg, "byte offset")) {
@@ -105,7 +111,7 @@ static void test_round_trips(void) {
         bpe_free(x);
     }
     for (size_t len = 0; len < n; len++) {
-        write_file_atomic(bad, orig, len, &e);
+        put_bytes(bad, orig, len);
         bpe *x = bpe_load(bad, &e);
         if (x || !strstr(e.msg, bad)) {
             if (truncs_ok) fprintf(stderr, "truncation to %zu: %s\n", len, x ? "loaded" : e.msg);
