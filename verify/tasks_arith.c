@@ -108,7 +108,9 @@ static void render(bbuf *o, const atree *t, int i, int parent_prec, int is_right
     int paren = p < parent_prec || (is_right && p == parent_prec);
     if (paren) tb_putc(o, '(');
     render(o, t, a->l, p, 0, 0);
-    tb_printf(o, " %c ", a->op);
+    tb_putc(o, ' ');
+    tb_putc(o, a->op);
+    tb_putc(o, ' ');
     render(o, t, a->r, p, 1, 0);
     if (paren) tb_putc(o, ')');
 }
@@ -151,9 +153,12 @@ static void solve(tasks_build *b, atree *t, int root, int i) {
         mul_step(&b->solution, lv, rv, a->v);
     } else {
         tb_int(&b->solution, lv, 1);
-        tb_printf(&b->solution, " %c ", a->op);
+        tb_putc(&b->solution, ' ');
+        tb_putc(&b->solution, a->op);
+        tb_putc(&b->solution, ' ');
         tb_int(&b->solution, rv, 1);
-        tb_printf(&b->solution, " = %lld", (long long)a->v);
+        tb_puts(&b->solution, " = ");
+        tb_i64(&b->solution, a->v);
     }
     a->op = 0;  // this operation is done: the node is now a number
     if (i != root) {
@@ -177,7 +182,7 @@ int tasks_gen_arith(tasks_build *b) {
     tb_puts(&b->prompt, ".\n");
     bbuf_put(&b->canon, b->prompt.p, b->prompt.n);
     if (!tb_statement_done(b)) return 0;
-    tb_printf(&b->answer, "%lld", (long long)t.n[root].v);
+    tb_i64(&b->answer, t.n[root].v);
     solve(b, &t, root, root);
     tb_answer(&b->solution);
     bbuf_put(&b->solution, b->answer.p, b->answer.n);

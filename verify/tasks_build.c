@@ -73,7 +73,23 @@ void tb_emit(const tasks_build *b, problem_rec *out) {
 // ---- text ---------------------------------------------------------------------------------
 
 void tb_puts(bbuf *o, const char *s) { bbuf_put(o, s, strlen(s)); }
-void tb_putc(bbuf *o, char c) { bbuf_put(o, &c, 1); }
+void tb_putc(bbuf *o, char c) {
+    bbuf_reserve(o, 1);
+    o->p[o->n++] = (uint8_t)c;
+}
+
+void tb_i64(bbuf *o, int64_t v) {
+    char tmp[24];
+    int n = 0;
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    bbuf_reserve(o, (size_t)n + 1);
+    if (v < 0) o->p[o->n++] = '-';
+    while (n) o->p[o->n++] = (uint8_t)tmp[--n];
+}
 void tb_step(bbuf *o) { bbuf_put(o, BERRY_STEP, sizeof BERRY_STEP - 1); }
 void tb_answer(bbuf *o) { bbuf_put(o, BERRY_ANSWER, sizeof BERRY_ANSWER - 1); }
 
@@ -132,13 +148,18 @@ void tb_fraction(bbuf *o, int64_t p, int64_t q) {
         p /= g;
         q /= g;
     }
-    if (q == 1) tb_printf(o, "%lld", (long long)p);
-    else tb_printf(o, "%lld/%lld", (long long)p, (long long)q);
+    tb_i64(o, p);
+    if (q != 1) {
+        tb_putc(o, '/');
+        tb_i64(o, q);
+    }
 }
 
 void tb_int(bbuf *o, int64_t v, int paren_neg) {
-    if (v < 0 && paren_neg) tb_printf(o, "(%lld)", (long long)v);
-    else tb_printf(o, "%lld", (long long)v);
+    int paren = v < 0 && paren_neg;
+    if (paren) tb_putc(o, '(');
+    tb_i64(o, v);
+    if (paren) tb_putc(o, ')');
 }
 
 // ---- polynomials ------------------------------------------------------------------------------
@@ -195,9 +216,12 @@ void tb_term_text(bbuf *o, int64_t c, int k, int first) {
     } else {
         tb_puts(o, c < 0 ? " - " : " + ");
     }
-    if (k == 0 || m != 1) tb_printf(o, "%lld", (long long)m);
+    if (k == 0 || m != 1) tb_i64(o, m);
     if (k >= 1) tb_putc(o, 'x');
-    if (k >= 2) tb_printf(o, "^%d", k);
+    if (k >= 2) {
+        tb_putc(o, '^');
+        tb_i64(o, k);
+    }
 }
 
 void tb_poly_text(bbuf *o, const tb_poly *p) {

@@ -33,6 +33,7 @@ void tb_emit(const tasks_build *b, problem_rec *out);
 void tb_puts(bbuf *o, const char *s);
 void tb_printf(bbuf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tb_putc(bbuf *o, char c);
+void tb_i64(bbuf *o, int64_t v);  // decimal, without printf (the generators' hot path)
 void tb_step(bbuf *o);    // opens a reasoning step: "<|step|>"
 void tb_answer(bbuf *o);  // the answer marker: "<|answer|>"
 

@@ -22,7 +22,7 @@ const code_family *code_family_at(int i) {
 
 // ---- Python literals ----------------------------------------------------------------------
 
-void py_int(bbuf *o, int64_t v) { tb_printf(o, "%lld", (long long)v); }
+void py_int(bbuf *o, int64_t v) { tb_i64(o, v); }
 void py_bool(bbuf *o, int v) { tb_puts(o, v ? "True" : "False"); }
 void py_none(bbuf *o) { tb_puts(o, "None"); }
 

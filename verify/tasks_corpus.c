@@ -134,10 +134,7 @@ int tasks_write_corpus(const tasks_opts *o, const char *path, berr *e) {
                 break;
             }
             tasks_corpus_document(&buf, &p);
-            free(p.prompt);
-            free(p.answer);
-            free(p.tests);
-            free(p.solution);
+            problem_free(&p);
             problems++;
         }
         if (buf.n >= FLUSH_BYTES || i + 1 == o->count) {

@@ -115,10 +115,7 @@ int main(void) {
                     memcpy(names[families_seen++], name, len);
                     per_level[d]++;
                 }
-                free(p.prompt);
-                free(p.answer);
-                free(p.tests);
-                free(p.solution);
+                problem_free(&p);
             }
             tasks_stream_free(&s);
         }
