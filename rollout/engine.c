@@ -249,8 +249,11 @@ ro_engine *ro_engine_new(gpt2 *m, size_t kv_bytes, const ro_config *cfg, berr *e
     gpt2_dec_init(&E->dec, m, &E->kv, E->max_n, E->max_blocks, E->max_groups);
     E->trash_slot = gpt2_dec_trash_slot(&E->dec);
     int hs = mc->C / mc->NH;
+    // Auto: on CUDA where sequences share a prompt. Not on the CPU: there it saves nothing, and
+    // only attention over the whole range in one pass gives the training forward's bits.
     E->cascade = cfg->cascade >= 0 ? cfg->cascade
-                                   : kb_prefix_attention_supported(E->ctx, hs) && (cfg->roots > 1 || (cfg->fork > 1 && cfg->depth > 0));
+                                   : kb_backend_of(E->ctx) == KB_CUDA && kb_prefix_attention_supported(E->ctx, hs) &&
+                                         (cfg->roots > 1 || (cfg->fork > 1 && cfg->depth > 0));
     if (E->cascade && !kb_prefix_attention_supported(E->ctx, hs)) {
         berr_set(e, "shared-prompt (cascade) attention is not supported by the %s backend for head size %d: use --cascade off",
                  kb_backend_name(E->ctx), hs);
