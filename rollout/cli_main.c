@@ -546,6 +546,7 @@ static int newer_policy(run *r, char **path, uint32_t *v, berr *e) {
     if (got < 0) return -1;
     if (got && *v > r->version) return 1;
     if (got) free(*path);
+    *path = NULL;
     return 0;
 }
 
@@ -580,12 +581,16 @@ static int main_loop(run *r, berr *e) {
                 if (got < 0) return -1;
                 if (got == 2) input_end = 1;
                 if (got != 1) break;
+                if (idle && r->o->follow) {  // it may have waited long: look for a new policy first
+                    r->t_poll = 0;
+                    break;
+                }
             }
             if (ro_add(E, h.id, h.tok, h.n, h.answer_line, h.entry, e)) return -1;
             h.have = 0;
         }
         if (!ro_busy(E)) {
-            if (input_end && !next_path) break;
+            if (input_end && !next_path && !h.have) break;
             continue;
         }
         ro_step(E);

@@ -8,3 +8,11 @@ $(ROLLOUT_TESTS): $(BUILD)/tests/rollout/%: $(BUILD)/obj/tests/rollout/%.o $(LIB
 	$(LINK)
 $(ROLLOUT_TESTS): EXTRA_LDLIBS = $(KERNEL_LDLIBS)
 ALL_OBJS += $(call objs,$(wildcard tests/rollout/*.c))
+
+# The fixture maker (tokenizer, problem shards, random policies) and the stage's end-to-end test.
+RO_FIXTURE := $(BUILD)/tests/rollout/ro_fixture
+$(RO_FIXTURE): $(BUILD)/obj/tests/rollout/ro_fixture.o $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_KERNELS) $(LIB_BASE)
+	$(LINK)
+$(RO_FIXTURE): EXTRA_LDLIBS = $(KERNEL_LDLIBS)
+tests/rollout/test_cli.sh: $(BUILD)/bin/rollout $(RO_FIXTURE) $(BUILD)/bin/shards
+TESTS += tests/rollout/test_cli.sh
