@@ -74,8 +74,8 @@ struct ro_engine {
     int queued, running;
     ro_result *done;
     int ndone, done_head, done_cap;
-    ro_seq **live;
-    int nlive, live_cap, dirty;
+    ro_seq **live, **merge_tmp;
+    int nlive, live_cap, nsorted;  // live[0, nsorted) is in priority order; later ones are new
     ro_plan *plans;
     int nplans;
     kv_copy *copies;
@@ -181,7 +181,6 @@ static ro_seq *seq_new(ro_engine *E, ro_prob *p, int node, const int32_t *tok, i
     GROW(E->live, E->nlive, E->live_cap, 64);
     E->live[E->nlive++] = s;
     p->live++;
-    E->dirty = 1;
     return s;
 }
 
@@ -315,7 +314,7 @@ void ro_engine_free(ro_engine *E) {
     if (E->copy_dev) kb_free(E->ctx, E->copy_dev);
     gpt2_kv_free(&E->kv, E->m);
     kvc_free(&E->kc);
-    void *p[] = {E->live, E->plans, E->copies, E->copy_host, E->group_of_block, E->used_blocks, E->row_group,
+    void *p[] = {E->live, E->merge_tmp, E->plans, E->copies, E->copy_host, E->group_of_block, E->used_blocks, E->row_group,
                  E->grp_count, E->pre_tok, E->pre_lp};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
     free(E);
@@ -388,7 +387,6 @@ static void make_roots(ro_engine *E, ro_prob *p, ro_seq *prompt_seq) {
     uint64_t reused = (uint64_t)(E->c.roots - 1) * (uint64_t)prompt_seq->kv.n_fed;
     E->st.kv_reused += reused;
     p->reused += reused;
-    E->dirty = 1;
 }
 
 static void admit(ro_engine *E) {
@@ -530,7 +528,6 @@ static void fork_node(ro_engine *E, ro_seq *s) {
             kvs_share(&E->kc, &t->kv, &s->kv);
         }
         s->node = first;
-        E->dirty = 1;
     } else {
         for (int c = 0; c < K; c++) seq_new(E, p, first + c, s->tok, s->n);
         retire(E, s);
@@ -692,12 +689,29 @@ static int seq_cmp(const void *a, const void *b) {
 }
 
 static void compact_live(ro_engine *E) {
-    int k = 0;
+    int k = 0, ks = 0;
     for (int i = 0; i < E->nlive; i++) {
         if (E->live[i]->dead) seq_free(E, E->live[i]);
-        else E->live[k++] = E->live[i];
+        else E->live[k++] = E->live[i], ks += i < E->nsorted;
     }
     E->nlive = k;
+    E->nsorted = ks;
+}
+
+// Puts the sequences created since the last call into priority order: sorts the new ones
+// and merges them with the sorted rest (thousands of waiting tree nodes stay cheap).
+static void order_live(ro_engine *E) {
+    compact_live(E);
+    int n = E->nlive, a = E->nsorted;
+    if (a == n) return;
+    qsort(E->live + a, (size_t)(n - a), sizeof *E->live, seq_cmp);
+    E->merge_tmp = xrealloc(E->merge_tmp, (size_t)E->live_cap * sizeof *E->merge_tmp);
+    int i = 0, j = a, k = 0;
+    while (i < a && j < n) E->merge_tmp[k++] = seq_cmp(&E->live[i], &E->live[j]) <= 0 ? E->live[i++] : E->live[j++];
+    while (i < a) E->merge_tmp[k++] = E->live[i++];
+    while (j < n) E->merge_tmp[k++] = E->live[j++];
+    memcpy(E->live, E->merge_tmp, (size_t)n * sizeof *E->live);
+    E->nsorted = n;
 }
 
 // Sequences with no blocks (new, or preempted) take what the prefix tree holds of their
@@ -712,6 +726,12 @@ static void attach_new(ro_engine *E) {
         s->p->reused += got;
         if (s->node < 0 && s->kv.n_fed == s->n) make_roots(E, s->p, s);
     }
+}
+
+static int frees_memory(const ro_engine *E, const ro_seq *s) {
+    for (int j = 0; j < s->kv.nblocks; j++)
+        if (E->kc.ref[s->kv.blocks[j]] == 1) return 1;
+    return 0;
 }
 
 // Chooses this step's work in priority order (oldest problem first) and reserves its blocks,
@@ -734,8 +754,14 @@ static void plan(ro_engine *E) {
         }
         int waits = 0;
         while (kvs_reserve(&E->kc, &s->kv, count, E->copies, &E->ncopies)) {
+            // The youngest sequence whose release frees a block; else the youngest holding any
+            // (several sharers released together free their shared blocks).
             int v = limit - 1;
-            while (v > i && (E->live[v]->dead || E->live[v]->kv.nblocks == 0)) v--;
+            while (v > i && (E->live[v]->dead || !frees_memory(E, E->live[v]))) v--;
+            if (v <= i) {
+                v = limit - 1;
+                while (v > i && (E->live[v]->dead || E->live[v]->kv.nblocks == 0)) v--;
+            }
             if (v > i) {
                 preempt(E, E->live[v]);
                 limit = v;
@@ -843,11 +869,7 @@ int ro_step(ro_engine *E) {
     double t0 = now_sec();
     admit(E);
     attach_new(E);
-    if (E->dirty) {
-        compact_live(E);
-        qsort(E->live, (size_t)E->nlive, sizeof *E->live, seq_cmp);
-        E->dirty = 0;
-    }
+    order_live(E);
     plan(E);
     run_copies(E);
     run_prefill(E);
