@@ -6,9 +6,12 @@
 //      sharing off (--no-share): speed ratio and peak KV blocks (the prompt held once)
 //   D  a tree: 64 problems of 128-token prompts, 4 roots, 4-way forks at 3 step boundaries
 //      (forced every --step-every tokens), 256 new tokens per trajectory
+//   L  the log-probs rollout records against the training forward's on the same tokens
+//      (mean and max difference; 0 is the goal: same kernels, same order of arithmetic)
 // One summary line per scenario. Defaults are the GPU sizes (d12, V=50257, T=1024); on the
 // CPU use e.g. --backend cpu --depth 2 --vocab 512 --ctx 512 --scale 16.
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +35,7 @@ static gpt2 model;
 static kb_ctx *ctx;
 
 static void usage(void) {
-    printf("usage: bench_rollout [--scenarios ABCD] [--backend auto|cpu|cuda] [--depth 12] [--vocab 50257]\n"
+    printf("usage: bench_rollout [--scenarios ABCDL] [--backend auto|cpu|cuda] [--depth 12] [--vocab 50257]\n"
            "                     [--ctx 1024] [--scale 1] [--kv-budget GIB] [--step-every 32] [--block-size 16]\n"
            "                     [--prefill-tokens 512] [--no-warmup] [--seed 1]\n"
            "--scale K divides every count (prompts, prompt and generation lengths) by K, for small machines.\n");
@@ -86,6 +89,62 @@ static scenario_result run(const bench_opts *o, ro_config c, int n, int prompt_l
     return r;
 }
 
+// L: the log-probs rollout records against the training forward's on the same tokens (what
+// PPO recomputes): sampled trajectories, then gpt2_forward over each whole sequence.
+static void logprob_check(const bench_opts *o, int n, int prompt_len, int new_tokens) {
+    ro_config c;
+    ro_config_default(&c);
+    c.roots = 1, c.depth = 0, c.fork = 1, c.max_new = new_tokens, c.max_batch = n, c.seed = o->seed;
+    c.block_size = o->block_size;
+    berr e;
+    ro_engine *E = ro_engine_new(&model, o->kv_bytes, &c, &e);
+    if (!E) die("bench_rollout: %s", e.msg);
+    int T = prompt_len + new_tokens;
+    int32_t *seq = xmalloc((size_t)T * sizeof *seq), *tgt = xmalloc((size_t)T * sizeof *tgt);
+    float *loss = xmalloc((size_t)T * sizeof *loss);
+    uint64_t g = o->seed + 77;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < prompt_len; j++) seq[j] = (int32_t)(rng_next(&g) % (uint64_t)model.cfg.V);
+        if (ro_add(E, (uint64_t)i, seq, prompt_len, 1, NULL, &e)) die("bench_rollout: %s", e.msg);
+    }
+    gpt2 full;
+    gpt2_build(&full, ctx, &model.cfg, 1, T, 0);
+    float *p = xmalloc(model.n_params * 4);
+    gpt2_get_params(&model, p);
+    gpt2_set_params(&full, p);
+    free(p);
+    double sum = 0, max = 0;
+    long count = 0, exact = 0;
+    int done = 0;
+    while (done < n) {
+        ro_step(E);
+        ro_result r;
+        while (ro_take(E, &r)) {
+            const traj_rec *t = &r.tree;
+            const traj_node *v = &t->nodes[0];
+            int len = (int)t->n_prompt + (int)v->n_tokens;
+            for (uint32_t j = 0; j < t->n_prompt; j++) seq[j] = (int32_t)t->prompt[j];
+            for (uint32_t j = 0; j < v->n_tokens; j++) seq[t->n_prompt + j] = (int32_t)v->tokens[j];
+            for (int j = 0; j < len - 1; j++) tgt[j] = j + 1 >= (int)t->n_prompt ? seq[j + 1] : -1;
+            gpt2_forward(&full, seq, tgt, 1, len - 1);
+            kb_download(ctx, loss, full.losses, (size_t)(len - 1) * sizeof *loss);
+            for (uint32_t j = 0; j < v->n_tokens; j++) {
+                double d = fabs((double)v->logprobs[j] + loss[t->n_prompt + j - 1]);
+                sum += d, count++, exact += d == 0;
+                if (d > max) max = d;
+            }
+            ro_result_free(&r);
+            done++;
+        }
+    }
+    printf("L: rollout log-probs vs the training forward on the same %ld tokens (%d sequences of %d + %d): mean |diff| "
+           "%.3g, max |diff| %.3g, %.1f%% bit-identical\n",
+           count, n, prompt_len, new_tokens, sum / count, max, 100.0 * exact / count);
+    gpt2_free(&full);
+    ro_engine_free(E);
+    free(seq), free(tgt), free(loss);
+}
+
 static ro_config base(const bench_opts *o) {
     ro_config c;
     ro_config_default(&c);
@@ -110,7 +169,7 @@ static void line(const char *name, const char *what, const scenario_result *r) {
 
 int main(int argc, char **argv) {
     bench_opts o = {.depth = 12, .vocab = 50257, .ctx = 1024, .scale = 1, .step_every = 32, .backend = 0,
-                    .block_size = 16, .prefill = 512, .warmup = 1, .kv_bytes = 0, .scenarios = "ABCD", .seed = 1};
+                    .block_size = 16, .prefill = 512, .warmup = 1, .kv_bytes = 0, .scenarios = "ABCDL", .seed = 1};
     static const struct option lo[] = {{"scenarios", 1, 0, 's'}, {"backend", 1, 0, 'b'}, {"depth", 1, 0, 'd'},
                                        {"vocab", 1, 0, 'v'},     {"ctx", 1, 0, 't'},     {"scale", 1, 0, 'k'},
                                        {"kv-budget", 1, 0, 'm'}, {"step-every", 1, 0, 'e'}, {"block-size", 1, 0, 'B'},
@@ -224,6 +283,7 @@ int main(int argc, char **argv) {
                  "%d new per trajectory, batch %d", nD, P, step, NEW, nB);
         line("D", what, &r);
     }
+    if (strchr(o.scenarios, 'L')) logprob_check(&o, nA / 8 > 0 ? nA / 8 : 1, P, NEW);
     gpt2_free(&model);
     kb_close(ctx);
     return 0;
