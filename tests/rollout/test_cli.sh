@@ -19,7 +19,8 @@ check() { local what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
 # Trees of a directory as sorted JSON lines (one per record).
 trees() { "$SH" cat --quiet "$1" | sort; }
 count() { "$SH" cat --quiet "$1" | wc -l; }
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+# One thread each (the machine runs other tests too); the reference run below uses two.
+export OMP_NUM_THREADS=1
 
 "$FX" tokenizer "$T/tok.bpe" 400 || { echo "fixture: tokenizer failed"; echo "0 passed, 1 failed"; exit 1; }
 "$FX" problems "$T/probs" 0 24 5 11 close
@@ -29,7 +30,7 @@ COMMON=(--tokenizer "$T/tok.bpe" --roots 3 --fork 2 --depth 2 --max-new 40 --kv-
 # ---- a plain run --------------------------------------------------------------------------------
 "$RO" --help > "$T/help.txt"; rc=$?; check "--help exits 0" test $rc = 0
 check "--help names the branching options" grep -q -- "--fork K" "$T/help.txt"
-"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/a" "${COMMON[@]}" 2> "$T/a.log"; rc=$?
+OMP_NUM_THREADS=2 "$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/a" "${COMMON[@]}" 2> "$T/a.log"; rc=$?
 check "plain run exits 0 ($(tail -n 1 "$T/a.log"))" test $rc = 0
 check "config echo" grep -q "rollout: config: roots 3, fork 2, depth 2" "$T/a.log"
 check "24 trees written" test "$(count "$T/a")" = 24
@@ -48,9 +49,9 @@ check "... and writes nothing more" test "$(count "$T/a")" = 24
 
 # ---- the same trees for any threads, batch, sharing and split -----------------------------------------
 trees "$T/a" > "$T/a.json"
-OMP_NUM_THREADS=1 "$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/b" "${COMMON[@]}" \
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/b" "${COMMON[@]}" \
     --max-batch 3 --prefill-tokens 17 --commit-records 1 2> "$T/b.log"
-check "1 thread, batch 3, prefill 17: same trees" cmp -s "$T/a.json" <(trees "$T/b")
+check "1 thread (reference: 2), batch 3, prefill 17: same trees" cmp -s "$T/a.json" <(trees "$T/b")
 "$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/c" "${COMMON[@]}" --no-share 2> "$T/c.log"
 check "--no-share: same trees" cmp -s "$T/a.json" <(trees "$T/c")
 for k in 0 1 2; do
@@ -65,7 +66,7 @@ check "three parts: CLOSED after the last" test -f "$T/d/CLOSED"
 "$RO" --policy "$T/policy-v3.bin" --problems "$T/big" --out "$T/ref" "${COMMON[@]}" 2> /dev/null
 trees "$T/ref" > "$T/ref.json"
 kills=0
-for attempt in $(seq 1 30); do
+for attempt in $(seq 1 8); do
     "$RO" --policy "$T/policy-v3.bin" --problems "$T/big" --out "$T/k" "${COMMON[@]}" --commit-records 3 \
         --max-batch 2 2>> "$T/k.log" &
     pid=$!
