@@ -26,10 +26,22 @@ typedef struct tokens_rec {
 void tokens_encode(bbuf *out, const uint32_t *ids, uint32_t n);
 int tokens_decode(const uint8_t *rec, size_t len, uint32_t schema, tokens_rec *out, berr *e);
 void tokens_free(tokens_rec *r);
+// A view of a token record without copying: id i is tokens_view_at(v, i).
+typedef struct tokens_view {
+    uint32_t n;
+    uint32_t width;  // bytes per id: 2 or 4
+    const uint8_t *ids;
+} tokens_view;
+int tokens_view_decode(const uint8_t *rec, size_t len, uint32_t schema, tokens_view *v, berr *e);
+static inline uint32_t tokens_view_at(const tokens_view *v, uint32_t i) {
+    const uint8_t *p = v->ids + (size_t)i * v->width;
+    return v->width == 2 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 : le32(p);
+}
 
 // ---- problems (SHARD_PROBLEMS) ------------------------------------------------------------------
 #define PROBLEM_SCHEMA 1
 enum task_kind { TASK_ARITH = 1, TASK_LINEAR = 2, TASK_ALGEBRA = 3, TASK_CODE = 4 };
+#define TASK_KIND_MAX 4  // decoders reject kinds above this; a new kind raises it
 enum task_split { SPLIT_TRAIN = 0, SPLIT_HELDOUT = 1 };
 const char *task_kind_name(uint32_t kind);    // "arith", "linear", "algebra", "code"
 const char *task_split_name(uint32_t split);  // "train", "heldout"
@@ -111,9 +123,23 @@ void score_encode(bbuf *out, const score_rec *s);
 int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out, berr *e);
 void score_free(score_rec *s);
 
+// ---- any kind -----------------------------------------------------------------------------------
+// The newest schema version this build reads and writes for a kind (0 for an unknown kind).
+uint32_t record_schema_max(uint32_t kind);
+// The record's index key (shard.h), read from the record's first bytes: the token count of a
+// token record, the problem id of problems, trajectories, verdicts and scores, 0 for bytes.
+// Fails when the record is too short to hold it.
+int record_key(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, uint64_t *key, berr *e);
+// Decodes the record fully (every field validated), frees it, and returns its key.
+int record_check(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, uint64_t *key, berr *e);
+
 // ---- JSON (one object per record, for `shards cat`) --------------------------------------------
-// Decodes a record of the given kind/schema and prints it as one JSON line.
+// Decodes a record of the given kind/schema and prints it as one JSON line. Strings are
+// UTF-8; a byte that is not part of valid UTF-8 is written as the escape \udcXX (XX = the
+// byte), Python's "surrogateescape", so no byte is lost. Records of kind bytes print as hex.
 int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, berr *e);
+// The JSON string writer used there.
+void json_bytes_string(FILE *f, const char *s, size_t n);
 
 #ifdef __cplusplus
 }

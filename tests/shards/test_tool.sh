@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# test_tool — the `shards` tool on the committed fixtures: help texts, bad flags rejected,
+# cat (golden JSON lines, --from/--count, valid JSON), stat, verify (good, damaged and
+# truncated files, directories), import-llmc (token-exact, closed directory, no silent
+# re-import). Runs from the repository root (as `make test` does).
+set -u
+bin=build/bin/shards
+fx=tests/shards/fixtures
+work=$(mktemp -d "${TMPDIR:-/tmp}/berry-tool.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# expect STATUS CMD...: runs CMD, output in $work/out (stdout) and $work/err (stderr)
+expect() {
+    local want=$1; shift
+    "$@" >"$work/out" 2>"$work/err"; local got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "exit $got (want $want): $*"; head -5 "$work/err"; fi
+}
+has() { if grep -qF -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; head -5 "$1"; fi; }
+
+# Help and usage errors.
+expect 0 $bin --help; has "$work/out" "import-llmc"
+for c in cat stat verify import-llmc; do
+    expect 0 $bin $c --help; has "$work/out" "usage: shards $c"
+done
+expect 2 $bin
+expect 2 $bin frobnicate; has "$work/err" "unknown command"
+expect 2 $bin cat --count abc $fx/tokens-v1.shard; has "$work/err" "--count"
+expect 2 $bin cat --from -1 $fx/tokens-v1.shard; has "$work/err" "--from"
+expect 2 $bin cat --bogus $fx/tokens-v1.shard; has "$work/err" "unknown or incomplete option"
+expect 2 $bin cat --count; has "$work/err" "unknown or incomplete option"
+expect 2 $bin cat; has "$work/err" "no shard file"
+expect 2 $bin stat
+expect 2 $bin verify --kind nonsense $fx/tokens-v1.shard; has "$work/err" "--kind"
+expect 2 $bin import-llmc $fx/tiny.bin; has "$work/err" "--out"
+expect 2 $bin import-llmc --out "$work/x" --record-tokens 0 $fx/tiny.bin; has "$work/err" "--record-tokens"
+expect 2 $bin import-llmc --out "$work/x" --producer 'a b' $fx/tiny.bin; has "$work/err" "--producer"
+expect 2 $bin import-llmc --out "$work/x" --level 0 $fx/tiny.bin
+[ ! -e "$work/x" ] && ok || bad "a rejected command created its output directory"
+
+# cat: golden output for every kind, paging, JSON validity.
+for k in tokens problems trajectories verdicts scores; do
+    expect 0 $bin cat --quiet $fx/$k-v1.shard
+    if cmp -s "$work/out" $fx/$k-v1.jsonl; then ok; else bad "cat $k differs from the golden file"; diff "$work/out" $fx/$k-v1.jsonl | head; fi
+    python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/out" && ok || bad "cat $k: invalid JSON"
+done
+expect 0 $bin cat --quiet --from 1 --count 1 $fx/verdicts-v1.shard
+[ "$(cat "$work/out")" = "$(sed -n 2p $fx/verdicts-v1.jsonl)" ] && ok || bad "--from 1 --count 1"
+expect 0 $bin cat --quiet --from 2 $fx/tokens-v1.shard $fx/tokens-v1.shard
+[ "$(wc -l <"$work/out")" = 4 ] && ok || bad "--from across files: $(wc -l <"$work/out") lines"
+expect 0 $bin cat $fx/scores-v1.shard; has "$work/err" "shards cat: from=0 count=all"
+# The invalid UTF-8 in a verdict survives as surrogate escapes.
+python3 - "$fx/verdicts-v1.jsonl" <<'PY' && ok || bad "surrogateescape round trip"
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1])][2]["detail"]
+assert d.encode("utf-8", "surrogateescape") == b"stderr: \xff\xfe bad bytes\tand a tab", d
+PY
+
+# stat.
+expect 0 $bin stat $fx/problems-v1.shard
+for s in "kind: problems" "schema_version: 1" "records: 2" "producer: fixtures" "created: 2024-06-01T00:00:00Z" "compression:"; do has "$work/out" "$s"; done
+expect 0 $bin stat $fx/tiny.bin; has "$work/out" "tokens: 300"
+expect 0 $bin stat $fx/tokens-v1.shard; has "$work/out" "tokens: 13"
+
+# verify: good files; a damaged and a truncated copy.
+expect 0 $bin verify $fx/*.shard $fx/tiny.bin; has "$work/out" "all ok"
+expect 0 $bin verify --kind problems $fx/problems-v1.shard
+expect 1 $bin verify --kind tokens $fx/problems-v1.shard; has "$work/out" "expected tokens"
+cp $fx/trajectories-v1.shard "$work/damaged.shard"
+printf '\x55' | dd of="$work/damaged.shard" bs=1 seek=200 conv=notrunc status=none
+expect 1 $bin verify "$work/damaged.shard"; has "$work/out" "damaged.shard"; has "$work/out" "byte offset"
+expect 1 $bin cat "$work/damaged.shard"; has "$work/err" "byte offset"
+head -c 250 $fx/trajectories-v1.shard >"$work/short.shard"
+expect 1 $bin verify "$work/short.shard"; has "$work/out" "truncated"
+expect 1 $bin stat "$work/short.shard"; has "$work/err" "short.shard"
+expect 1 $bin cat "$work/missing.shard"; has "$work/err" "cannot open"
+
+# import-llmc: exact tokens, a closed, verifiable directory; no silent second import.
+expect 0 $bin import-llmc --out "$work/tok" --record-tokens 64 --shard-records 2 $fx/tiny.bin $fx/tiny.bin
+has "$work/err" "shards import-llmc: out=$work/tok"
+has "$work/err" "wrote 600 tokens in 5 shards"
+expect 0 $bin verify --kind tokens "$work/tok"; has "$work/out" "closed"
+expect 0 $bin stat "$work/tok"; has "$work/out" "state: closed"; has "$work/out" "tokens: 600"; has "$work/out" "producer llmc: 5 shards"
+$bin cat --quiet "$work/tok" >"$work/tok.jsonl"
+python3 - "$work/tok.jsonl" $fx/tiny.bin <<'PY' && ok || bad "imported tokens differ from the llm.c file"
+import json, struct, sys
+ids = [i for l in open(sys.argv[1]) for i in json.loads(l)["ids"]]
+raw = open(sys.argv[2], "rb").read()
+n = struct.unpack("<i", raw[8:12])[0]
+want = list(struct.unpack("<%dH" % n, raw[1024:1024 + 2 * n]))
+assert ids == want + want, (len(ids), len(want))
+PY
+expect 1 $bin import-llmc --out "$work/tok" $fx/tiny.bin; has "$work/err" "already holds shards of producer llmc"
+cp $fx/problems-v1.shard "$work/notbin.bin"
+expect 1 $bin import-llmc --out "$work/tok2" "$work/notbin.bin"; has "$work/err" "the llm.c header alone is 1024"
+head -c 2000 /dev/zero >"$work/zero.bin"
+expect 1 $bin import-llmc --out "$work/tok2" "$work/zero.bin"; has "$work/err" "bad magic"
+[ ! -e "$work/tok2" ] && ok || bad "a failed import created its output directory"
+# A directory whose CLOSED manifest disagrees with its shards fails verify.
+mv "$work/tok/llmc-00000004.shard" "$work/moved.shard"
+expect 1 $bin verify "$work/tok"; has "$work/out" "missing"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
