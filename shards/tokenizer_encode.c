@@ -19,7 +19,7 @@
 enum {
     SMALL_WORD = 48,                 // longest pre-token merged with the flat array
     CACHE_MAX_WORD = 256,            // longer pre-tokens are not cached (they rarely repeat)
-    CACHE_MAX_ENTRIES = 1 << 20,     // the cache is emptied when it holds this many
+    CACHE_MAX_ENTRIES = 1 << 18,     // the cache is emptied when it holds this many (~15 MB)
 };
 
 // Not static so that the tests can route every pre-token through the heap path and make
