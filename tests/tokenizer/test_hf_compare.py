@@ -209,7 +209,8 @@ def main():
         compare_pretok(mode, repo_texts(), "source files", each=False)
         t1 = time.time()
         sweep_code_points(mode)
-        print(f"{mode}: pre-tokenisation checks {t1 - t0:.1f}s, code point sweep {time.time() - t1:.1f}s", file=sys.stderr)
+        print(f"{mode}: pre-tokenisation checks {t1 - t0:.1f}s, code point sweep {time.time() - t1:.1f}s",
+              file=sys.stderr)
 
     corpus = make_corpus(random.Random(1), 1_500_000) + "".join(repo_texts())
     corpus_path = os.path.join(TMP, "corpus.txt")
@@ -220,7 +221,7 @@ def main():
     for mode in ["gpt2", "digits"]:
         t0 = time.time()
         compare_encoding(mode, corpus_path, eval_texts)
-        print(f"{mode}: train + encode + compare {time.time() - t0:.1f}s", file=sys.stderr)
+        print(f"{mode}: train + encode + compare {len(eval_texts)} texts {time.time() - t0:.1f}s", file=sys.stderr)
 
 
 try:
