@@ -290,7 +290,7 @@ size_t bpe_encode(const bpe *t, const char *text, size_t len, uint32_t **ids) {
     size_t n = 0, cap = 0;
     *ids = NULL;
     bpe_encoder_append(enc, text, len, ids, &n, &cap);
-    if (!*ids) *ids = xmalloc(sizeof **ids);
+    *ids = *ids ? xrealloc(*ids, (n ? n : 1) * sizeof **ids) : xmalloc(sizeof **ids);  // room was for len ids
     bpe_encoder_free(enc);
     return n;
 }
