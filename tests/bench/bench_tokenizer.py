@@ -34,8 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tokenizer"))
 from hf_common import SPECIALS, hf_pretokenizer, make_corpus, run_cli, write_records  # noqa: E402
 
+REPO = os.path.dirname(os.path.dirname(HERE))
 BUILD = os.environ.get("BUILD", "build")
-CLI = os.environ.get("BPE_CLI", os.path.join(BUILD, "tests", "tokenizer", "bpe_cli"))
+CLI = os.environ.get("BPE_CLI", os.path.join(REPO, BUILD, "tests", "tokenizer", "bpe_cli"))
 
 
 def documents():
