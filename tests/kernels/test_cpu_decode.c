@@ -1184,6 +1184,14 @@ static void test_decoder_cascade(const gpt2_config *cfg, int bs) {
         }
     }
     int plain_bits = 1, zero_bits = 1;
+    double maxdiff = 0, maxabs = 0;
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; i < (size_t)branch * Vp; i++) {
+            maxdiff = fmax(maxdiff, fabs((double)out[1][b][i] - out[0][b][i]));
+            maxabs = fmax(maxabs, fabs((double)out[0][b][i]));
+        }
+    printf("decoder C=%d bs=%d: cascade vs plain logits: max difference %.3g (largest logit %.3g)\n", cfg->C, bs, maxdiff,
+           maxabs);
     for (int b = 0; b < 2; b++) {
         plain_bits &= memcmp(out[0][b], ref[b] + (size_t)P * Vp, (size_t)branch * Vp * 4) == 0;
         zero_bits &= memcmp(out[2][b], out[0][b], (size_t)branch * Vp * 4) == 0;
