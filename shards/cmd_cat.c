@@ -7,6 +7,7 @@
 #include "shards/records.h"
 #include "shards/shard.h"
 #include "shards/stream.h"
+#include "shards/tokenizer.h"
 
 static const char *HELP =
     "usage: shards cat [options] PATH...\n"
@@ -17,6 +18,8 @@ static const char *HELP =
     "\n"
     "  --from N    skip the first N records (default 0)\n"
     "  --count N   print at most N records (default: all); N may use K/M/G\n"
+    "  --tokenizer FILE  for token records, add the decoded text (\"text\") using this berry\n"
+    "              tokenizer file\n"
     "  --quiet     no configuration line on stderr\n"
     "  --help      this text\n"
     "\n"
@@ -25,7 +28,27 @@ static const char *HELP =
 typedef struct cat_state {
     uint64_t skip, left;  // records still to skip, still to print
     uint64_t printed;
+    const bpe *tok;       // decodes token records when set
 } cat_state;
+
+// A token record with its decoded text.
+static int print_tokens_text(const bpe *tok, uint32_t schema, const uint8_t *rec, size_t len, berr *e) {
+    tokens_rec t;
+    if (tokens_decode(rec, len, schema, &t, e)) return -1;
+    char *text;
+    size_t n;
+    int rc = bpe_decode(tok, t.ids, t.n, &text, &n, e);
+    if (!rc) {
+        printf("{\"n\":%u,\"ids\":[", t.n);
+        for (uint32_t i = 0; i < t.n; i++) printf(i ? ",%u" : "%u", t.ids[i]);
+        printf("],\"text\":");
+        json_bytes_string(stdout, text, n);
+        printf("}\n");
+        free(text);
+    }
+    tokens_free(&t);
+    return rc;
+}
 
 static int cat_file(const char *path, cat_state *st, berr *e) {
     if (st->left == 0) return 0;
@@ -48,7 +71,8 @@ static int cat_file(const char *path, cat_state *st, berr *e) {
             rc = -1;
             break;
         }
-        if (record_print_json(stdout, in->kind, in->schema_version, rec, len, e)) {
+        if (st->tok && in->kind == SHARD_TOKENS ? print_tokens_text(st->tok, in->schema_version, rec, len, e)
+                                                : record_print_json(stdout, in->kind, in->schema_version, rec, len, e)) {
             rc = berr_wrap(e, "%s: record %llu", path, (unsigned long long)i);
             break;
         }
@@ -62,11 +86,12 @@ static int cat_file(const char *path, cat_state *st, berr *e) {
 int cmd_cat(int argc, char **argv) {
     static const struct option opts[] = {
         {"from", required_argument, 0, 'f'}, {"count", required_argument, 0, 'c'},
-        {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"quiet", no_argument, 0, 'q'},      {"tokenizer", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
     };
     int64_t from = 0, count = -1;
     int quiet = 0, c;
+    const char *tok_file = NULL;
     berr e;
     optind = 1;
     opterr = 0;
@@ -79,6 +104,7 @@ int cmd_cat(int argc, char **argv) {
             if (parse_count("--count", optarg, 0, INT64_MAX, &count, &e)) return cmd_usage_error("cat", "%s", e.msg);
             break;
         case 'q': quiet = 1; break;
+        case 't': tok_file = optarg; break;
         case 'h': fputs(HELP, stdout); return 0;
         default: return cmd_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -88,9 +114,12 @@ int cmd_cat(int argc, char **argv) {
         fprintf(stderr, "shards cat: from=%lld count=", (long long)from);
         if (count < 0) fprintf(stderr, "all");
         else fprintf(stderr, "%lld", (long long)count);
-        fprintf(stderr, " paths=%d\n", argc - optind);
+        fprintf(stderr, " tokenizer=%s paths=%d\n", tok_file ? tok_file : "none", argc - optind);
     }
-    cat_state st = {(uint64_t)from, count < 0 ? UINT64_MAX : (uint64_t)count, 0};
+    cat_state st = {(uint64_t)from, count < 0 ? UINT64_MAX : (uint64_t)count, 0, NULL};
+    bpe *tok = NULL;
+    if (tok_file && !(tok = bpe_load(tok_file, &e))) return cmd_fail("cat", &e);
+    st.tok = tok;
     for (int a = optind; a < argc; a++) {
         int rc = 0;
         if (path_is_dir(argv[a])) {
@@ -109,7 +138,11 @@ int cmd_cat(int argc, char **argv) {
             berr_set(&e, "writing standard output failed");
             rc = -1;
         }
-        if (rc) return cmd_fail("cat", &e);
+        if (rc) {
+            bpe_free(tok);
+            return cmd_fail("cat", &e);
+        }
     }
+    bpe_free(tok);
     return 0;
 }

@@ -79,7 +79,8 @@ int main(int argc, char **argv) {
         int (*fn)(int, char **);
     } cmds[] = {
         {"cat", cmd_cat},           {"stat", cmd_stat},
-        {"verify", cmd_verify},     {"import-llmc", cmd_import_llmc},
+        {"verify", cmd_verify},     {"tokenize", cmd_tokenize},
+        {"train-tokenizer", cmd_train_tokenizer}, {"import-llmc", cmd_import_llmc},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(c, cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);

@@ -249,6 +249,9 @@ typedef struct gemm_epilogue {
 // the packed path.
 void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc,
               int accumulate, const gemm_epilogue *ep);
+// Rows up to which cpu_gemm takes the matrix-vector path (at most 8 with AVX-512, 4
+// otherwise). Only speed depends on it, never bits; benchmarks set 0 to time the packed path.
+extern int cpu_gemm_small_rows;
 // The packed path alone (whatever M): what cpu_gemm runs for larger M, exposed so that tests
 // and benchmarks can compare the two paths.
 void cpu_gemm_packed(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc,

@@ -223,7 +223,8 @@ void cpu_gemm_packed(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B,
 #else
 #define SM_MR 4
 #endif
-#define SMALL_M_MAX SM_MR  // one pass of rows; above it the packed path is as fast (tests/bench/RESULTS.md)
+// One pass of rows; above it the packed path is as fast (tests/bench/RESULTS.md).
+int cpu_gemm_small_rows = SM_MR;
 
 static inline __attribute__((always_inline)) void small_m_block(const int mr, gemm_view A, int i0, int k0, int kc,
                                                                 const float *const *wrow, int nc, vfloat *acc) {
@@ -313,7 +314,7 @@ static void gemm_small_m(int M, int N, int K, gemm_view A, gemm_view B, float *C
 
 void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc, int accumulate,
               const gemm_epilogue *ep) {
-    if (M > 0 && M <= SMALL_M_MAX && N > 0 && K > 0 && B.rs == 1)
+    if (M > 0 && M <= cpu_gemm_small_rows && M <= SM_MR && N > 0 && K > 0 && B.rs == 1)
         gemm_small_m(M, N, K, A, B, Cm, ldc, accumulate, ep);
     else
         cpu_gemm_packed(ctx, M, N, K, A, B, Cm, ldc, accumulate, ep);

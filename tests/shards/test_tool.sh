@@ -21,7 +21,7 @@ has() { if grep -qF -- "$2" "$1"; then ok; else bad "$1 lacks '$2'"; head -5 "$1
 
 # Help and usage errors.
 expect 0 $bin --help; has "$work/out" "import-llmc"
-for c in cat stat verify import-llmc; do
+for c in cat stat verify import-llmc tokenize train-tokenizer; do
     expect 0 $bin $c --help; has "$work/out" "usage: shards $c"
 done
 expect 2 $bin
@@ -50,6 +50,13 @@ expect 0 $bin cat --quiet --from 1 --count 1 $fx/verdicts-v1.shard
 expect 0 $bin cat --quiet --from 2 $fx/tokens-v1.shard $fx/tokens-v1.shard
 [ "$(wc -l <"$work/out")" = 4 ] && ok || bad "--from across files: $(wc -l <"$work/out") lines"
 expect 0 $bin cat $fx/scores-v1.shard; has "$work/err" "shards cat: from=0 count=all"
+# cat --tokenizer decodes token records: train a tiny tokenizer, tokenize, read the text back.
+printf 'Compute 12 + 7.\nThe answer is 19.\n' >"$work/doc.txt"
+expect 0 $bin train-tokenizer --vocab-size 270 --out "$work/tok.bpe" "$work/doc.txt"
+expect 0 $bin tokenize --tokenizer "$work/tok.bpe" --out "$work/doc" "$work/doc.txt"
+expect 0 $bin cat --quiet --tokenizer "$work/tok.bpe" "$work/doc"
+has "$work/out" '"text":"<|endoftext|>Compute 12 + 7.\nThe answer is 19.\n"'
+expect 1 $bin cat --tokenizer "$work/missing.bpe" "$work/doc"; has "$work/err" "missing.bpe"
 # The invalid UTF-8 in a verdict survives as surrogate escapes.
 python3 - "$fx/verdicts-v1.jsonl" <<'PY' && ok || bad "surrogateescape round trip"
 import json, sys

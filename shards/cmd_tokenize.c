@@ -1,0 +1,466 @@
+// cmd_tokenize.c — `shards tokenize` (text files -> token shards) and
+// `shards train-tokenizer` (corpus files -> tokenizer file).
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shards/cmd.h"
+#include "shards/records.h"
+#include "shards/stream.h"
+#include "shards/tokenizer.h"
+#include "verify/task_format.h"
+
+#define PIECE_BYTES_DEFAULT (1 << 20)  // text encoded per task; cut only where pre-tokens cannot span
+
+static const char *TOKENIZE_HELP =
+    "usage: shards tokenize (--tokenizer FILE | --gpt2-vocab F --gpt2-merges F) --out DIR [options] FILE...\n"
+    "\n"
+    "Encodes text files into token shards in DIR, in the order given, and closes DIR. Each file\n"
+    "is one document; the end-of-text token goes before each document (llm.c's convention), so\n"
+    "documents are separated in the stream. Special tokens written in the text (e.g.\n"
+    "<|endoftext|>, <|step|>) become their ids. The stream is cut into records of\n"
+    "--record-tokens tokens (the last may be shorter); a shard is published every\n"
+    "--shard-records records. Large files are encoded in parallel in pieces of --piece-bytes, cut only\n"
+    "at a newline between two printable ASCII characters, where no pre-token or special token\n"
+    "can span: the ids equal those of encoding the whole file at once, for any --threads.\n"
+    "\"-\" reads standard input.\n"
+    "\n"
+    "  --tokenizer FILE     berry tokenizer file (shards train-tokenizer)\n"
+    "  --gpt2-vocab F       GPT-2 style vocab.json (with --gpt2-merges, instead of --tokenizer)\n"
+    "  --gpt2-merges F      GPT-2 style merges.txt\n"
+    "  --pretok MODE        pre-tokenisation for GPT-2 files: gpt2 (default) or digits\n"
+    "  --out DIR            output directory (created if missing)\n"
+    "  --producer NAME      producer name in DIR (default tokens); must have no shards there yet\n"
+    "  --eot TOKEN          the document separator (default <|endoftext|>; must be a special token)\n"
+    "  --no-eot             do not separate documents\n"
+    "  --record-tokens N    tokens per record (default 64K = 65536)\n"
+    "  --shard-records N    records per shard (default 1024)\n"
+    "  --threads N          encoding threads (default: all cores)\n"
+    "  --piece-bytes N      text per parallel piece (default 1M = 1048576; the ids do not depend on it)\n"
+    "  --frame-bytes N      uncompressed bytes per zstd frame (default 1048576)\n"
+    "  --level N            zstd level (default 3)\n"
+    "  --help               this text\n"
+    "\n"
+    "example: shards tokenize --tokenizer data/tok.bpe --out data/tokens corpus/*.txt\n";
+
+static const char *TRAIN_HELP =
+    "usage: shards train-tokenizer --vocab-size N --out FILE [options] FILE...\n"
+    "\n"
+    "Trains a byte-level BPE vocabulary on the corpus files (joined, with the end-of-text token\n"
+    "between files when it is one of the specials, so no merge spans two files) and saves it\n"
+    "as a berry tokenizer file (atomically). The vocabulary holds the 256 byte tokens, the\n"
+    "merges, then the special tokens. Deterministic: same files and flags, same file.\n"
+    "\n"
+    "  --vocab-size N       total ids, bytes + merges + specials (e.g. 8192)\n"
+    "  --out FILE           tokenizer file to write\n"
+    "  --pretok MODE        digits (default: every digit its own token) or gpt2\n"
+    "  --special S          a special token (repeatable); default: " BERRY_EOT " " BERRY_STEP " " BERRY_ANSWER "\n"
+    "  --gpt2-vocab F       also write GPT-2 style vocab.json ...\n"
+    "  --gpt2-merges F      ... and merges.txt (HF tokenizers reads them)\n"
+    "  --help               this text\n"
+    "\n"
+    "example: shards train-tokenizer --vocab-size 4096 --out data/tok.bpe corpus/*.txt\n";
+
+// ---- input text ---------------------------------------------------------------------------------
+
+typedef struct text_input {
+    const char *data;
+    size_t len;
+    void *map;     // munmap on release (regular files)
+    char *owned;   // free on release (standard input)
+} text_input;
+
+static int input_open(const char *path, text_input *t, berr *e) {
+    memset(t, 0, sizeof *t);
+    if (strcmp(path, "-") == 0) {
+        if (cmd_read_input(path, &t->owned, &t->len, e)) return -1;
+        t->data = t->owned;
+        return 0;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return berr_set(e, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return berr_set(e, "%s: not a regular file", path);
+    }
+    t->len = (size_t)st.st_size;
+    if (t->len) {
+        t->map = mmap(NULL, t->len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (t->map == MAP_FAILED) {
+            t->map = NULL;
+            close(fd);
+            return berr_set(e, "cannot map %s: %s", path, strerror(errno));
+        }
+        t->data = t->map;
+    } else {
+        t->data = "";
+    }
+    close(fd);
+    return 0;
+}
+
+static void input_close(text_input *t) {
+    if (t->map) munmap(t->map, t->len);
+    free(t->owned);
+    memset(t, 0, sizeof *t);
+}
+
+static int printable_ascii(char c) { return c >= 0x21 && c <= 0x7e; }
+
+// Whether the text may be cut before byte `at` (0 < at < len) without changing the ids: at
+// "X\nY" with X and Y printable ASCII, so the pre-tokens there are "...X", "\n", "Y..." with
+// or without the cut (a longer whitespace run before Y would be split differently at the
+// end of a piece: "\s+(?!\S)" takes all of it), and not inside an occurrence of a special.
+static int cut_ok(const char *s, size_t len, size_t at, char *const *specials, int nspecials) {
+    if (at < 2 || s[at - 1] != '\n' || !printable_ascii(s[at]) || !printable_ascii(s[at - 2])) return 0;
+    for (int k = 0; k < nspecials; k++) {
+        size_t L = strlen(specials[k]);
+        if (L < 2) continue;
+        size_t from = at >= L - 1 ? at - (L - 1) : 0;
+        size_t to = at + L - 1 <= len ? at + L - 1 : len;  // window that an occurrence spanning `at` lies in
+        for (const char *p = s + from; (p = memmem(p, (size_t)(s + to - p), specials[k], L)); p++)
+            if ((size_t)(p - s) < at && (size_t)(p - s) + L > at) return 0;
+    }
+    return 1;
+}
+
+// Cuts [0, len) into pieces of about piece_bytes at safe points; returns the piece ends.
+static size_t plan_pieces(const char *s, size_t len, size_t piece_bytes, char *const *specials, int nspecials,
+                          size_t **ends) {
+    size_t n = 0, cap = 16;
+    *ends = xmalloc(cap * sizeof **ends);
+    size_t start = 0;
+    while (start < len) {
+        size_t at = start + piece_bytes;
+        while (at < len && !cut_ok(s, len, at, specials, nspecials)) at++;
+        if (at > len) at = len;
+        if (n == cap) *ends = xrealloc(*ends, (cap *= 2) * sizeof **ends);
+        (*ends)[n++] = at;
+        start = at;
+    }
+    return n;
+}
+
+// ---- tokenize -----------------------------------------------------------------------------------
+
+typedef struct sink {
+    shard_dir_writer *w;
+    uint32_t *pending;  // ids not yet in a record
+    size_t n, cap, record_tokens;
+    uint64_t tokens;
+    bbuf rec;
+} sink;
+
+static int sink_flush(sink *k, int all, berr *e) {
+    size_t at = 0;
+    while (k->n - at >= k->record_tokens || (all && k->n > at)) {
+        size_t take = k->n - at < k->record_tokens ? k->n - at : k->record_tokens;
+        k->rec.n = 0;
+        tokens_encode(&k->rec, k->pending + at, (uint32_t)take);
+        if (shard_dir_append(k->w, k->rec.p, k->rec.n, e)) return -1;
+        at += take;
+    }
+    memmove(k->pending, k->pending + at, (k->n - at) * sizeof *k->pending);
+    k->n -= at;
+    return 0;
+}
+
+static int sink_put(sink *k, const uint32_t *ids, size_t n, berr *e) {
+    if (k->n + n > k->cap) {
+        while (k->n + n > k->cap) k->cap = k->cap ? 2 * k->cap : 1 << 16;
+        k->pending = xrealloc(k->pending, k->cap * sizeof *k->pending);
+    }
+    memcpy(k->pending + k->n, ids, n * sizeof *ids);
+    k->n += n;
+    k->tokens += n;
+    return sink_flush(k, 0, e);
+}
+
+static bpe *load_tokenizer(const char *file, const char *vocab, const char *merges, const char *pretok, berr *e) {
+    if (file) return bpe_load(file, e);
+    int mode = bpe_pretok_from_name(pretok);
+    if (mode < 0) {
+        berr_set(e, "--pretok must be gpt2 or digits, got '%s'", pretok);
+        return NULL;
+    }
+    return bpe_load_gpt2(vocab, merges, mode, e);
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"tokenizer", required_argument, 0, 't'},     {"gpt2-vocab", required_argument, 0, 'V'},
+        {"gpt2-merges", required_argument, 0, 'M'},   {"pretok", required_argument, 0, 'P'},
+        {"out", required_argument, 0, 'o'},           {"producer", required_argument, 0, 'p'},
+        {"eot", required_argument, 0, 'E'},           {"no-eot", no_argument, 0, 'N'},
+        {"record-tokens", required_argument, 0, 'r'}, {"shard-records", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 'T'},       {"frame-bytes", required_argument, 0, 'f'},
+        {"level", required_argument, 0, 'l'},         {"piece-bytes", required_argument, 0, 'B'},
+        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+    };
+    const char *tok_file = NULL, *vocab = NULL, *merges = NULL, *pretok = "gpt2", *out = NULL, *producer = "tokens";
+    const char *eot = BERRY_EOT;
+    int no_eot = 0, threads = omp_get_max_threads(), level = SHARD_ZSTD_LEVEL_DEFAULT, c;
+    int64_t record_tokens = 65536, shard_records = 1024, frame_bytes = SHARD_FRAME_DEFAULT;
+    int64_t piece_bytes = PIECE_BYTES_DEFAULT;
+    berr e;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'B': rc = parse_count("--piece-bytes", optarg, 1, INT64_MAX, &piece_bytes, &e); break;
+        case 't': tok_file = optarg; break;
+        case 'V': vocab = optarg; break;
+        case 'M': merges = optarg; break;
+        case 'P': pretok = optarg; break;
+        case 'o': out = optarg; break;
+        case 'p': producer = optarg; break;
+        case 'E': eot = optarg; break;
+        case 'N': no_eot = 1; break;
+        case 'r': rc = parse_count("--record-tokens", optarg, 1, SHARD_RECORD_MAX / 4 - 2, &record_tokens, &e); break;
+        case 's': rc = parse_count("--shard-records", optarg, 1, INT64_MAX, &shard_records, &e); break;
+        case 'T': rc = parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
+        case 'f': rc = parse_count("--frame-bytes", optarg, 1, SHARD_RECORD_MAX, &frame_bytes, &e); break;
+        case 'l': rc = parse_int("--level", optarg, -7, 19, &level, &e); break;
+        case 'h': fputs(TOKENIZE_HELP, stdout); return 0;
+        default: return cmd_usage_error("tokenize", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (rc) return cmd_usage_error("tokenize", "%s", e.msg);
+    }
+    if (!!tok_file == !!(vocab || merges))
+        return cmd_usage_error("tokenize", "give either --tokenizer FILE or --gpt2-vocab and --gpt2-merges");
+    if (!tok_file && (!vocab || !merges)) return cmd_usage_error("tokenize", "--gpt2-vocab and --gpt2-merges go together");
+    if (!out) return cmd_usage_error("tokenize", "--out DIR is required");
+    if (optind >= argc) return cmd_usage_error("tokenize", "no text file given");
+    if (level == 0) return cmd_usage_error("tokenize", "--level 0 is not a zstd level; use 1..19 or -7..-1");
+    if (!shard_producer_name_ok(producer))
+        return cmd_usage_error("tokenize", "--producer '%s' must be 1..48 characters of [A-Za-z0-9._-]", producer);
+    if (bpe_pretok_from_name(pretok) < 0) return cmd_usage_error("tokenize", "--pretok must be gpt2 or digits");
+    fprintf(stderr,
+            "shards tokenize: tokenizer=%s out=%s producer=%s eot=%s record_tokens=%lld shard_records=%lld "
+            "threads=%d piece_bytes=%lld frame_bytes=%lld level=%d files=%d\n",
+            tok_file ? tok_file : vocab, out, producer, no_eot ? "none" : eot, (long long)record_tokens,
+            (long long)shard_records, threads, (long long)piece_bytes, (long long)frame_bytes, level, argc - optind);
+
+    bpe *t = load_tokenizer(tok_file, vocab, merges, pretok, &e);
+    if (!t) return cmd_fail("tokenize", &e);
+    int eot_id = no_eot ? -1 : bpe_special(t, eot);
+    if (!no_eot && eot_id < 0) {
+        bpe_free(t);
+        berr_set(&e, "the tokenizer has no special token %s (pass --eot TOKEN or --no-eot)", eot);
+        return cmd_fail("tokenize", &e);
+    }
+    int nspecials = bpe_num_specials(t);
+    char **specials = xcalloc((size_t)nspecials + 1, sizeof(char *));
+    for (int i = 0; i < nspecials; i++) {
+        size_t L;
+        const char *b = bpe_token_bytes(t, (uint32_t)bpe_special_at(t, i), &L);
+        specials[i] = xmalloc(L + 1);
+        memcpy(specials[i], b, L);
+        specials[i][L] = 0;
+    }
+    // Every input must open before anything is written.
+    int nfiles = argc - optind;
+    uint64_t total_bytes = 0;
+    for (int a = optind; a < argc; a++) {
+        if (!strcmp(argv[a], "-")) {  // read once, when its turn comes
+            if (nfiles > 1) {
+                berr_set(&e, "standard input (\"-\") must be the only input");
+                goto fail_early;
+            }
+            continue;
+        }
+        text_input in;
+        if (input_open(argv[a], &in, &e)) goto fail_early;
+        total_bytes += in.len;
+        input_close(&in);
+    }
+    shard_dir_opts o = {.max_records = (uint64_t)shard_records,
+                        .shard = {.frame_bytes = (uint32_t)frame_bytes, .zstd_level = level}};
+    sink k = {.record_tokens = (size_t)record_tokens};
+    k.w = shard_dir_writer_open(out, producer, SHARD_TOKENS, TOKENS_SCHEMA, &o, &e);
+    if (!k.w) goto fail_early;
+    if (shard_dir_published(k.w) || shard_dir_writer_is_closed(k.w)) {
+        berr_set(&e, "%s already holds shards of producer %s: remove them or choose another --producer", out, producer);
+        shard_dir_abort(k.w);
+        goto fail_early;
+    }
+
+    bpe_encoder **enc = xcalloc((size_t)threads, sizeof *enc);
+    for (int i = 0; i < threads; i++) enc[i] = bpe_encoder_new(t);
+    uint64_t done_bytes = 0;
+    double t0 = now_sec(), last = t0;
+    int rc = 0;
+    for (int a = optind; a < argc && !rc; a++) {
+        text_input in;
+        if (input_open(argv[a], &in, &e)) {
+            rc = -1;
+            break;
+        }
+        if (eot_id >= 0) {
+            uint32_t id = (uint32_t)eot_id;
+            rc = sink_put(&k, &id, 1, &e);
+        }
+        size_t *ends;
+        size_t np = plan_pieces(in.data, in.len, (size_t)piece_bytes, specials, nspecials, &ends);
+        // Encode a batch of pieces in parallel, then hand their ids over in order.
+        size_t batch = (size_t)threads * 2;
+        uint32_t **ids = xcalloc(batch, sizeof *ids);
+        size_t *nids = xcalloc(batch, sizeof *nids), *caps = xcalloc(batch, sizeof *caps);
+        for (size_t p0 = 0; p0 < np && !rc; p0 += batch) {
+            size_t nb = np - p0 < batch ? np - p0 : batch;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+            for (size_t j = 0; j < nb; j++) {
+                size_t from = p0 + j == 0 ? 0 : ends[p0 + j - 1];
+                nids[j] = 0;
+                bpe_encoder_append(enc[omp_get_thread_num()], in.data + from, ends[p0 + j] - from, &ids[j], &nids[j],
+                                   &caps[j]);
+            }
+            for (size_t j = 0; j < nb && !rc; j++) rc = sink_put(&k, ids[j], nids[j], &e);
+            done_bytes += ends[p0 + nb - 1] - (p0 == 0 ? 0 : ends[p0 - 1]);
+            double now = now_sec();
+            if (now - last > 2) {
+                fprintf(stderr, "shards tokenize: %.1f / %.1f MB (%.1f%%), %llu tokens, %.2f MB/s\n", done_bytes / 1e6,
+                        total_bytes / 1e6, total_bytes ? 100.0 * (double)done_bytes / (double)total_bytes : 100.0,
+                        (unsigned long long)k.tokens, done_bytes / 1e6 / (now - t0));
+                last = now;
+            }
+        }
+        for (size_t j = 0; j < batch; j++) free(ids[j]);
+        free(ids);
+        free(nids);
+        free(caps);
+        free(ends);
+        input_close(&in);
+    }
+    if (!rc) rc = sink_flush(&k, 1, &e);
+    uint64_t shards = shard_dir_published(k.w) + (shard_dir_pending(k.w) ? 1 : 0);
+    if (rc) shard_dir_abort(k.w);  // published shards stay; the directory is not closed
+    else rc = shard_dir_close(k.w, &e);
+    for (int i = 0; i < threads; i++) bpe_encoder_free(enc[i]);
+    free(enc);
+    free(k.pending);
+    bbuf_free(&k.rec);
+    for (int i = 0; i < nspecials; i++) free(specials[i]);
+    free(specials);
+    bpe_free(t);
+    if (rc) return cmd_fail("tokenize", &e);
+    double secs = now_sec() - t0;
+    fprintf(stderr, "shards tokenize: wrote %llu tokens from %.1f MB in %llu shards to %s (closed) in %.1f s (%.2f MB/s)\n",
+            (unsigned long long)k.tokens, done_bytes / 1e6, (unsigned long long)shards, out, secs,
+            secs > 0 ? done_bytes / 1e6 / secs : 0.0);
+    return 0;
+fail_early:
+    for (int i = 0; i < nspecials; i++) free(specials[i]);
+    free(specials);
+    bpe_free(t);
+    return cmd_fail("tokenize", &e);
+}
+
+// ---- train-tokenizer -----------------------------------------------------------------------------
+
+typedef struct train_progress {
+    double last;
+} train_progress;
+
+static void on_progress(void *ctx, const char *phase, int64_t done, int64_t total) {
+    train_progress *p = ctx;
+    double now = now_sec();
+    if (now - p->last < 2 && done != total) return;
+    p->last = now;
+    fprintf(stderr, "shards train-tokenizer: %s %lld / %lld\n", phase, (long long)done, (long long)total);
+}
+
+int cmd_train_tokenizer(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"vocab-size", required_argument, 0, 'v'}, {"out", required_argument, 0, 'o'},
+        {"pretok", required_argument, 0, 'P'},     {"special", required_argument, 0, 'S'},
+        {"gpt2-vocab", required_argument, 0, 'V'}, {"gpt2-merges", required_argument, 0, 'M'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+    };
+    const char *out = NULL, *pretok = "digits", *vocab = NULL, *merges = NULL;
+    int vocab_size = 0, c, nspecials = 0;
+    const char **specials = xcalloc((size_t)argc + 3, sizeof(char *));
+    berr e;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'v': rc = parse_int("--vocab-size", optarg, 257, 1 << 24, &vocab_size, &e); break;
+        case 'o': out = optarg; break;
+        case 'P': pretok = optarg; break;
+        case 'S': specials[nspecials++] = optarg; break;
+        case 'V': vocab = optarg; break;
+        case 'M': merges = optarg; break;
+        case 'h': free(specials); fputs(TRAIN_HELP, stdout); return 0;
+        default:
+            free(specials);
+            return cmd_usage_error("train-tokenizer", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (rc) {
+            free(specials);
+            return cmd_usage_error("train-tokenizer", "%s", e.msg);
+        }
+    }
+    int mode = bpe_pretok_from_name(pretok);
+    const char *problem = !vocab_size ? "--vocab-size N is required"
+                          : !out ? "--out FILE is required"
+                          : mode < 0 ? "--pretok must be digits or gpt2"
+                          : !!vocab != !!merges ? "--gpt2-vocab and --gpt2-merges go together"
+                          : optind >= argc ? "no corpus file given" : NULL;
+    if (problem) {
+        free(specials);
+        return cmd_usage_error("train-tokenizer", "%s", problem);
+    }
+    if (nspecials == 0) {
+        specials[nspecials++] = BERRY_EOT;
+        specials[nspecials++] = BERRY_STEP;
+        specials[nspecials++] = BERRY_ANSWER;
+    }
+    fprintf(stderr, "shards train-tokenizer: vocab_size=%d pretok=%s out=%s specials=", vocab_size, pretok, out);
+    for (int i = 0; i < nspecials; i++) fprintf(stderr, "%s%s", i ? "," : "", specials[i]);
+    fprintf(stderr, " files=%d\n", argc - optind);
+    // The corpus: files joined by the end-of-text special (cut out by the trainer) or a newline.
+    const char *sep = "\n";
+    for (int i = 0; i < nspecials; i++)
+        if (!strcmp(specials[i], BERRY_EOT)) sep = BERRY_EOT;
+    bbuf corpus = {0};
+    int rc = 0;
+    for (int a = optind; a < argc && !rc; a++) {
+        text_input in;
+        if (input_open(argv[a], &in, &e)) {
+            rc = -1;
+            break;
+        }
+        if (a > optind) bbuf_put(&corpus, sep, strlen(sep));
+        bbuf_put(&corpus, in.data, in.len);
+        input_close(&in);
+    }
+    bpe *t = NULL;
+    double t0 = now_sec();
+    if (!rc) {
+        fprintf(stderr, "shards train-tokenizer: corpus of %.1f MB\n", corpus.n / 1e6);
+        train_progress pr = {t0};
+        t = bpe_train_progress(corpus.n ? (const char *)corpus.p : "", corpus.n, vocab_size, mode, specials, nspecials,
+                               on_progress, &pr, &e);
+        if (!t) rc = -1;
+    }
+    if (!rc) rc = bpe_save(t, out, &e);
+    if (!rc && vocab) rc = bpe_save_gpt2(t, vocab, merges, &e);
+    if (!rc)
+        fprintf(stderr, "shards train-tokenizer: wrote %s (%d ids, %d specials)%s%s%s in %.1f s\n", out,
+                bpe_vocab_size(t), bpe_num_specials(t), vocab ? " and " : "", vocab ? vocab : "", vocab ? " + merges" : "",
+                now_sec() - t0);
+    bpe_free(t);
+    bbuf_free(&corpus);
+    free(specials);
+    return rc ? cmd_fail("train-tokenizer", &e) : 0;
+}
