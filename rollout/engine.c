@@ -741,6 +741,7 @@ static void plan(ro_engine *E) {
     E->nplans = 0;
     E->ncopies = 0;
     for (int i = 0; i < limit; i++) {
+        if (dec_rows == E->c.max_batch && pre_rows == E->c.prefill_tokens) break;  // the step is full
         ro_seq *s = E->live[i];
         int pending = s->n - s->kv.n_fed, count, decode;
         if (s->dead || pending <= 0) continue;
