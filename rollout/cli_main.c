@@ -342,6 +342,8 @@ static int write_stats(run *r, berr *e) {
                "\"kv_from_scratch\":%llu",
             (unsigned long long)s->generated, (unsigned long long)s->kv_computed, (unsigned long long)s->kv_reused,
             (unsigned long long)s->kv_lost, (unsigned long long)s->baseline);
+    fprintf(f, ",\"kv_reused_from_tree\":%llu,\"dedup_blocks\":%llu", (unsigned long long)s->kv_from_tree,
+            (unsigned long long)s->dedup_blocks);
     fprintf(f, ",\"finish\":{\"branched\":%llu,\"answer\":%llu,\"eot\":%llu,\"maxlen\":%llu,\"budget\":%llu}",
             (unsigned long long)s->finish[0], (unsigned long long)s->finish[1], (unsigned long long)s->finish[2],
             (unsigned long long)s->finish[3], (unsigned long long)s->finish[4]);

@@ -723,6 +723,7 @@ static void attach_new(ro_engine *E) {
         int max_pos = s->node < 0 ? s->n : s->n - 1;  // a sampling seq feeds its last token itself
         uint64_t got = (uint64_t)kvs_attach_prefix(&E->kc, &s->kv, E->version, s->tok, s->n, max_pos);
         E->st.kv_reused += got;
+        E->st.kv_from_tree += got;
         s->p->reused += got;
         if (s->node < 0 && s->kv.n_fed == s->n) make_roots(E, s->p, s);
     }
@@ -895,6 +896,7 @@ int ro_step(ro_engine *E) {
     compact_live(E);
     if (E->nlive > E->st.peak_live) E->st.peak_live = E->nlive;
     E->st.peak_blocks = E->kc.peak_in_use;
+    E->st.dedup_blocks = E->kc.dedups;
     E->st.steps++;
     E->st.seconds += now_sec() - t0;
     return E->ndone;

@@ -56,6 +56,8 @@ typedef struct ro_stats {
     uint64_t generated;      // tokens sampled (in completed and running trees)
     uint64_t kv_computed;    // positions whose K/V a forward computed (real rows, padding excluded)
     uint64_t kv_reused;      // positions a sequence got without computing them (README: "Statistics")
+    uint64_t kv_from_tree;   // of kv_reused: positions found in the prefix tree (full blocks)
+    uint64_t dedup_blocks;   // full blocks computed again while an equal one was cached, then merged
     uint64_t kv_lost;        // positions dropped by preemption (recomputed or found in the cache later)
     uint64_t baseline;       // positions a from-scratch rollout of the completed trees computes
     uint64_t prefill_rows, decode_rows, padded_rows;

@@ -61,6 +61,23 @@ done
 check "three parts: same trees, directory closed" cmp -s "$T/a.json" <(trees "$T/d")
 check "three parts: CLOSED after the last" test -f "$T/d/CLOSED"
 
+# ---- a shared instruction: stored once, found in the prefix tree -----------------------------------
+printf 'Solve the following problem step by step. Write each step on its own line, then the answer.\n' > "$T/instr.txt"
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/i" "${COMMON[@]}" --instruction "$T/instr.txt" \
+    --max-batch 3 2> "$T/i.log"
+check "--instruction: every prompt starts with the instruction's tokens; later problems find them in the tree" python3 -c "
+import json,subprocess
+rows=[json.loads(l) for l in subprocess.run(['$SH','cat','--quiet','$T/i'],capture_output=True,text=True).stdout.splitlines()]
+a=[json.loads(l) for l in subprocess.run(['$SH','cat','--quiet','$T/a'],capture_output=True,text=True).stdout.splitlines()]
+n=len(rows[0]['prompt'])-len([r for r in a if r['problem_id']==rows[0]['problem_id']][0]['prompt'])
+assert n>=16 and len(rows)==24, (n,len(rows))
+assert all(r['prompt'][:n]==rows[0]['prompt'][:n] for r in rows)
+s=json.load(open('$T/i/rollout.stats.json'))
+assert s['kv_reused_from_tree']>=23*16, s['kv_reused_from_tree']"
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/i2" "${COMMON[@]}" --instruction "$T/instr.txt" \
+    --no-share 2> "$T/i2.log"
+check "--instruction: --no-share gives the same trees" cmp -s <(trees "$T/i") <(trees "$T/i2")
+
 # ---- exactly once across kill -9 -------------------------------------------------------------------
 "$FX" problems "$T/big" 0 120 10 12 close
 "$RO" --policy "$T/policy-v3.bin" --problems "$T/big" --out "$T/ref" "${COMMON[@]}" 2> /dev/null
@@ -70,7 +87,7 @@ for attempt in $(seq 1 8); do
     "$RO" --policy "$T/policy-v3.bin" --problems "$T/big" --out "$T/k" "${COMMON[@]}" --commit-records 3 \
         --max-batch 2 2>> "$T/k.log" &
     pid=$!
-    sleep "0.$((RANDOM % 8 + 1))"
+    sleep "0.$((RANDOM % 4 + 1))"
     if kill -9 $pid 2> /dev/null; then kills=$((kills + 1)); fi
     wait $pid 2> /dev/null
     [ -f "$T/k/CLOSED" ] && break
