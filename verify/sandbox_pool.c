@@ -35,8 +35,7 @@
 
 // Modules the template imports before forking, so candidates do not pay for them.
 static const char *const preimport[] = {
-    "math", "re", "json", "itertools", "collections", "functools", "heapq", "bisect", "string",
-    "random", "fractions", "decimal", "operator", "copy", "typing", "dataclasses", "statistics",
+    "math", "re", "itertools", "collections", "functools", "heapq", "bisect", "string", "operator",
 };
 #define NPREIMPORT ((int)(sizeof preimport / sizeof preimport[0]))
 

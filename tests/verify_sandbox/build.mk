@@ -12,5 +12,11 @@ $(VERIFY_SANDBOX_TESTS): $(BUILD)/tests/verify_sandbox/%: $(BUILD)/obj/tests/ver
 $(BUILD)/tests/verify_sandbox/test_verify_cli: | $(BUILD)/bin/verify
 
 TESTS += $(VERIFY_SANDBOX_TESTS)
+
+BENCHES += $(BUILD)/tests/verify_sandbox/bench_sandbox
+$(BUILD)/tests/verify_sandbox/bench_sandbox: EXTRA_LDLIBS = -lseccomp
+$(BUILD)/tests/verify_sandbox/bench_sandbox: $(call objs,tests/verify_sandbox/bench_sandbox.c) $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_BASE)
+	$(LINK)
+ALL_OBJS += $(call objs,tests/verify_sandbox/bench_sandbox.c)
 ALL_OBJS += $(call objs,$(addprefix tests/verify_sandbox/,$(addsuffix .c,$(VERIFY_SANDBOX_PROGS))))
 endif
