@@ -422,18 +422,45 @@ def serve(code):
     try:
         exec(compile(code, "<candidate>", "exec"), g)
         names = sorted(k for k, v in list(g.items()) if type(k) is str and callable(v) and not k.startswith("__"))
-        reply = {"ok": names}
+        hello = {"ok": names}
     except BaseException as e:
-        reply = {"e": describe_exc(e), "line": getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None}
+        hello = {"e": describe_exc(e), "line": getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None}
     flush_output()
-    send_msg(C_REPLY_FD, reply)
+    # With every test a literal call, the judge sent the batch along with the code: answer
+    # it all in one write (one wake-up of the judge) and exit. Answers go out early only if
+    # the batch takes long, so a crash part-way still shows which tests passed.
+    r, _, _ = select.select([C_CALL_FD], [], [], 0)
+    if r:
+        msg = read_msg(C_CALL_FD)
+        if msg is not None and "batch" in msg:
+            out = [frame(hello)]
+            last = time.monotonic()
+            for call in msg["batch"]:
+                out.append(frame(answer(g, call)))
+                if time.monotonic() - last > 0.02:
+                    write_all(C_REPLY_FD, b"".join(out))
+                    out, last = [], time.monotonic()
+            write_all(C_REPLY_FD, b"".join(out))
+            os._exit(0)
+        write_all(C_REPLY_FD, frame(hello))
+        if msg is None:
+            os._exit(0)
+        write_all(C_REPLY_FD, frame(answer(g, msg)))
+    else:
+        write_all(C_REPLY_FD, frame(hello))
     while True:
         msg = read_msg(C_CALL_FD)
         if msg is None:
             os._exit(0)
-        # One call, or a batch of calls answered one reply each, in order.
-        for call in msg["batch"] if "batch" in msg else (msg,):
-            answer(g, call)
+        write_all(C_REPLY_FD, frame(answer(g, msg)))
+
+
+def frame(reply):
+    try:
+        data = json.dumps(reply, separators=(",", ":")).encode()
+    except BaseException as e:
+        data = json.dumps({"e": "return value: " + describe_exc(e)}).encode()
+    return struct.pack("<I", len(data)) + data
 
 
 def answer(g, call):
@@ -449,11 +476,7 @@ def answer(g, call):
     except BaseException as e:
         reply = {"e": describe_exc(e)}
     flush_output()
-    try:
-        data = json.dumps(reply, separators=(",", ":")).encode()
-    except BaseException as e:
-        data = json.dumps({"e": "return value: " + describe_exc(e)}).encode()
-    write_all(C_REPLY_FD, struct.pack("<I", len(data)) + data)
+    return reply
 
 
 # ---- judge -------------------------------------------------------------------------------------

@@ -364,6 +364,19 @@ static void test_verdicts(sandbox *sb) {
               r.outcome == OUTCOME_FAIL && strstr(r.detail, "ValueError: at import"),
           "exception at import: %s: %s", oname(r.outcome), r.detail);
 
+    // A crash part-way through a batch of calls still reports the tests passed before it
+    // (answers are sent early once a batch runs long).
+    const char *crash_late =
+        "import ctypes, time\n"
+        "def sq(x):\n"
+        "    if x == 10:\n"
+        "        ctypes.string_at(0)\n"
+        "    time.sleep(0.03)\n"
+        "    return x * x\n";
+    CHECK(run_one(sb, crash_late, sq_tests, &r) == 0 && r.outcome == OUTCOME_CRASH && strstr(r.detail, "SIGSEGV") &&
+              strstr(r.detail, "2/3 tests passed"),
+          "crash in the third call: %s: %s", oname(r.outcome), r.detail);
+
     CHECK(run_one(sb, "def other(x):\n    return x\n", sq_tests, &r) == 0 && r.outcome == OUTCOME_FAIL &&
               strstr(r.detail, "NameError"),
           "missing function: %s: %s", oname(r.outcome), r.detail);
