@@ -12,6 +12,8 @@ $(VERIFY_SANDBOX_TESTS): $(BUILD)/tests/verify_sandbox/%: $(BUILD)/obj/tests/ver
 $(BUILD)/tests/verify_sandbox/test_verify_cli: | $(BUILD)/bin/verify
 
 TESTS += $(VERIFY_SANDBOX_TESTS)
+# The unprivileged path (user namespaces without root), through the verify executable.
+TESTS += tests/verify_sandbox/test_unprivileged.sh
 
 BENCHES += $(BUILD)/tests/verify_sandbox/bench_sandbox
 $(BUILD)/tests/verify_sandbox/bench_sandbox: EXTRA_LDLIBS = -lseccomp
