@@ -76,14 +76,15 @@ static void measure(sandbox *sb, cpu_split *c) {
 }
 
 // A plain check: python3 -c "<candidate>\n<tests>" — exit status 0 when every assert holds.
-static int plain_batch(const char *python, int lean, char **scripts, int n, int parallel, int *passed) {
+static int plain_batch(const char *python, int lean, char **scripts, int nscripts, int n, int parallel, int *passed) {
     pid_t *pids = calloc((size_t)parallel, sizeof *pids);
     int next = 0, running = 0;
     *passed = 0;
     while (next < n || running) {
         while (running < parallel && next < n) {
-            char *argv[] = {(char *)python, lean ? "-I" : "-c", lean ? "-S" : scripts[next], lean ? "-c" : NULL,
-                            lean ? scripts[next] : NULL, NULL};
+            char *script = scripts[next % nscripts];
+            char *argv[] = {(char *)python, lean ? "-I" : "-c", lean ? "-S" : script, lean ? "-c" : NULL,
+                            lean ? script : NULL, NULL};
             pid_t pid;
             posix_spawn_file_actions_t fa;
             posix_spawn_file_actions_init(&fa);
@@ -214,7 +215,7 @@ int main(int argc, char **argv) {
     for (int lean = 0; lean < 2; lean++) {
         int n = plain, ok;
         t0 = now_sec();
-        if (plain_batch(real_python, lean, scripts, n, parallel, &ok)) die("bench: posix_spawn failed");
+        if (plain_batch(real_python, lean, scripts, POOL, n, parallel, &ok)) die("bench: posix_spawn failed");
         double s = now_sec() - t0;
         rates[lean] = n / s;
         int want = 0;
