@@ -301,7 +301,7 @@ static const hostile hostiles[] = {
     {"ctypes_mount", "assert f() == 0\n", OUTCOME_VIOLATION, "seccomp"},
     {"ctypes_x32", "assert f() > 0\n", OUTCOME_VIOLATION, "seccomp"},
     {"enosys_calls", "assert f() == [[-1, 38], [-1, 38], [-1, 38]]\n", OUTCOME_PASS, NULL},
-    {"patch_harness", TX, OUTCOME_FAIL, "0/3 tests passed"},
+    {"patch_harness", TX, OUTCOME_FAIL, "1/3 tests passed"},  // as good as returning 4
     {"always_equal", TX, OUTCOME_FAIL, "unsupported type Anything"},
     {"imitate_stdout", TX, OUTCOME_FAIL, "0/3 tests passed"},
     {"imitate_fd", TX, OUTCOME_VIOLATION, "protocol"},
