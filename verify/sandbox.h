@@ -84,6 +84,10 @@ void sandbox_config_default(sandbox_config *c);
 // Checks the limits are sane (positive, within what the sandbox can enforce).
 int sandbox_limits_validate(const sandbox_limits *l, berr *e);
 
+// Largest candidate source the sandbox takes; longer code is a `fail` without running it
+// (the judge compiles candidate code, and its memory is not limited).
+#define SANDBOX_MAX_CODE (256 * 1024)
+
 typedef struct sandbox_job {
     const char *code;              // candidate source (Python)
     size_t code_len;

@@ -752,6 +752,12 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
                 failed = 1;
                 break;
             }
+            if (job->code_len > SANDBOX_MAX_CODE) {
+                fill_fail(&out[next], OUTCOME_FAIL, "candidate code of %zu bytes exceeds the %d-byte limit", job->code_len,
+                          SANDBOX_MAX_CODE);
+                next++;
+                continue;
+            }
             if (need > sb->pipe_cap) {
                 if (job->tests_len + 4096 > sb->pipe_cap) {
                     berr_set(e, "sandbox: job %zu: tests of %zu bytes exceed the %zu-byte request limit", next,

@@ -438,6 +438,15 @@ static void test_verdicts(sandbox *sb) {
     CHECK(run_one(sb, peek, "assert f(1) == False, 'EXPECTED-MARKER'\n", &r) == 0 && r.outcome == OUTCOME_PASS,
           "the tests leaked into the candidate: %s: %s", oname(r.outcome), r.detail);
 
+    // Code beyond the size limit is a fail without running anything.
+    size_t big = SANDBOX_MAX_CODE + 10;
+    char *huge = xmalloc(big + 1);
+    memset(huge, '#', big);
+    huge[big] = 0;
+    CHECK(run_one(sb, huge, sq_tests, &r) == 0 && r.outcome == OUTCOME_FAIL && strstr(r.detail, "exceeds"),
+          "oversized code: %s: %s", oname(r.outcome), r.detail);
+    free(huge);
+
     // Problem-data errors are errors of the run, not verdicts.
     sandbox_limits l = test_limits();
     const char *bad_tests = "assert sq(2) ==\n";
