@@ -205,7 +205,9 @@ static int manifest_write(const char *path, const manifest *m, berr *e) {
 
 // ---- listing ----------------------------------------------------------------------------------------
 
-int shard_dir_list(const char *dir, shard_dir_listing *out, berr *e) {
+// One pass of readdir. Entries that exist for the whole pass are all returned; one created
+// during it may or may not be.
+static int list_pass(const char *dir, shard_dir_listing *out, berr *e) {
     memset(out, 0, sizeof *out);
     DIR *d = opendir(dir);
     if (!d) return berr_set(e, "cannot open shard directory %s: %s", dir, strerror(errno));
@@ -249,6 +251,22 @@ int shard_dir_list(const char *dir, shard_dir_listing *out, berr *e) {
     }
     if (out->n_shards > 1) qsort(out->shards, out->n_shards, sizeof *out->shards, entry_cmp);
     if (out->n_closed_producers > 1) qsort(out->closed_producers, out->n_closed_producers, sizeof(char *), str_cmp);
+    return 0;
+}
+
+int shard_dir_list(const char *dir, shard_dir_listing *out, berr *e) {
+    if (list_pass(dir, out, e)) return -1;
+    int rc = 0;
+    if (out->closed) {
+        // CLOSED was seen, but a shard published during that pass may have been missed. Every
+        // shard was published before CLOSED, so a pass that starts now sees them all.
+        shard_dir_listing_free(out);
+        if (list_pass(dir, out, e)) return -1;
+        if (!out->closed) {
+            shard_dir_listing_free(out);
+            return berr_set(e, "%s: CLOSED disappeared while listing", dir);
+        }
+    }
     if (out->closed) {
         char *path = xasprintf("%s/CLOSED", dir);
         manifest m;

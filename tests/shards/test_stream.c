@@ -352,8 +352,59 @@ static void test_filter_stage(const char *root) {
     free(out);
 }
 
+// A shard published while a consumer lists the directory may be missed while a later one of
+// the same producer is seen: the consumer must wait for the gap to fill, never skip it.
+static void write_named(const char *dir, const char *name, const char *rec) {
+    berr e;
+    char *p = xasprintf("%s/%s", dir, name);
+    shard_writer *w = shard_create(p, SHARD_BYTES, 1, "gap", &e);
+    shard_append(w, rec, strlen(rec), &e);
+    if (shard_finish(w, &e)) die("%s", e.msg);
+    free(p);
+}
+
+static void test_gaps(const char *root) {
+    char *dir = xasprintf("%s/gaps", root);
+    berr e;
+    // A consumer may start before its input directory exists.
+    stream_reader *s = stream_open(dir, NULL, &e);
+    CHECK(s != NULL, "open a directory that does not exist yet: %s", e.msg);
+    bbuf got = {0};
+    const uint8_t *rec;
+    size_t len;
+    stream_pos pos;
+    CHECK(s && stream_next(s, 0, &rec, &len, &pos, &e) == STREAM_EMPTY, "nothing yet");
+    mkdir_p(dir, &e);
+    write_named(dir, "p-00000000.shard", "zero");
+    write_named(dir, "p-00000002.shard", "two");
+    drain(s, &got, 100, &e);
+    CHECK(stream_next(s, 0, &rec, &len, &pos, &e) == STREAM_EMPTY, "waits at the gap");
+    write_named(dir, "p-00000001.shard", "one");
+    drain(s, &got, 100, &e);
+    bbuf_u8(&got, 0);
+    CHECK(strcmp((char *)got.p, "zero\none\ntwo\n") == 0, "gap filled, order kept: %s", got.p);
+    stream_close(s);
+    // In a closed directory a gap is an error.
+    char *p1 = xasprintf("%s/p-00000001.shard", dir), *closed = xasprintf("%s/CLOSED", dir);
+    unlink(p1);
+    char *text = xasprintf("berry-closed 1\nproducers 1\nshard p-00000000.shard 1 1\nshard p-00000002.shard 1 1\n");
+    write_file_atomic(closed, text, strlen(text), &e);
+    s = stream_open(dir, NULL, &e);
+    got.n = 0;
+    drain(s, &got, 100, &e);
+    CHECK(stream_next(s, 0, &rec, &len, &pos, &e) == -1 && strstr(e.msg, "p-00000001.shard is missing"),
+          "gap in a closed directory: %s", e.msg);
+    stream_close(s);
+    bbuf_free(&got);
+    free(text);
+    free(closed);
+    free(p1);
+    free(dir);
+}
+
 int main(void) {
     char *root = scratch_dir("stream");
+    test_gaps(root);
     test_dir_writer(root);
     test_multi_producer(root);
     test_stream_reader(root);
