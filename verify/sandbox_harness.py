@@ -288,7 +288,7 @@ def template_main():
     for name in cfg["preimport"]:
         __import__(name)
     # The judge and the template talk over a socket pair, made before the filter (which
-    # kills socket creation) so the template can hand the judge each candidate's pipes.
+    # refuses socket creation) so the template can hand the judge each candidate's pipes.
     t_sock, j_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     seccomp_error = None
     if cfg["seccomp"]:
@@ -307,7 +307,7 @@ def template_main():
     jpid = os.fork()
     if jpid == 0:
         t_sock.close()
-        judge_main(j_sock, cfg, cbpf)
+        judge_main(j_sock, cfg)
         os._exit(0)
     j_sock.close()
     os.close(REQ_FD)
@@ -326,7 +326,7 @@ def template_main():
             t_sock.close()
             for fd in (call_w, reply_r, out_r):
                 os.close(fd)
-            candidate_main(cfg, cbpf, tpid, cdir, call_r, reply_w, out_w)
+            candidate_main(cfg, tpid, cdir, call_r, reply_w, out_w)
             os._exit(0)
         for fd in (call_r, reply_w, out_w):
             os.close(fd)
@@ -383,7 +383,7 @@ def landlock_scope():
     return err
 
 
-def candidate_main(cfg, cbpf, tpid, cdir, call_r, reply_w, out_w):
+def candidate_main(cfg, tpid, cdir, call_r, reply_w, out_w):
     """Runs in the candidate process; never returns."""
     try:
         os.dup2(out_w, 1)
@@ -443,28 +443,31 @@ def serve(code):
     flush_output()
     # With every test a literal call, the judge sent the batch along with the code: answer
     # it all in one write (one wake-up of the judge) and exit. Answers go out early only if
-    # the batch takes long, so a crash part-way still shows which tests passed.
+    # the batch takes long, so a crash part-way still shows which tests passed. (A batch
+    # that arrives later, because the judge's write was split, is answered the same way.)
     r, _, _ = select.select([C_CALL_FD], [], [], 0)
     msg = read_msg(C_CALL_FD) if r else None
-    if msg is not None and msg[0] == "batch":
-        out = [frame(hello)]
-        last = time.monotonic()
-        for name, args, kwargs in msg[1]:
-            out.append(frame(answer(g, name, args, kwargs)))
-            if time.monotonic() - last > 0.02:
-                write_all(C_REPLY_FD, b"".join(out))
-                out, last = [], time.monotonic()
-        write_all(C_REPLY_FD, b"".join(out))
-        os._exit(0)
-    write_all(C_REPLY_FD, frame(hello))
+    pending = [frame(hello)]
+    if msg is None:
+        write_all(C_REPLY_FD, pending.pop())
     while True:
         if msg is None:
             msg = read_msg(C_CALL_FD)
             if msg is None:
                 os._exit(0)
+        if msg[0] == "batch":
+            last = time.monotonic()
+            for name, args, kwargs in msg[1]:
+                pending.append(frame(answer(g, name, args, kwargs)))
+                if time.monotonic() - last > 0.02:
+                    write_all(C_REPLY_FD, b"".join(pending))
+                    pending, last = [], time.monotonic()
+            write_all(C_REPLY_FD, b"".join(pending))
+            os._exit(0)
         _, name, args, kwargs = msg
-        write_all(C_REPLY_FD, frame(answer(g, name, args, kwargs)))
-        msg = None
+        pending.append(frame(answer(g, name, args, kwargs)))
+        write_all(C_REPLY_FD, b"".join(pending))
+        pending, msg = [], None
 
 
 def frame(text):
@@ -778,9 +781,9 @@ class Judge:
                 for name in names if ch.batched else names.intersection(hello["ok"]):
                     ns[name] = Stub(name, ch)
                 first = None
-                for lineno, text, codeobj in stmts:
+                for lineno, text, stmt in stmts:
                     try:
-                        exec(codeobj, ns)
+                        exec(stmt, ns)
                         passed += 1
                     except (Stop, Died, HarnessError):
                         raise
@@ -848,7 +851,7 @@ def self_report():
     return "".join("%s=%s\n" % kv for kv in rep.items()).encode()
 
 
-def judge_main(sock, cfg, cbpf):
+def judge_main(sock, cfg):
     global ast
     import ast  # only the judge parses tests: the template stays smaller
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
