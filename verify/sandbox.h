@@ -127,8 +127,9 @@ void sandbox_print_layers(const sandbox_layers *l, FILE *f);
 #define SANDBOX_OUTCOME_NOT_RUN 6
 int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e);
 
-// Host pids of the live template processes (for tests and `verify sandbox-info`).
-int sandbox_worker_pids(const sandbox *sb, pid_t *pids, int max);
+// Host pids of the live template processes (for tests and `verify sandbox-info`); workers
+// found dead are reaped first (and restarted when next needed).
+int sandbox_worker_pids(sandbox *sb, pid_t *pids, int max);
 // Counters since open.
 typedef struct sandbox_stats {
     uint64_t checks, restarts;

@@ -487,6 +487,31 @@ static void test_batch(sandbox *sb) {
     check_workers_clean(sb, "batch", NULL);
 }
 
+// The host's own guards: a worker killed while idle is restarted for the next check, and a
+// worker that gives no verdict in time (here: hidden tests that sleep in the judge) is
+// killed, its check reported as a timeout, and restarted.
+static void test_restarts(sandbox *sb) {
+    sandbox_stats before, after;
+    sandbox_get_stats(sb, &before);
+    pid_t pids[4];
+    int n = sandbox_worker_pids(sb, pids, 4);
+    CHECK(n == 2, "%d workers", n);
+    for (int i = 0; i < n; i++) kill(pids[i], SIGKILL);
+    usleep(50000);
+    check_good(sb, "killing the idle workers");
+    sandbox_result r;
+    const char *slow_tests = "import time\ntime.sleep(30)\nassert g(1, 1) == 2\n";
+    double t0 = now_sec();
+    CHECK(run_one(sb, good_code, slow_tests, &r) == 0 && r.outcome == OUTCOME_TIMEOUT && strstr(r.detail, "restarted"),
+          "silent worker: %s: %s", oname(r.outcome), r.detail);
+    CHECK(now_sec() - t0 < 10, "the silent worker was killed after %.1f s", now_sec() - t0);
+    check_good(sb, "a silent worker");
+    sandbox_get_stats(sb, &after);
+    CHECK(after.restarts >= before.restarts + 2, "restarts %llu -> %llu", (unsigned long long)before.restarts,
+          (unsigned long long)after.restarts);
+    check_workers_clean(sb, "restarts", NULL);
+}
+
 // Without the explicit flag, a missing layer is refused; with it, the weaker sandbox runs,
 // says what is off, and still contains the basics.
 static void test_weak(void) {
@@ -557,6 +582,7 @@ int main(void) {
     printf("hostile programs:\n");
     for (size_t i = 0; i < sizeof hostiles / sizeof hostiles[0]; i++) run_hostile(sb, &hostiles[i], NULL);
     test_batch(sb);
+    test_restarts(sb);
     sandbox_stats st;
     sandbox_get_stats(sb, &st);
     printf("checks %llu, worker restarts %llu\n", (unsigned long long)st.checks, (unsigned long long)st.restarts);
