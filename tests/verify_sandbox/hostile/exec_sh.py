@@ -1,0 +1,6 @@
+# Replaces itself with a shell.
+import os
+
+
+def f():
+    os.execv("/bin/sh", ["sh", "-c", "echo pwned > @TMPFILE@"])

@@ -1,0 +1,9 @@
+# Floods stdout and stderr.
+import sys
+
+
+def f():
+    line = "x" * 10000
+    while True:
+        print(line)
+        sys.stderr.write(line)

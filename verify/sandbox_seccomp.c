@@ -1,0 +1,164 @@
+// sandbox_seccomp.c — the two seccomp programs a worker loads, built with libseccomp and
+// exported as classic BPF (the worker installs them itself, see sandbox_harness.py).
+#include <errno.h>
+#include <linux/sched.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "verify/sandbox_internal.h"
+
+#ifndef PR_GET_NO_NEW_PRIVS
+#define PR_GET_NO_NEW_PRIVS 39
+#endif
+
+// Escape and kernel-attack surface: killed even in the template and the judge.
+static const char *const template_kill[] = {
+    "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "chroot",
+    "unshare", "setns", "bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module",
+    "finit_module", "delete_module", "keyctl", "add_key", "request_key", "userfaultfd", "reboot",
+    "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "open_by_handle_at", "name_to_handle_at",
+    "fanotify_init", "iopl", "ioperm", "syslog", "move_mount", "open_tree", "fsopen", "fsconfig",
+    "fsmount", "fspick", "mount_setattr", "execve", "execveat", "personality",
+    "lookup_dcookie", "vhangup", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "sethostname", "setdomainname", "mknod", "mknodat", "modify_ldt", "uselib", "nfsservctl",
+};
+
+// What a candidate may do: compute, allocate, read the interpreter's files, use its
+// scratch directory, make threads, sleep. Everything else kills the process.
+static const char *const candidate_allow[] = {
+    // files and directories (Landlock and the mount layout decide which ones)
+    "read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "preadv2",
+    "pwritev2", "close", "close_range", "lseek", "fstat", "stat", "lstat", "newfstatat", "statx",
+    "fstatfs", "statfs", "getdents", "getdents64", "open", "openat", "creat", "access", "faccessat",
+    "faccessat2", "readlink", "readlinkat", "getcwd", "chdir", "fchdir", "mkdir", "mkdirat", "rmdir",
+    "unlink", "unlinkat", "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat",
+    "chmod", "fchmod", "fchmodat", "truncate", "ftruncate", "fsync", "fdatasync", "fallocate",
+    "fadvise64", "utimensat", "utimes", "utime", "futimesat", "umask", "flock", "fcntl", "dup",
+    "dup2", "dup3", "pipe", "pipe2", "sendfile", "copy_file_range", "getxattr", "lgetxattr",
+    "fgetxattr", "listxattr", "llistxattr", "flistxattr",
+    // waiting
+    "select", "pselect6", "poll", "ppoll", "epoll_create", "epoll_create1", "epoll_ctl",
+    "epoll_wait", "epoll_pwait", "epoll_pwait2", "nanosleep", "clock_nanosleep", "pause",
+    // memory
+    "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "msync", "mincore",
+    // signals (own process only: kill/tkill are not here; Landlock scopes tgkill)
+    "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigpending", "rt_sigtimedwait",
+    "rt_sigsuspend", "sigaltstack", "tgkill", "getitimer", "setitimer", "alarm",
+    // time and identity
+    "clock_gettime", "clock_getres", "gettimeofday", "time", "times", "getrusage", "getpid",
+    "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
+    "getgroups", "getpgrp", "getpgid", "getsid", "capget", "getrandom", "uname", "sysinfo",
+    "getcpu", "getrlimit", "getpriority",
+    // threads and scheduling
+    "futex", "set_robust_list", "get_robust_list", "rseq", "set_tid_address", "sched_yield",
+    "sched_getaffinity", "sched_getparam", "sched_getscheduler", "sched_get_priority_max",
+    "sched_get_priority_min", "restart_syscall", "exit", "exit_group", "wait4", "waitid",
+};
+
+static const char *const enosys_calls[] = {
+    "clone3", "openat2", "io_uring_setup", "io_uring_enter", "io_uring_register",
+};
+
+// No sockets. Refused rather than killed: the C library opens sockets on its own for
+// name-service lookups (getpwuid asks nscd first), and such code should take its failure
+// path. Every call that would use a socket is absent from the allowlist anyway.
+static const char *const eacces_calls[] = {"socket", "socketpair"};
+
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n, const struct scmp_arg_cmp *cmp,
+                    berr *e) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) return 0;  // not a system call on this architecture
+    int rc = seccomp_rule_add_array(ctx, action, nr, n, cmp);
+    if (rc < 0) return berr_set(e, "seccomp: cannot add a rule for %s: %s", name, strerror(-rc));
+    return 0;
+}
+
+static int add_list(scmp_filter_ctx ctx, uint32_t action, const char *const *names, size_t n, berr *e) {
+    for (size_t i = 0; i < n; i++)
+        if (add_rule(ctx, action, names[i], 0, NULL, e)) return -1;
+    return 0;
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static int candidate_rules(scmp_filter_ctx ctx, berr *e) {
+    if (add_list(ctx, SCMP_ACT_ALLOW, candidate_allow, COUNT(candidate_allow), e)) return -1;
+    // Threads only: a clone must carry CLONE_THREAD and no namespace flag (fork, vfork and
+    // posix_spawn have no CLONE_THREAD and are killed).
+    const uint64_t ns_flags = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
+                              CLONE_NEWCGROUP;
+    struct scmp_arg_cmp clone_cmp = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD | ns_flags, CLONE_THREAD);
+    if (add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &clone_cmp, e)) return -1;
+    // Reading limits is fine, changing them is not.
+    struct scmp_arg_cmp prlimit_cmp = SCMP_A2(SCMP_CMP_EQ, 0);
+    if (add_rule(ctx, SCMP_ACT_ALLOW, "prlimit64", 1, &prlimit_cmp, e)) return -1;
+    // Terminal queries the interpreter makes on its own fds.
+    const uint64_t ioctls[] = {TCGETS, TIOCGWINSZ, FIONREAD, FIONBIO, FIOCLEX, FIONCLEX};
+    for (size_t i = 0; i < COUNT(ioctls); i++) {
+        struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_EQ, ioctls[i]);
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, &c, e)) return -1;
+    }
+    const uint64_t prctls[] = {PR_GET_NAME, PR_SET_NAME, PR_GET_DUMPABLE, PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS};
+    for (size_t i = 0; i < COUNT(prctls); i++) {
+        struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, prctls[i]);
+        if (add_rule(ctx, SCMP_ACT_ALLOW, "prctl", 1, &c, e)) return -1;
+    }
+    return 0;
+}
+
+int sb_seccomp_program(int which, bbuf *out, berr *e) {
+    uint32_t deflt = which == SB_FILTER_CANDIDATE ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ALLOW;
+    scmp_filter_ctx ctx = seccomp_init(deflt);
+    if (!ctx) return berr_set(e, "seccomp: seccomp_init failed");
+    int rc, fd = -1, ret = -1;
+    // Only the native architecture: everything else (i386 via int 0x80, x32 numbers on
+    // x86_64) hits the bad-architecture action.
+    if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS)) < 0 ||
+        (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0 ||
+        (rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0) {
+        berr_set(e, "seccomp: cannot set filter attributes: %s", strerror(-rc));
+        goto out;
+    }
+    if (add_list(ctx, SCMP_ACT_ERRNO(ENOSYS), enosys_calls, COUNT(enosys_calls), e)) goto out;
+    if (add_list(ctx, SCMP_ACT_ERRNO(EACCES), eacces_calls, COUNT(eacces_calls), e)) goto out;
+    if (which == SB_FILTER_CANDIDATE) {
+        if (candidate_rules(ctx, e)) goto out;
+    } else {
+        if (add_list(ctx, SCMP_ACT_KILL_PROCESS, template_kill, COUNT(template_kill), e)) goto out;
+    }
+    fd = memfd_create("berry-bpf", MFD_CLOEXEC);
+    if (fd < 0) {
+        berr_set(e, "seccomp: memfd_create: %s", strerror(errno));
+        goto out;
+    }
+    if ((rc = seccomp_export_bpf(ctx, fd)) < 0) {
+        berr_set(e, "seccomp: cannot export the filter: %s", strerror(-rc));
+        goto out;
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size <= 0 || size % 8 != 0 || size / 8 > 4096 || lseek(fd, 0, SEEK_SET) != 0) {
+        berr_set(e, "seccomp: exported filter has an unexpected size (%lld bytes)", (long long)size);
+        goto out;
+    }
+    bbuf_reserve(out, (size_t)size);
+    size_t got = 0;
+    while (got < (size_t)size) {
+        ssize_t n = read(fd, out->p + out->n + got, (size_t)size - got);
+        if (n <= 0) {
+            berr_set(e, "seccomp: reading the exported filter: %s", n < 0 ? strerror(errno) : "short read");
+            goto out;
+        }
+        got += (size_t)n;
+    }
+    out->n += got;
+    ret = 0;
+out:
+    if (fd >= 0) close(fd);
+    seccomp_release(ctx);
+    return ret;
+}

@@ -1,0 +1,254 @@
+// verify_run.c — `verify run`: the streaming stage. Consumes trajectory-tree shards as they
+// appear (shards/stream.h), decodes each leaf's path (its ancestors' tokens, then its own)
+// to text, checks it with the math or code verifier of its problem, and publishes one
+// verdict per leaf. Output shards carry the input cursor they complete, so a run killed at
+// any moment and started again neither repeats nor skips a leaf.
+#include <stdlib.h>
+#include <string.h>
+
+#include "shards/stream.h"
+#include "shards/tokenizer.h"
+#include "verify/check.h"
+#include "verify/problem_set.h"
+#include "verify/verify_cli.h"
+
+enum { OPT_PROBLEMS = 1, OPT_TRAJ, OPT_OUT, OPT_TOKENIZER, OPT_PART, OPT_PARTS, OPT_IDLE, OPT_COMMIT_RECORDS,
+       OPT_COMMIT_SECONDS, OPT_LOG, OPT_HELP };
+
+static const struct option long_opts[] = {
+    {"problems", required_argument, 0, OPT_PROBLEMS},
+    {"trajectories", required_argument, 0, OPT_TRAJ},
+    {"out", required_argument, 0, OPT_OUT},
+    {"tokenizer", required_argument, 0, OPT_TOKENIZER},
+    {"part", required_argument, 0, OPT_PART},
+    {"parts", required_argument, 0, OPT_PARTS},
+    {"idle-timeout", required_argument, 0, OPT_IDLE},
+    {"commit-records", required_argument, 0, OPT_COMMIT_RECORDS},
+    {"commit-seconds", required_argument, 0, OPT_COMMIT_SECONDS},
+    {"log", required_argument, 0, OPT_LOG},
+    {"help", no_argument, 0, OPT_HELP},
+    VERIFY_SANDBOX_LONGOPTS,
+    {0, 0, 0, 0}};
+
+static void usage(void) {
+    printf("usage: verify run --problems DIR --trajectories DIR --out DIR --tokenizer FILE [options]\n\n"
+           "Streams the trajectory shards of --trajectories (waiting for new ones until the directory is\n"
+           "closed), checks every leaf of every tree against its problem and writes verdict shards to --out,\n"
+           "exactly once across restarts (run it again after a crash to continue).\n\n"
+           "  --problems DIR         problem shard directory (all problems the trees refer to)\n"
+           "  --trajectories DIR     trajectory shard directory (input; may still be growing)\n"
+           "  --out DIR              verdict shard directory (output; producer \"verify\" or \"verify.pKofN\")\n"
+           "  --tokenizer FILE       berry tokenizer file the trajectories were sampled with\n"
+           "  --part K --parts N     be consumer K of N over the input shards (default 0 of 1)\n"
+           "  --idle-timeout S       fail after S seconds without new input while the input is open (default: wait)\n"
+           "  --commit-records N     commit (publish verdicts) after N trees (default 64)\n"
+           "  --commit-seconds S     ... or at least every S seconds while verdicts are pending (default 10)\n"
+           "  --log FILE             append one JSON object per progress line to FILE\n\n");
+    verify_sandbox_usage(stdout);
+}
+
+typedef struct run_stats {
+    uint64_t trees, leaves, by_outcome[5];
+    double cpu;
+} run_stats;
+
+static void progress(FILE *log, const run_stats *s, double t0, int final) {
+    double dt = now_sec() - t0;
+    fprintf(stderr, "verify run: %s%llu trees, %llu leaves, %.1f leaves/s (pass %llu fail %llu timeout %llu crash %llu violation %llu)\n",
+            final ? "done: " : "", (unsigned long long)s->trees, (unsigned long long)s->leaves, (double)s->leaves / (dt + 1e-9),
+            (unsigned long long)s->by_outcome[0], (unsigned long long)s->by_outcome[1], (unsigned long long)s->by_outcome[2],
+            (unsigned long long)s->by_outcome[3], (unsigned long long)s->by_outcome[4]);
+    if (log) {
+        fprintf(log,
+                "{\"stage\":\"verify\",\"final\":%s,\"seconds\":%.3f,\"trees\":%llu,\"leaves\":%llu,\"pass\":%llu,\"fail\":%llu,"
+                "\"timeout\":%llu,\"crash\":%llu,\"violation\":%llu,\"check_cpu_seconds\":%.3f}\n",
+                final ? "true" : "false", dt, (unsigned long long)s->trees, (unsigned long long)s->leaves,
+                (unsigned long long)s->by_outcome[0], (unsigned long long)s->by_outcome[1], (unsigned long long)s->by_outcome[2],
+                (unsigned long long)s->by_outcome[3], (unsigned long long)s->by_outcome[4], s->cpu);
+        fflush(log);
+    }
+}
+
+// One tree: every leaf decoded, checked, and its verdict emitted (in node order).
+static int verify_tree(stream_stage *st, sandbox *sb, const sandbox_limits *lim, const problem_set *ps, const bpe *tok,
+                       const traj_rec *t, const stream_pos *pos, run_stats *s, berr *e) {
+    const problem_rec *p = problem_set_find(ps, t->problem_id);
+    if (!p) return berr_set(e, "%s record %llu: problem %llu is not in the problem set", pos->shard,
+                            (unsigned long long)pos->record, (unsigned long long)t->problem_id);
+    uint8_t *has_child = xcalloc(t->n_nodes ? t->n_nodes : 1, 1);
+    for (uint32_t i = 0; i < t->n_nodes; i++)
+        if (t->nodes[i].parent != TRAJ_ROOT) has_child[t->nodes[i].parent] = 1;
+    uint32_t nleaves = 0;
+    for (uint32_t i = 0; i < t->n_nodes; i++) nleaves += !has_child[i];
+    check_item *items = xcalloc(nleaves ? nleaves : 1, sizeof *items);
+    uint32_t *leaf = xcalloc(nleaves ? nleaves : 1, sizeof *leaf);
+    char **texts = xcalloc(nleaves ? nleaves : 1, sizeof *texts);
+    uint32_t *chain = xcalloc(t->n_nodes ? t->n_nodes : 1, sizeof *chain);
+    uint32_t k = 0;
+    int rc = 0;
+    size_t cap = 0;
+    uint32_t *ids = NULL;
+    for (uint32_t i = 0; i < t->n_nodes && !rc; i++) {
+        if (has_child[i]) continue;
+        uint32_t depth = 0;
+        for (uint32_t j = i; j != TRAJ_ROOT; j = t->nodes[j].parent) chain[depth++] = j;
+        size_t n = 0;
+        for (uint32_t d = depth; d-- > 0;) {
+            const traj_node *nd = &t->nodes[chain[d]];
+            if (n + nd->n_tokens > cap) {
+                cap = (n + nd->n_tokens) * 2;
+                ids = xrealloc(ids, cap * sizeof *ids);
+            }
+            memcpy(ids + n, nd->tokens, nd->n_tokens * sizeof *ids);
+            n += nd->n_tokens;
+        }
+        size_t len;
+        if (bpe_decode(tok, ids, n, &texts[k], &len, e)) {
+            rc = berr_wrap(e, "%s record %llu node %u", pos->shard, (unsigned long long)pos->record, i);
+            break;
+        }
+        items[k] = (check_item){p, texts[k], len};
+        leaf[k++] = i;
+    }
+    check_verdict *v = xcalloc(nleaves ? nleaves : 1, sizeof *v);
+    if (!rc && check_batch(sb, lim, items, k, v, e)) rc = berr_wrap(e, "%s record %llu", pos->shard, (unsigned long long)pos->record);
+    bbuf rec = {0};
+    for (uint32_t j = 0; j < k && !rc; j++) {
+        verdict_rec vr = {t->problem_id, leaf[j], t->policy_version, v[j].outcome, v[j].cpu_seconds, v[j].detail};
+        rec.n = 0;
+        verdict_encode(&rec, &vr);
+        if (stage_emit(st, rec.p, rec.n, e)) rc = -1;
+        s->by_outcome[v[j].outcome]++;
+        s->cpu += v[j].cpu_seconds;
+    }
+    s->leaves += k;
+    s->trees++;
+    bbuf_free(&rec);
+    for (uint32_t j = 0; j < k; j++) free(texts[j]);
+    free(v), free(ids), free(chain), free(texts), free(leaf), free(items), free(has_child);
+    return rc;
+}
+
+int verify_cmd_run(int argc, char **argv) {
+    const char *problems = NULL, *traj = NULL, *out = NULL, *tok_path = NULL, *log_path = NULL;
+    int part = 0, parts = 1, commit_records = 64;
+    double idle = 0, commit_seconds = 10;
+    sandbox_config cfg;
+    verify_sandbox_defaults(&cfg);
+    berr e;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        int r = verify_sandbox_opt(&cfg, opt, optarg, &e);
+        if (r < 0) return verify_usage_error("run", "%s", e.msg);
+        if (r) continue;
+        switch (opt) {
+        case OPT_PROBLEMS: problems = optarg; break;
+        case OPT_TRAJ: traj = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_TOKENIZER: tok_path = optarg; break;
+        case OPT_LOG: log_path = optarg; break;
+        case OPT_PART:
+            if (parse_int("part", optarg, 0, 1 << 20, &part, &e)) return verify_usage_error("run", "%s", e.msg);
+            break;
+        case OPT_PARTS:
+            if (parse_int("parts", optarg, 1, 1 << 20, &parts, &e)) return verify_usage_error("run", "%s", e.msg);
+            break;
+        case OPT_IDLE:
+            if (parse_f64("idle-timeout", optarg, 0, 1e9, &idle, &e)) return verify_usage_error("run", "%s", e.msg);
+            break;
+        case OPT_COMMIT_RECORDS:
+            if (parse_int("commit-records", optarg, 1, 1 << 30, &commit_records, &e)) return verify_usage_error("run", "%s", e.msg);
+            break;
+        case OPT_COMMIT_SECONDS:
+            if (parse_f64("commit-seconds", optarg, 0.001, 1e9, &commit_seconds, &e)) return verify_usage_error("run", "%s", e.msg);
+            break;
+        case OPT_HELP: usage(); return 0;
+        default: return verify_usage_error("run", "unknown option");
+        }
+    }
+    if (optind < argc) return verify_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (!problems || !traj || !out || !tok_path)
+        return verify_usage_error("run", "--problems, --trajectories, --out and --tokenizer are required");
+    if (part >= parts) return verify_usage_error("run", "--part %d must be below --parts %d", part, parts);
+    fprintf(stderr, "verify run: problems=%s trajectories=%s out=%s tokenizer=%s part=%d/%d idle-timeout=%g commit-records=%d "
+                    "commit-seconds=%g log=%s\n", problems, traj, out, tok_path, part, parts, idle, commit_records,
+            commit_seconds, log_path ? log_path : "-");
+    verify_sandbox_echo(stderr, &cfg);
+
+    int rc = 1;
+    problem_set ps;
+    if (problem_set_load(&ps, problems, &e)) return verify_fail("run", &e);
+    bpe *tok = bpe_load(tok_path, &e);
+    FILE *log = NULL;
+    sandbox *sb = NULL;
+    stream_stage *st = NULL;
+    if (!tok) goto fail;
+    if (log_path && !(log = fopen(log_path, "a"))) {
+        berr_set(&e, "cannot open --log %s", log_path);
+        goto fail;
+    }
+    int any_code = 0;
+    for (size_t i = 0; i < ps.n; i++) any_code |= ps.items[i].task == TASK_CODE;
+    fprintf(stderr, "verify run: %zu problems (%s code tasks)\n", ps.n, any_code ? "with" : "no");
+    if (any_code) {
+        cfg.log = stderr;
+        if (!(sb = sandbox_open(&cfg, &e))) goto fail;
+        fprintf(stderr, "verify run: sandbox layers:\n");
+        sandbox_print_layers(sandbox_get_layers(sb), stderr);
+    }
+    stage_opts so;
+    memset(&so, 0, sizeof so);
+    so.in.part = (uint32_t)part;
+    so.in.parts = (uint32_t)parts;
+    so.in.idle_timeout = idle;
+    so.in.expect_kind = SHARD_TRAJECTORIES;
+    so.out_kind = SHARD_VERDICTS;
+    so.out_schema = VERDICT_SCHEMA;
+    so.commit_records = (uint64_t)commit_records;
+    so.commit_seconds = commit_seconds;
+    if (!(st = stage_open(traj, out, "verify", &so, &e))) goto fail;
+    fprintf(stderr, "verify run: producer %s, resuming after commit %llu\n", stage_producer(st),
+            (unsigned long long)stage_commits(st));
+    run_stats s;
+    memset(&s, 0, sizeof s);
+    double t0 = now_sec(), last = t0;
+    for (;;) {
+        const uint8_t *rec;
+        size_t len;
+        stream_pos pos;
+        int r = stage_next(st, &rec, &len, &pos, &e);
+        if (r < 0) goto fail;
+        if (r == STREAM_END) break;
+        traj_rec t;
+        if (traj_decode(rec, len, pos.schema, &t, &e)) {
+            berr_wrap(&e, "%s/%s record %llu", traj, pos.shard, (unsigned long long)pos.record);
+            goto fail;
+        }
+        int vr = verify_tree(st, sb, &cfg.limits, &ps, tok, &t, &pos, &s, &e);
+        traj_free(&t);
+        if (vr) goto fail;
+        if (now_sec() - last >= 2.0) {
+            last = now_sec();
+            progress(log, &s, t0, 0);
+        }
+    }
+    if (stage_close(st, &e)) {
+        st = NULL;
+        goto fail;
+    }
+    st = NULL;
+    progress(log, &s, t0, 1);
+    rc = 0;
+fail:
+    if (rc) {
+        verify_fail("run", &e);
+        fprintf(stderr, "verify run: uncommitted verdicts are dropped; run the same command again to continue\n");
+    }
+    stage_abort(st);
+    sandbox_close(sb);
+    if (log) fclose(log);
+    bpe_free(tok);
+    problem_set_free(&ps);
+    return rc;
+}
