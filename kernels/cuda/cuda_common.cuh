@@ -36,11 +36,6 @@ typedef struct cuda_state {
     cublasLtHandle_t lt;
     void *lt_workspace;
     size_t lt_workspace_bytes;
-    // a second stream (and cuBLASLt workspace) for a weight gradient running beside the
-    // input gradient of the same matmul backward
-    cudaStream_t side;
-    void *lt_workspace_side;
-    cudaEvent_t fork, join;
     // pinned staging ring for asynchronous small uploads
     char *stage;
     cudaEvent_t stage_ev[STAGE_SLOTS];

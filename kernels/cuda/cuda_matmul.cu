@@ -106,7 +106,7 @@ static plan *get_plan(kb_ctx *ctx, plan_key key, const void *bias, const void *a
 // cache file, so every later process uses the same algorithm: runs stay bit-reproducible
 // across processes and restarts. BERRY_MATMUL_TUNE=0 keeps the heuristic's first pick;
 // BERRY_CACHE_DIR moves the cache (default ~/.cache/berry).
-#define TUNE_CANDIDATES 8
+#define TUNE_CANDIDATES 16
 
 static char *cache_path(kb_ctx *ctx) {
     const char *dir = getenv("BERRY_CACHE_DIR");
@@ -363,38 +363,11 @@ void cuda_matmul_forward(kb_ctx *ctx, kb_act *out, kb_act *pre_gelu, const kb_ac
     LAUNCH_CHECK();
 }
 
-// The weight gradient runs on the side stream beside the input gradient (BERRY_MATMUL_STREAMS=1
-// keeps one stream); the two write different buffers, so the bits do not change.
-static int use_side_stream(void) {
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("BERRY_MATMUL_STREAMS");
-        v = !(e && !strcmp(e, "1"));
-    }
-    return v;
-}
-
 static void matmul_backward_dw(kb_ctx *ctx, float *dw, float *db, const kb_act *dout, const kb_act *inp, int N,
                                int C, int OC);
 
 void cuda_matmul_backward(kb_ctx *ctx, kb_act *dinp, float *dw, float *db, const kb_act *dout, const kb_act *inp,
                           const kb_act *w, const kb_act *gelu_in, int N, int C, int OC) {
-    cuda_state *s = CS(ctx);
-    cudaStreamCaptureStatus cap;
-    CUDA_CHECK(cudaStreamIsCapturing(s->stream, &cap));
-    const int side = dinp && use_side_stream() && cap == cudaStreamCaptureStatusNone;
-    if (side) {
-        // dW on the side stream, after everything queued so far; the main stream waits for it
-        // before anything that follows.
-        CUDA_CHECK(cudaEventRecord(s->fork, s->stream));
-        CUDA_CHECK(cudaStreamWaitEvent(s->side, s->fork, 0));
-        cudaStream_t m = s->stream;
-        void *mw = s->lt_workspace;
-        s->stream = s->side, s->lt_workspace = s->lt_workspace_side;
-        matmul_backward_dw(ctx, dw, db, dout, inp, N, C, OC);
-        s->stream = m, s->lt_workspace = mw;
-        CUDA_CHECK(cudaEventRecord(s->join, s->side));
-    }
     // dinp(N,C) = dout(N,OC)·W(OC,C): column-major D(C×N) = W_cm(C×OC) · dout_cm(OC×N)
     if (dinp) {
         int ep = gelu_in ? CUBLASLT_EPILOGUE_DGELU : CUBLASLT_EPILOGUE_DEFAULT;
@@ -408,8 +381,7 @@ void cuda_matmul_backward(kb_ctx *ctx, kb_act *dinp, float *dw, float *db, const
             LAUNCH_CHECK();
         }
     }
-    if (side) CUDA_CHECK(cudaStreamWaitEvent(s->stream, s->join, 0));
-    else matmul_backward_dw(ctx, dw, db, dout, inp, N, C, OC);
+    matmul_backward_dw(ctx, dw, db, dout, inp, N, C, OC);
 }
 
 static void matmul_backward_dw(kb_ctx *ctx, float *dw, float *db, const kb_act *dout, const kb_act *inp, int N,

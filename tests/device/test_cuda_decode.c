@@ -197,6 +197,7 @@ static void test_greedy_decoding(void) {
         c.n_logits = nseq;
         c.sample = 1;
         c.temperature = 0;
+        c.top_p = 1;
         for (int s = 0; s < nseq; s++)
             for (int t = 0; t < plen; t++) {
                 int i = s * plen + t;
@@ -217,6 +218,7 @@ static void test_greedy_decoding(void) {
         dc.n = nseq;
         dc.n_logits = nseq;
         dc.sample = 1;
+        dc.top_p = 1;
         kb_graph *g = gpt2_dec_capture(&d, &dc);
         for (int st = 0; st < steps; st++) {
             dc.keys = 0;

@@ -163,7 +163,7 @@ static int sandbox_processes(void) {
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        char p[64], line[256];
+        char p[300], line[256];
         if (!strtol(de->d_name, NULL, 10)) continue;
         snprintf(p, sizeof p, "/proc/%s/status", de->d_name);
         FILE *f = fopen(p, "re");
