@@ -115,7 +115,10 @@ static char *cache_path(kb_ctx *ctx) {
     snprintf(name, sizeof name, "%s", ctx->device_name);
     for (char *c = name; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) *c = '_';
-    char *p = xasprintf("%s/matmul-%s-lt%zu.txt", d, name, (size_t)cublasLtGetVersion());
+    // The heuristic's ranking depends on the library, the GPU, the workspace and how many
+    // candidates are asked for: all of them name the file.
+    char *p = xasprintf("%s/matmul-%s-lt%zu-ws%zu-c%d.txt", d, name, (size_t)cublasLtGetVersion(),
+                        CS(ctx)->lt_workspace_bytes >> 20, TUNE_CANDIDATES);
     free(d);
     return p;
 }
