@@ -25,8 +25,10 @@ int berr_set(berr *e, const char *fmt, ...) {
 }
 
 // A wrapped message longer than the buffer is cut short on purpose.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 int berr_wrap(berr *e, const char *fmt, ...) {
     if (e) {
         char prefix[512], old[sizeof e->msg];
@@ -39,7 +41,9 @@ int berr_wrap(berr *e, const char *fmt, ...) {
     }
     return -1;
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 void die(const char *fmt, ...) {
     va_list ap;

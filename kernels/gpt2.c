@@ -13,8 +13,14 @@ const char *gpt2_tensor_name(int t) { return t >= 0 && t < GPT2_NTENSORS ? tenso
 gpt2_config gpt2_config_depth(int depth, int V, int maxT) {
     gpt2_config c = {0};
     c.L = depth;
-    c.C = 64 * depth;
-    c.NH = depth;
+    // GPT-2's own sizes where they exist (124M, 350M, 774M, 1558M); otherwise 64 channels a layer.
+    switch (depth) {
+    case 12: c.C = 768, c.NH = 12; break;
+    case 24: c.C = 1024, c.NH = 16; break;
+    case 36: c.C = 1280, c.NH = 20; break;
+    case 48: c.C = 1600, c.NH = 25; break;
+    default: c.C = 64 * depth, c.NH = depth; break;
+    }
     c.V = V;
     c.Vp = (V + 127) / 128 * 128;
     c.maxT = maxT;

@@ -29,8 +29,9 @@ typedef struct gpt2_config {
     int n_scalar;    // scalar heads on the final hidden state (value/reward); 0 for a plain LM
 } gpt2_config;
 
-// Fills a config from a depth (d6, d12, d24, ...): C = 64·depth (d12 = 768, d24 = 1024 as
-// GPT-2 124M/350M), heads of 64 channels, Vp = V rounded up to 128.
+// Fills a config from a depth: GPT-2's sizes for d12/d24/d36/d48 (124M, 350M, 774M, 1558M:
+// C = 768/1024/1280/1600, heads of 64), else C = 64·depth with heads of 64; Vp = V rounded
+// up to 128.
 gpt2_config gpt2_config_depth(int depth, int V, int maxT);
 // Checks a config (also one read from a file); names the bad field.
 int gpt2_config_check(const gpt2_config *c, berr *e);

@@ -212,3 +212,20 @@ kb_graph *gpt2_dec_capture(gpt2_decoder *d, gpt2_dec_call *c) {
     d->captures[d->ncaptures++] = a;
     return kb_graph_capture(d->m->ctx, run_captured, a);
 }
+
+void gpt2_dec_replay(gpt2_decoder *d, kb_graph *g, int64_t keys, int64_t prefix_keys) {
+    kb_ctx *ctx = d->m->ctx;
+    const int C = d->m->cfg.C, NH = d->m->cfg.NH, bs = d->kv->bs;
+    kb_graph_launch(ctx, g);
+    // Zero rows, the given key counts: exactly the key-dependent part of each layer's charge.
+    kb_set_dry_run(ctx, 1);
+    for (int l = 0; l < d->m->cfg.L; l++) {
+        kb_paged_attention(ctx, d->att, d->lse, d->qkv, d->kv->k[l], d->kv->v[l], d->d.block_table, d->max_blocks,
+                           d->d.kv_start, d->d.kv_end, 0, C, NH, bs, keys);
+        if (prefix_keys)
+            kb_prefix_attention(ctx, d->att2, d->lse2, d->qkv, d->kv->k[l], d->kv->v[l], d->d.prefix_table,
+                                d->max_blocks, d->d.prefix_len, d->d.row_off, d->d.group_rows, 0, C, NH, bs,
+                                prefix_keys);
+    }
+    kb_set_dry_run(ctx, 0);
+}

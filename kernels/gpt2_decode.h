@@ -92,6 +92,12 @@ void gpt2_dec_fetch(gpt2_decoder *d, int n_logits);
 // Captures gpt2_dec_forward for a fixed call shape; replay with kb_graph_launch after
 // gpt2_dec_upload. The call struct must stay alive as long as the graph.
 kb_graph *gpt2_dec_capture(gpt2_decoder *d, gpt2_dec_call *c);
+// Launches a graph captured with keys = prefix_keys = 0 in its call and charges the attention
+// FLOPs and bytes of this launch's actual key counts. A captured graph charges what it
+// recorded at capture, but the key counts change every step while the graph's shape does
+// not; the charge goes through dry-run attention calls, so each replay also adds L (and L
+// more with prefix keys) to the attention call counts.
+void gpt2_dec_replay(gpt2_decoder *d, kb_graph *g, int64_t keys, int64_t prefix_keys);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ struct stream_reader {
     double last_progress;
 };
 
+static int rescan(stream_reader *s, berr *e);
+
 static int part_of(const stream_reader *s, const char *name) {
     return s->o.parts <= 1 || hash64(name, strlen(name), 0) % s->o.parts == s->o.part;
 }
@@ -52,6 +55,7 @@ static prod_cursor *cursor_for(stream_reader *s, const char *producer, size_t *i
 
 stream_reader *stream_open(const char *dir, const stream_opts *o, berr *e) {
     stream_reader *s = xcalloc(1, sizeof *s);
+    s->inotify_fd = -1;
     s->dir = xstrdup(dir);
     if (o) s->o = *o;
     if (s->o.parts == 0) s->o.parts = 1;
@@ -61,20 +65,11 @@ stream_reader *stream_open(const char *dir, const stream_opts *o, berr *e) {
         return NULL;
     }
     if (s->o.poll_seconds <= 0) s->o.poll_seconds = 0.05;
-    // inotify only makes waiting quicker; the poll interval keeps it correct without it.
-    s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (s->inotify_fd >= 0 && inotify_add_watch(s->inotify_fd, dir, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE) < 0) {
-        close(s->inotify_fd);
-        s->inotify_fd = -1;
-    }
-    // The directory must exist (a producer may not have published anything yet).
-    shard_dir_listing l;
-    if (shard_dir_list(dir, &l, e)) {
+    // The directory may not exist yet (its producer starts later): that reads as empty.
+    if (rescan(s, e)) {
         stream_close(s);
         return NULL;
     }
-    s->listing = l;
-    s->have_listing = 1;
     s->last_progress = now_sec();
     return s;
 }
@@ -297,7 +292,21 @@ static int open_next_shard(stream_reader *s, berr *e) {
 
 static int rescan(stream_reader *s, berr *e) {
     shard_dir_listing l;
-    if (shard_dir_list(s->dir, &l, e)) return -1;
+    struct stat st;
+    if (stat(s->dir, &st) != 0 && errno == ENOENT) {
+        memset(&l, 0, sizeof l);  // not created yet: nothing published
+    } else {
+        if (shard_dir_list(s->dir, &l, e)) return -1;
+        // inotify only makes waiting quicker; the poll interval keeps it correct without it.
+        if (s->inotify_fd < 0) {
+            s->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+            if (s->inotify_fd >= 0 &&
+                inotify_add_watch(s->inotify_fd, s->dir, IN_MOVED_TO | IN_CREATE | IN_CLOSE_WRITE) < 0) {
+                close(s->inotify_fd);
+                s->inotify_fd = -2;  // do not try again
+            }
+        }
+    }
     if (s->have_listing) shard_dir_listing_free(&s->listing);
     s->listing = l;
     s->have_listing = 1;

@@ -116,6 +116,7 @@ typedef struct stream_pos {
 enum { STREAM_END = 0, STREAM_RECORD = 1, STREAM_EMPTY = 2 };
 
 typedef struct stream_reader stream_reader;
+// A directory that does not exist yet reads as open and empty (the producer may start later).
 stream_reader *stream_open(const char *dir, const stream_opts *o, berr *e);
 // Next record: STREAM_RECORD with *rec/*len (valid until the next call) and *pos;
 // STREAM_END once the directory is closed and this part drained; with wait == 0,

@@ -19,7 +19,7 @@
 enum {
     SMALL_WORD = 48,                 // longest pre-token merged with the flat array
     CACHE_MAX_WORD = 256,            // longer pre-tokens are not cached (they rarely repeat)
-    CACHE_MAX_ENTRIES = 1 << 20,     // the cache is emptied when it holds this many
+    CACHE_MAX_ENTRIES = 1 << 18,     // the cache is emptied when it holds this many (~15 MB)
 };
 
 // Not static so that the tests can route every pre-token through the heap path and make
@@ -290,7 +290,7 @@ size_t bpe_encode(const bpe *t, const char *text, size_t len, uint32_t **ids) {
     size_t n = 0, cap = 0;
     *ids = NULL;
     bpe_encoder_append(enc, text, len, ids, &n, &cap);
-    if (!*ids) *ids = xmalloc(sizeof **ids);
+    *ids = *ids ? xrealloc(*ids, (n ? n : 1) * sizeof **ids) : xmalloc(sizeof **ids);  // room was for len ids
     bpe_encoder_free(enc);
     return n;
 }

@@ -12,7 +12,6 @@
 //         32   V tokens in id order: u8 kind (0 byte, 1 merge result, 2 special), u32 length, bytes
 //              M merge rules in rank order: u32 left id, u32 right id, u32 result id
 //         end-8 u64     XXH64 (seed 0) of every byte before it
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +110,7 @@ bpe *bpe_load(const char *path, berr *e) {
         berr_set(e, "%s: byte offset 24: header says %u special tokens, the token table has %u", path, S, nspecial);
         goto fail;
     }
-    if ((end - off) / 12 < M || (end - off) != 12 * (size_t)M) {
+    if (end - off != 12 * (size_t)M) {
         berr_set(e, "%s: byte offset %zu: %zu bytes left for %u merge rules of 12 bytes", path, off, end - off, M);
         goto fail;
     }

@@ -11,6 +11,10 @@ have_header zstd.h || need+=(libzstd-dev)
 have_header xxhash.h || need+=(libxxhash-dev)
 have_header seccomp.h || need+=(libseccomp-dev)
 command -v mpicc >/dev/null || need+=(libopenmpi-dev openmpi-bin)
+# clang with its sanitizer and libFuzzer runtimes: the shards sanitizer tests and fuzzer.
+command -v clang >/dev/null || need+=(clang)
+echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }' |
+    clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null >/dev/null 2>&1 || need+=(libclang-rt-dev)
 command -v python3 >/dev/null || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then

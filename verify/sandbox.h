@@ -84,6 +84,10 @@ void sandbox_config_default(sandbox_config *c);
 // Checks the limits are sane (positive, within what the sandbox can enforce).
 int sandbox_limits_validate(const sandbox_limits *l, berr *e);
 
+// Largest candidate source the sandbox takes; longer code is a `fail` without running it
+// (the judge compiles candidate code, and its memory is not limited).
+#define SANDBOX_MAX_CODE (256 * 1024)
+
 typedef struct sandbox_job {
     const char *code;              // candidate source (Python)
     size_t code_len;
@@ -123,8 +127,9 @@ void sandbox_print_layers(const sandbox_layers *l, FILE *f);
 #define SANDBOX_OUTCOME_NOT_RUN 6
 int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e);
 
-// Host pids of the live template processes (for tests and `verify sandbox-info`).
-int sandbox_worker_pids(const sandbox *sb, pid_t *pids, int max);
+// Host pids of the live template processes (for tests and `verify sandbox-info`); workers
+// found dead are reaped first (and restarted when next needed).
+int sandbox_worker_pids(sandbox *sb, pid_t *pids, int max);
 // Counters since open.
 typedef struct sandbox_stats {
     uint64_t checks, restarts;

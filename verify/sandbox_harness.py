@@ -11,12 +11,12 @@
 #              candidate code, answers the judge's calls with plain data.
 #
 # Fds on entry: 0 and 1 /dev/null, 2 the host's stderr, 3 requests, 4 responses, 5 init.
-import ast
 import builtins
 import ctypes
 import errno
 import gc
 import json
+import marshal
 import os
 import resource
 import select
@@ -25,6 +25,7 @@ import socket
 import struct
 import sys
 import time
+from json.encoder import encode_basestring_ascii as jstr
 
 REQ_FD, RESP_FD, INIT_FD = 3, 4, 5
 # Candidate-side fds.
@@ -32,6 +33,7 @@ C_CALL_FD, C_REPLY_FD = 3, 4
 
 PASS, FAIL, TIMEOUT, CRASH, VIOLATION, ERROR = 0, 1, 2, 3, 4, 5
 MAX_MSG = 16 << 20          # largest judge<->candidate message
+TEST_CACHE = 1024           # compiled hidden tests kept by a judge (many checks per problem)
 MAX_DEPTH = 100             # nesting of values crossing the boundary
 OUTPUT_HEAD = 1024          # bytes of candidate output reported to the host
 DETAIL_MAX = 480
@@ -42,9 +44,21 @@ SECCOMP_MODE_FILTER = 2
 SYS_landlock_create_ruleset, SYS_landlock_restrict_self = 444, 446
 LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET, LANDLOCK_SCOPE_SIGNAL = 1, 2
 
-libc = ctypes.CDLL(None, use_errno=True)
+# The C library without ctypes' errno bookkeeping, whose first use costs a fresh candidate
+# process ~0.2 ms of copied pages; errno is read directly when a call fails.
+libc = ctypes.CDLL(None)
 libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-libc.syscall.restype = ctypes.c_long
+libc.__errno_location.restype = ctypes.POINTER(ctypes.c_int)
+sys_call3 = libc["syscall"]
+sys_call3.argtypes = [ctypes.c_long] * 3
+sys_call3.restype = ctypes.c_long
+sys_call4 = libc["syscall"]
+sys_call4.argtypes = [ctypes.c_long] * 4
+sys_call4.restype = ctypes.c_long
+
+
+def last_error():
+    return os.strerror(libc.__errno_location()[0])
 
 
 class SockFprog(ctypes.Structure):
@@ -100,11 +114,6 @@ def write_frame(fd, magic, payload):
     write_all(fd, magic + struct.pack("<I", len(payload)) + payload)
 
 
-def send_msg(fd, obj):
-    data = json.dumps(obj, separators=(",", ":")).encode()
-    write_all(fd, struct.pack("<I", len(data)) + data)
-
-
 def take_blob(buf, pos):
     (n,) = struct.unpack_from("<I", buf, pos)
     pos += 4
@@ -121,29 +130,30 @@ class Unsupported(Exception):
 
 
 def enc(v, d=0):
+    """The JSON text of a plain value (the candidate's answers; built by hand because the
+    json module's first use is costly in a fresh process)."""
     if d > MAX_DEPTH:
         raise Unsupported("value nested deeper than %d" % MAX_DEPTH)
     t = type(v)
-    if v is None or t is bool or t is str:
-        return v
+    if v is None:
+        return "null"
+    if t is bool:
+        return "true" if v else "false"
+    if t is str:
+        return jstr(v)
     if t is int:
-        return ["i", hex(v)]
+        return '["i","%s"]' % hex(v)
     if t is float:
-        return ["f", v.hex()]
-    if t is list:
-        return ["l", [enc(x, d + 1) for x in v]]
-    if t is tuple:
-        return ["t", [enc(x, d + 1) for x in v]]
+        return '["f","%s"]' % v.hex()
+    if t is list or t is tuple or t is set or t is frozenset:
+        tag = "l" if t is list else "t" if t is tuple else "s" if t is set else "F"
+        return '["%s",[%s]]' % (tag, ",".join([enc(x, d + 1) for x in v]))
     if t is dict:
-        return ["d", [[enc(k, d + 1), enc(x, d + 1)] for k, x in v.items()]]
-    if t is set:
-        return ["s", [enc(x, d + 1) for x in v]]
-    if t is frozenset:
-        return ["F", [enc(x, d + 1) for x in v]]
+        return '["d",[%s]]' % ",".join(["[%s,%s]" % (enc(k, d + 1), enc(x, d + 1)) for k, x in v.items()])
     if t is bytes:
-        return ["b", v.hex()]
+        return '["b","%s"]' % v.hex()
     if t is complex:
-        return ["c", [v.real.hex(), v.imag.hex()]]
+        return '["c",["%s","%s"]]' % (v.real.hex(), v.imag.hex())
     raise Unsupported("unsupported type %s" % t.__name__)
 
 
@@ -207,11 +217,16 @@ def describe_exc(e):
 
 # ---- template ----------------------------------------------------------------------------------
 
-def load_filter(bpf):
+def filter_program(bpf):
+    """A seccomp program ready to load: (buffer, sock_fprog, its address)."""
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
-        return os.strerror(ctypes.get_errno())
+    return (buf, prog, ctypes.addressof(prog))
+
+
+def load_filter(program):
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, program[2], 0, 0) != 0:
+        return last_error()
     return None
 
 
@@ -273,22 +288,26 @@ def template_main():
     for name in cfg["preimport"]:
         __import__(name)
     # The judge and the template talk over a socket pair, made before the filter (which
-    # kills socket creation) so the template can hand the judge each candidate's pipes.
+    # refuses socket creation) so the template can hand the judge each candidate's pipes.
     t_sock, j_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     seccomp_error = None
     if cfg["seccomp"]:
-        seccomp_error = load_filter(tbpf)
+        seccomp_error = load_filter(filter_program(tbpf))
         if seccomp_error:
             die("cannot load the template seccomp filter: " + seccomp_error)
+    global CAND_PROGRAM, SCOPE_ATTR
+    CAND_PROGRAM = filter_program(cbpf)  # built once, loaded by every candidate
+    SCOPE_ATTR = LandlockAttr(0, 0, LANDLOCK_SCOPE_SIGNAL | LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
     scratch = cfg["scratch"]
     wipe_dir(scratch)
     gc.collect()
     gc.freeze()  # fewer copy-on-write faults in every forked child
+    libc.malloc_trim(0)  # a smaller template is cheaper to fork and to tear down
 
     jpid = os.fork()
     if jpid == 0:
         t_sock.close()
-        judge_main(j_sock, cfg, cbpf)
+        judge_main(j_sock, cfg)
         os._exit(0)
     j_sock.close()
     os.close(REQ_FD)
@@ -307,7 +326,7 @@ def template_main():
             t_sock.close()
             for fd in (call_w, reply_r, out_r):
                 os.close(fd)
-            candidate_main(cfg, cbpf, tpid, cdir, call_r, reply_w, out_w)
+            candidate_main(cfg, tpid, cdir, call_r, reply_w, out_w)
             os._exit(0)
         for fd in (call_r, reply_w, out_w):
             os.close(fd)
@@ -343,6 +362,7 @@ def template_main():
 # ---- candidate ---------------------------------------------------------------------------------
 
 def read_msg(fd):
+    """A message from the judge (trusted): marshal data. None at end of input."""
     head = read_exact(fd, 4)
     if head is None:
         return None
@@ -350,57 +370,57 @@ def read_msg(fd):
     body = read_exact(fd, n)
     if body is None:
         return None
-    return json.loads(body)
+    return marshal.loads(body)
 
 
 def landlock_scope():
-    attr = LandlockAttr(0, 0, LANDLOCK_SCOPE_SIGNAL | LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
-    fd = libc.syscall(SYS_landlock_create_ruleset, ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    fd = sys_call4(SYS_landlock_create_ruleset, ctypes.addressof(SCOPE_ATTR), ctypes.sizeof(SCOPE_ATTR), 0)
     if fd < 0:
-        return "landlock_create_ruleset: " + os.strerror(ctypes.get_errno())
-    rc = libc.syscall(SYS_landlock_restrict_self, fd, 0)
-    err = ctypes.get_errno()
+        return "landlock_create_ruleset: " + last_error()
+    rc = sys_call3(SYS_landlock_restrict_self, fd, 0)
+    err = None if rc == 0 else "landlock_restrict_self: " + last_error()
     os.close(fd)
-    return None if rc == 0 else "landlock_restrict_self: " + os.strerror(err)
+    return err
 
 
-def candidate_main(cfg, cbpf, tpid, cdir, call_r, reply_w, out_w):
+def candidate_main(cfg, tpid, cdir, call_r, reply_w, out_w):
     """Runs in the candidate process; never returns."""
     try:
         os.dup2(out_w, 1)
         os.dup2(out_w, 2)
         os.dup2(call_r, C_CALL_FD)
         os.dup2(reply_w, C_REPLY_FD)
-        os.closerange(5, 4096)
+        os.closerange(5, 1024)  # the template's open-files limit is 256
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != tpid:
             os._exit(0)
-        msg = read_msg(C_CALL_FD)
-        if msg is None:
+        # The load message: the limits and the candidate's code, compiled by the judge
+        # (compiling here would copy most of the compiler's memory: ~1.5 ms per check).
+        load = read_msg(C_CALL_FD)
+        if load is None:
             os._exit(0)
-        lim = msg["limits"]
-        cpu = max(1, lim["cpu"])
+        cpu, mem, fsize, nofile, nproc, code = load
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (lim["mem"], lim["mem"]))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (lim["fsize"], lim["fsize"]))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (lim["nofile"], lim["nofile"]))
-        resource.setrlimit(resource.RLIMIT_NPROC, (lim["nproc"], lim["nproc"]))
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         os.chdir(cdir)
         if cfg["landlock_scope"]:
             err = landlock_scope()
             if err:
                 raise OSError(err)
         if cfg["seccomp"]:
-            err = load_filter(cbpf)
+            err = load_filter(CAND_PROGRAM)
             if err:
                 raise OSError("cannot load the candidate seccomp filter: " + err)
     except BaseException as e:
         try:
-            send_msg(C_REPLY_FD, {"fatal": describe_exc(e)})
+            write_all(C_REPLY_FD, frame('{"fatal":%s}' % jstr(describe_exc(e))))
         finally:
             os._exit(70)
-    serve(msg["code"])
+    serve(code)
     os._exit(0)
 
 
@@ -415,33 +435,61 @@ def flush_output():
 def serve(code):
     g = {"__name__": "__main__", "__builtins__": builtins}
     try:
-        exec(compile(code, "<candidate>", "exec"), g)
+        exec(code, g)
         names = sorted(k for k, v in list(g.items()) if type(k) is str and callable(v) and not k.startswith("__"))
-        reply = {"ok": names}
+        hello = '{"ok":[%s]}' % ",".join([jstr(n) for n in names])
     except BaseException as e:
-        reply = {"e": describe_exc(e), "line": getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None}
+        hello = '{"e":%s}' % jstr(describe_exc(e))
     flush_output()
-    send_msg(C_REPLY_FD, reply)
+    # With every test a literal call, the judge sent the batch along with the code: answer
+    # it all in one write (one wake-up of the judge) and exit. Answers go out early only if
+    # the batch takes long, so a crash part-way still shows which tests passed. (A batch
+    # that arrives later, because the judge's write was split, is answered the same way.)
+    r, _, _ = select.select([C_CALL_FD], [], [], 0)
+    msg = read_msg(C_CALL_FD) if r else None
+    pending = [frame(hello)]
+    if msg is None:
+        write_all(C_REPLY_FD, pending.pop())
     while True:
-        msg = read_msg(C_CALL_FD)
         if msg is None:
+            msg = read_msg(C_CALL_FD)
+            if msg is None:
+                os._exit(0)
+        if msg[0] == "batch":
+            last = time.monotonic()
+            for name, args, kwargs in msg[1]:
+                pending.append(frame(answer(g, name, args, kwargs)))
+                if time.monotonic() - last > 0.02:
+                    write_all(C_REPLY_FD, b"".join(pending))
+                    pending, last = [], time.monotonic()
+            write_all(C_REPLY_FD, b"".join(pending))
             os._exit(0)
+        _, name, args, kwargs = msg
+        pending.append(frame(answer(g, name, args, kwargs)))
+        write_all(C_REPLY_FD, b"".join(pending))
+        pending, msg = [], None
+
+
+def frame(text):
+    data = text.encode("ascii")
+    return struct.pack("<I", len(data)) + data
+
+
+def answer(g, name, args, kwargs):
+    """One call's reply as JSON text: {"v": value} or {"e": error}."""
+    try:
+        if name not in g:
+            raise NameError("name %r is not defined" % name)
+        reply = '{"v":%s}' % enc(g[name](*args, **kwargs))
+    except Unsupported as e:
+        reply = '{"e":%s}' % jstr("return value: " + str(e))
+    except BaseException as e:
         try:
-            fn = g[msg["f"]]
-            args = [dec(a) for a in msg["a"]]
-            kwargs = {k: dec(v) for k, v in msg["k"]}
-            reply = {"v": enc(fn(*args, **kwargs))}
-        except Unsupported as e:
-            reply = {"e": "return value: " + str(e)}
-        except BaseException as e:
-            reply = {"e": describe_exc(e)}
-        flush_output()
-        data = None
-        try:
-            data = json.dumps(reply, separators=(",", ":")).encode()
-        except BaseException as e:
-            data = json.dumps({"e": "return value: " + describe_exc(e)}).encode()
-        write_all(C_REPLY_FD, struct.pack("<I", len(data)) + data)
+            reply = '{"e":%s}' % jstr(describe_exc(e))
+        except BaseException:
+            reply = '{"e":"an exception that cannot be described"}'
+    flush_output()
+    return reply
 
 
 # ---- judge -------------------------------------------------------------------------------------
@@ -466,6 +514,10 @@ class CandidateError(Exception):
     pass
 
 
+class Rejected(Exception):
+    """The candidate's code does not compile: a fail, decided without running it."""
+
+
 class Channel:
     """The judge's end of one candidate process: calls out, replies and output in."""
 
@@ -476,6 +528,7 @@ class Channel:
         self.out_head = bytearray()
         self.out_total = 0
         self.out_open = True
+        self.batched = False
         os.set_blocking(reply_r, False)
         os.set_blocking(out_r, False)
 
@@ -495,11 +548,14 @@ class Channel:
             if self.out_total > self.out_cap:
                 raise Stop(VIOLATION, "output exceeded the %d-byte cap" % self.out_cap)
 
-    def send(self, obj):
-        data = json.dumps(obj, separators=(",", ":")).encode()
+    def send_raw(self, data):
         if len(data) > MAX_MSG:
             raise HarnessError("a call's arguments exceed %d bytes" % MAX_MSG)
-        msg = memoryview(struct.pack("<I", len(data)) + data)
+        self.send_framed(struct.pack("<I", len(data)) + data)
+
+    def send_framed(self, buf):
+        """Writes whole messages (length-prefixed), draining the candidate's output meanwhile."""
+        msg = memoryview(buf)
         os.set_blocking(self.call_w, False)
         while msg:
             self.wait([self.out_r] if self.out_open else [], [self.call_w])
@@ -549,12 +605,15 @@ class Channel:
                 self.buf += b
 
     def call(self, name, args, kwargs):
-        try:
-            msg = {"f": name, "a": [enc(a) for a in args], "k": [[k, enc(v)] for k, v in kwargs.items()]}
-        except Unsupported as e:
-            raise HarnessError("a test passes %s to %s(), which cannot cross to the candidate" % (e, name))
-        self.send(msg)
-        reply = self.recv()
+        if not self.batched:
+            try:
+                for v in args + tuple(kwargs.values()):
+                    enc(v)  # plain data only
+                msg = marshal.dumps(("call", name, args, kwargs))
+            except (Unsupported, ValueError) as e:
+                raise HarnessError("a test passes %s to %s(), which cannot cross to the candidate" % (e, name))
+            self.send_raw(msg)
+        reply = self.recv()  # batched: the next answer of the batch sent ahead
         if "e" in reply:
             raise CandidateError(short(reply["e"]))
         if "v" not in reply:
@@ -590,9 +649,36 @@ def free_names(tree):
 _test_cache = {}
 
 
+def literal_call(node, candidates):
+    """For `assert NAME(literals) <op> literals` (the usual hidden test): the call as it
+    crosses to the candidate, else None. Such a statement makes exactly this one call,
+    unconditionally and first, so all of them can be sent ahead in one batch."""
+    if not isinstance(node, ast.Assert) or not isinstance(node.test, ast.Compare):
+        return None
+    call = node.test.left
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.func.id not in candidates:
+        return None
+    try:
+        for c in node.test.comparators:
+            ast.literal_eval(c)
+        args = tuple(ast.literal_eval(a) for a in call.args)
+        kwargs = {}
+        for k in call.keywords:
+            if k.arg is None:
+                return None
+            kwargs[k.arg] = ast.literal_eval(k.value)
+        for v in args + tuple(kwargs.values()):
+            enc(v)  # plain data only
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError, Unsupported):
+        return None
+    return (call.func.id, args, kwargs)
+
+
 def compile_tests(src):
-    hit = _test_cache.get(src)
+    """(statements, names the candidate must provide, batch of calls or None)."""
+    hit = _test_cache.pop(src, None)
     if hit is not None:
+        _test_cache[src] = hit  # most recently used last
         return hit
     try:
         tree = ast.parse(src, "<tests>")
@@ -606,9 +692,16 @@ def compile_tests(src):
         stmts.append((node.lineno, short(text, 120), compile(mod, "<tests>", "exec")))
     if not stmts:
         raise HarnessError("the hidden tests are empty")
-    hit = (stmts, free_names(tree))
-    if len(_test_cache) > 256:
-        _test_cache.clear()
+    names = free_names(tree)
+    calls = [literal_call(node, names) for node in tree.body]
+    batch = None
+    if all(c is not None for c in calls):
+        batch = marshal.dumps(("batch", calls))
+        if len(batch) > MAX_MSG:
+            batch = None
+    hit = (stmts, names, batch)
+    if len(_test_cache) >= TEST_CACHE:
+        del _test_cache[next(iter(_test_cache))]  # least recently used
     _test_cache[src] = hit
     return hit
 
@@ -650,7 +743,7 @@ class Judge:
         seq, cpu_ms, wall_ms, mem, fsize, out_cap, nofile, nproc = struct.unpack_from("<QIIQQQII", body)
         code, pos = take_blob(body, struct.calcsize("<QIIQQQII"))
         tests, pos = take_blob(body, pos)
-        code, tests = code.decode("utf-8", "replace"), tests.decode("utf-8", "replace")
+        tests = tests.decode("utf-8", "replace")
         cpu_limit = max(1, -(-cpu_ms // 1000))
         m, fds = self.next_msg(b"C")
         epoch, cpid = struct.unpack_from("<QI", m, 1)
@@ -660,27 +753,37 @@ class Judge:
         ch = Channel(call_w, reply_r, out_r, deadline, out_cap)
         passed, total, outcome, detail, died = 0, 0, FAIL, "", False
         try:
-            stmts, names = compile_tests(tests)
+            stmts, names, batch = compile_tests(tests)
             total = len(stmts)
-            ch.send({"limits": {"cpu": cpu_limit, "mem": mem, "fsize": fsize, "nofile": nofile, "nproc": nproc},
-                     "code": code})
+            try:
+                codeobj = compile(code.decode("utf-8", "replace"), "<candidate>", "exec", dont_inherit=True)
+            except Exception as e:  # SyntaxError, ValueError (NUL), RecursionError, MemoryError
+                line = getattr(e, "lineno", None) if isinstance(e, SyntaxError) else None
+                where = " (line %s)" % line if type(line) is int else ""
+                raise Rejected("candidate code raised %s%s; 0/%d tests passed" % (describe_exc(e), where, total))
+            load = marshal.dumps((cpu_limit, mem, fsize, nofile, nproc, codeobj))
+            out = struct.pack("<I", len(load)) + load
+            if batch is not None:  # every test is one literal call: send them all with the code
+                out += struct.pack("<I", len(batch)) + batch
+                ch.batched = True
+            ch.send_framed(out)
             hello = ch.recv()
             if "fatal" in hello:
                 raise HarnessError("the candidate sandbox could not be set up: %s" % short(hello["fatal"]))
             if "e" in hello:
-                line = hello.get("line")
-                where = " (line %s)" % line if type(line) is int else ""
-                detail = "candidate code raised %s%s; 0/%d tests passed" % (short(hello["e"]), where, total)
+                detail = "candidate code raised %s; 0/%d tests passed" % (short(hello["e"]), total)
             elif type(hello.get("ok")) is not list or not all(type(x) is str for x in hello["ok"]):
                 raise Stop(VIOLATION, "candidate process broke the harness protocol: a bad hello")
             else:
                 ns = {"__builtins__": builtins, "__name__": "__tests__"}
-                for name in names.intersection(hello["ok"]):
+                # Batched, every call was sent and gets an answer in order (an error for a
+                # name the candidate lacks), so every called name needs a stub to take it.
+                for name in names if ch.batched else names.intersection(hello["ok"]):
                     ns[name] = Stub(name, ch)
                 first = None
-                for lineno, text, codeobj in stmts:
+                for lineno, text, stmt in stmts:
                     try:
-                        exec(codeobj, ns)
+                        exec(stmt, ns)
                         passed += 1
                     except (Stop, Died, HarnessError):
                         raise
@@ -700,6 +803,8 @@ class Judge:
             died = True
         except HarnessError as e:
             outcome, detail = ERROR, str(e)
+        except Rejected as e:
+            detail = str(e)
         # End the candidate process, then learn how it ended from the template.
         try:
             if pidfd >= 0:
@@ -746,8 +851,11 @@ def self_report():
     return "".join("%s=%s\n" % kv for kv in rep.items()).encode()
 
 
-def judge_main(sock, cfg, cbpf):
+def judge_main(sock, cfg):
+    global ast
+    import ast  # only the judge parses tests: the template stays smaller
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    gc.set_threshold(20000, 20, 20)  # few cycles are made here; collect rarely
     write_frame(RESP_FD, b"BRDY", self_report())
     judge = Judge(sock, cfg)
     while True:

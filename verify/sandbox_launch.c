@@ -175,7 +175,6 @@ static void arrange_fds(int req, int resp, int init, int devnull) {
 _Noreturn static void child_main(const sb_plan *p, const char *scratch, int sync_r, int req, int resp, int init,
                                  int devnull) {
     setsid();
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
     char c;
     if (read(sync_r, &c, 1) != 1) _exit(127);  // the host failed to write our id maps
     close(sync_r);
@@ -198,6 +197,8 @@ _Noreturn static void child_main(const sb_plan *p, const char *scratch, int sync
         const char *step = "";
         if (sb_landlock_restrict(p, scratch, &step)) child_failf(SB_LANDLOCK, "Landlock: %s", step);
     }
+    // Last, because any change of credentials clears it: die with the host.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL)) child_fail(-1, "prctl(PR_SET_PDEATHSIG)");
     execve(p->python, p->argv, p->envp);
     if (errno == EACCES) child_failf(-1, "exec %s (the sandbox uid cannot reach it: use a world-readable --python)", p->python);
     child_failf(-1, "exec %s", p->python);

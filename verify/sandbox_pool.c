@@ -35,8 +35,7 @@
 
 // Modules the template imports before forking, so candidates do not pay for them.
 static const char *const preimport[] = {
-    "math", "re", "json", "itertools", "collections", "functools", "heapq", "bisect", "string",
-    "random", "fractions", "decimal", "operator", "copy", "typing", "dataclasses", "statistics",
+    "math", "re", "itertools", "collections", "functools", "heapq", "bisect", "string", "operator",
 };
 #define NPREIMPORT ((int)(sizeof preimport / sizeof preimport[0]))
 
@@ -319,7 +318,7 @@ static void config_text(const sandbox *sb, const sb_worker *w, bbuf *b) {
     bbuf_u8(b, '\n');
 }
 
-static void worker_down(sandbox *sb, sb_worker *w) {
+static void worker_down(sb_worker *w) {
     if (w->req_fd >= 0) close(w->req_fd);
     if (w->resp_fd >= 0) close(w->resp_fd);
     w->req_fd = w->resp_fd = -1;
@@ -330,7 +329,6 @@ static void worker_down(sandbox *sb, sb_worker *w) {
     w->pid = 0;
     w->busy = 0;
     w->in.n = 0;
-    (void)sb;
 }
 
 static double wait_budget(double deadline) {
@@ -374,7 +372,7 @@ static int worker_up(sandbox *sb, sb_worker *w, char **rep, sb_launch_fail *fail
     close(init[1]);
     bbuf_free(&cfgb), bbuf_free(&payload), bbuf_free(&out);
     if (rc) {
-        worker_down(sb, w);
+        worker_down(w);
         return berr_set(e, "sandbox: worker %d did not take its configuration (it exited at start-up)", (int)pid);
     }
     fcntl(w->resp_fd, F_SETFL, O_NONBLOCK);
@@ -385,7 +383,7 @@ static int worker_up(sandbox *sb, sb_worker *w, char **rep, sb_launch_fail *fail
         size_t total;
         int got = take_frame(&w->in, "BRDY", &pl, &len, &total, e);
         if (got < 0) {
-            worker_down(sb, w);
+            worker_down(w);
             return -1;
         }
         if (got) {
@@ -399,21 +397,21 @@ static int worker_up(sandbox *sb, sb_worker *w, char **rep, sb_launch_fail *fail
         int pr = poll(&pfd, 1, (int)(wait_budget(deadline) * 1000));
         if (pr < 0 && errno == EINTR) continue;
         if (pr == 0) {
-            worker_down(sb, w);
+            worker_down(w);
             return berr_set(e, "sandbox: worker %d not ready after %.0f s", (int)pid, SB_START_TIMEOUT);
         }
         if (read_some(w->resp_fd, &w->in) == 0) {
             int st = 0;
             waitpid(pid, &st, 0);
             w->pid = 0;
-            worker_down(sb, w);
+            worker_down(w);
             return berr_set(e, "sandbox: worker exited during start-up (status 0x%x); its stderr says why", st);
         }
     }
 }
 
 static int restart(sandbox *sb, sb_worker *w, berr *e) {
-    worker_down(sb, w);
+    worker_down(w);
     char *rep = NULL;
     sb_launch_fail fail;
     if (worker_up(sb, w, &rep, &fail, e)) return -1;
@@ -732,7 +730,10 @@ static int take_verdict(sb_worker *w, sandbox_result *r, berr *e) {
     return 1;
 }
 
+static void reap_idle(sandbox *sb);
+
 int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e) {
+    reap_idle(sb);
     size_t next = 0, inflight = 0;
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -752,6 +753,12 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
                 berr_wrap(e, "sandbox: job %zu", next);
                 failed = 1;
                 break;
+            }
+            if (job->code_len > SANDBOX_MAX_CODE) {
+                fill_fail(&out[next], OUTCOME_FAIL, "candidate code of %zu bytes exceeds the %d-byte limit", job->code_len,
+                          SANDBOX_MAX_CODE);
+                next++;
+                continue;
             }
             if (need > sb->pipe_cap) {
                 if (job->tests_len + 4096 > sb->pipe_cap) {
@@ -817,7 +824,7 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
                     fill_fail(r, OUTCOME_CRASH, "sandbox worker failed during the check (%s); restarted",
                               v < 0 ? pe.msg : "it exited");
                     r->wall_seconds = t - w->start;
-                    worker_down(sb, w);
+                    worker_down(w);
                     inflight--;
                     sb->st.checks++;
                     sb->st.by_outcome[r->outcome]++;
@@ -828,7 +835,7 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
                 fill_fail(r, OUTCOME_TIMEOUT, "no verdict %.1f s past the wall-clock limit; worker killed and restarted",
                           SB_REPLY_GRACE);
                 r->wall_seconds = t - w->start;
-                worker_down(sb, w);
+                worker_down(w);
                 inflight--;
                 sb->st.checks++;
                 sb->st.by_outcome[r->outcome]++;
@@ -840,7 +847,20 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
     return failed ? -1 : 0;
 }
 
-int sandbox_worker_pids(const sandbox *sb, pid_t *pids, int max) {
+// Notices workers that died while idle (killed from outside, out of memory): they are
+// reaped and restarted when next needed.
+static void reap_idle(sandbox *sb) {
+    for (int i = 0; i < sb->nw; i++) {
+        sb_worker *w = &sb->w[i];
+        if (w->pid > 0 && !w->busy && waitpid(w->pid, NULL, WNOHANG) == w->pid) {
+            w->pid = 0;
+            worker_down(w);
+        }
+    }
+}
+
+int sandbox_worker_pids(sandbox *sb, pid_t *pids, int max) {
+    reap_idle(sb);
     int k = 0;
     for (int i = 0; i < sb->nw && k < max; i++)
         if (sb->w[i].pid > 0) pids[k++] = sb->w[i].pid;
@@ -868,7 +888,7 @@ void sandbox_close(sandbox *sb) {
             if (now_sec() > deadline) break;
             usleep(2000);
         }
-        worker_down(sb, w);
+        worker_down(w);
         bbuf_free(&w->in);
         if (w->host_scratch) remove_tree(w->host_scratch);
         free(w->scratch);

@@ -118,6 +118,44 @@ static inline void cpu_axpy(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+// ---- register transpose -------------------------------------------------------------------------
+// Transposes the CPU_VL×CPU_VL matrix whose row i is r[i], in place (r[i][l] <-> r[l][i]).
+// Stage s swaps the off-diagonal s×s sub-blocks of every 2s×2s block: lane l of row i takes
+// row i+s's lane l-s where bit s of l is set (and row i+s the converse); after the stages
+// for every bit, row and lane indices have traded places. Used where an op needs keys or
+// weight rows as columns (one vector per channel) without a scalar transposing copy.
+typedef int32_t vint __attribute__((vector_size(CPU_VL * sizeof(int32_t))));
+#if CPU_VL == 16
+#define CPU_LANES(F, s) \
+    {F(0, s), F(1, s), F(2, s), F(3, s), F(4, s), F(5, s), F(6, s), F(7, s), F(8, s), F(9, s), F(10, s), F(11, s), F(12, s), F(13, s), F(14, s), F(15, s)}
+#elif CPU_VL == 8
+#define CPU_LANES(F, s) {F(0, s), F(1, s), F(2, s), F(3, s), F(4, s), F(5, s), F(6, s), F(7, s)}
+#else
+#define CPU_LANES(F, s) {F(0, s), F(1, s), F(2, s), F(3, s)}
+#endif
+#define CPU_TLO(l, s) (((l) & (s)) ? CPU_VL + (l) - (s) : (l))
+#define CPU_THI(l, s) (((l) & (s)) ? CPU_VL + (l) : (l) + (s))
+#define CPU_TSTAGE(r, s)                                                       \
+    do {                                                                       \
+        const vint lo_ = CPU_LANES(CPU_TLO, s), hi_ = CPU_LANES(CPU_THI, s);   \
+        _Pragma("GCC unroll 16") for (int i_ = 0; i_ < CPU_VL; i_++) {         \
+            if (i_ & (s)) continue;                                            \
+            vfloat a_ = r[i_], b_ = r[i_ + (s)];                               \
+            r[i_] = __builtin_shuffle(a_, b_, lo_);                            \
+            r[i_ + (s)] = __builtin_shuffle(a_, b_, hi_);                      \
+        }                                                                      \
+    } while (0)
+static inline __attribute__((always_inline)) void vtranspose(vfloat r[CPU_VL]) {
+    CPU_TSTAGE(r, 1);
+    CPU_TSTAGE(r, 2);
+#if CPU_VL >= 8
+    CPU_TSTAGE(r, 4);
+#endif
+#if CPU_VL >= 16
+    CPU_TSTAGE(r, 8);
+#endif
+}
+
 // ---- elementwise math on vectors ----------------------------------------------------------------
 // Written on vfloat so the hot loops stay vectorised without libm calls. The scalar forms
 // run the same vector code on one lane, so a loop's tail gives the same bits as its body.
@@ -206,8 +244,18 @@ typedef struct gemm_epilogue {
 // Cm(M,N) (row stride ldc) = [Cm +] A(M,K)·B(K,N), then the epilogue (may be NULL).
 // Each element's sum runs over k in blocks of a fixed size, each block summed from zero
 // and added to the element in block order: the bits depend only on K.
+// A few rows against a weight stored as rows of W (B.rs == 1: decoding's matmuls) take a
+// matrix-vector path that skips packing; it sums in the same order, so it gives the bits of
+// the packed path.
 void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc,
               int accumulate, const gemm_epilogue *ep);
+// Rows up to which cpu_gemm takes the matrix-vector path (at most 8 with AVX-512, 4
+// otherwise). Only speed depends on it, never bits; benchmarks set 0 to time the packed path.
+extern int cpu_gemm_small_rows;
+// The packed path alone (whatever M): what cpu_gemm runs for larger M, exposed so that tests
+// and benchmarks can compare the two paths.
+void cpu_gemm_packed(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc,
+                     int accumulate, const gemm_epilogue *ep);
 
 // ---- ops, by file -------------------------------------------------------------------------------
 
@@ -241,3 +289,14 @@ void cpu_norm_squared(kb_ctx *, float *, const float *, size_t, int);
 void cpu_adamw(kb_ctx *, float *, kb_act *, const float *, float *, float *, size_t, float, float, float, float, float,
                int, const float *, float);
 void cpu_scale_f32(kb_ctx *, float *, float, size_t);
+// cpu_decode.c
+void cpu_kv_write(kb_ctx *, kb_act *, kb_act *, const kb_act *, const int32_t *, int, int, int, int);
+void cpu_kv_copy_blocks(kb_ctx *, kb_act *, kb_act *, const int32_t *, const int32_t *, int, int, int);
+void cpu_paged_attention(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *, const int32_t *,
+                         int, const int32_t *, const int32_t *, int, int, int, int);
+void cpu_prefix_attention(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *, const int32_t *,
+                          int, const int32_t *, const int32_t *, const int32_t *, int, int, int, int);
+void cpu_attention_merge(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const kb_act *, const float *, int,
+                         int, int);
+void cpu_sample(kb_ctx *, int32_t *, float *, const kb_act *, const uint64_t *, const uint64_t *, int, int, int, float,
+                int, float);

@@ -110,4 +110,10 @@ const kb_ops kb_cpu_ops = {
     .adamw = cpu_adamw,
     .scale_f32 = cpu_scale_f32,
     .gather_rows = cpu_gather_rows,
+    .kv_write = cpu_kv_write,
+    .kv_copy_blocks = cpu_kv_copy_blocks,
+    .paged_attention = cpu_paged_attention,
+    .prefix_attention = cpu_prefix_attention,
+    .attention_merge = cpu_attention_merge,
+    .sample = cpu_sample,
 };

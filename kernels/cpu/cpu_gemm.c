@@ -168,8 +168,8 @@ static void epilogue(const gemm_epilogue *ep, float *Cm, ptrdiff_t ldc, int i0, 
     }
 }
 
-void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc, int accumulate,
-              const gemm_epilogue *ep) {
+void cpu_gemm_packed(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc,
+                     int accumulate, const gemm_epilogue *ep) {
     if (M <= 0 || N <= 0) return;
     int threads = cpu_threads();
     // Smaller tiles when the big ones would leave threads idle; the bits do not change.
@@ -207,4 +207,115 @@ void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float 
         }
         CPU_FTZ_END
     }
+}
+
+// ---- few rows: matrix-vector path ------------------------------------------------------------
+// Decoding multiplies one or a few rows by a weight W (OC, C) viewed as B(k, j) = W[j][k]
+// (B.rs == 1). The packed path would repack all of W on every call, more work than the
+// multiply itself when M is small. Here each task takes CPU_VL output columns: their W rows
+// are read CPU_VL at a time along k, transposed in registers so that one vector holds
+// B(k, j0 .. j0+CPU_VL) for one k, and every row's accumulator takes one FMA per k. The sum
+// of each element runs exactly as in the packed micro-kernel (over k from zero within each
+// KC block, block sums added to the element in order), so both paths give the same bits
+// and a row's result does not depend on which path its batch size selected.
+#if CPU_VL == 16
+#define SM_MR 8  // rows per pass: 16 transposed columns + 8 accumulators of 32 registers
+#else
+#define SM_MR 4
+#endif
+// One pass of rows; above it the packed path is as fast (tests/bench/RESULTS.md).
+int cpu_gemm_small_rows = SM_MR;
+
+static inline __attribute__((always_inline)) void small_m_block(const int mr, gemm_view A, int i0, int k0, int kc,
+                                                                const float *const *wrow, int nc, vfloat *acc) {
+#pragma GCC unroll 8
+    for (int i = 0; i < mr; i++) acc[i] = (vfloat){0};
+    for (int k = k0; k < k0 + kc; k += CPU_VL) {
+        int kk = imin(CPU_VL, k0 + kc - k);
+        vfloat r[CPU_VL];
+        if (kk == CPU_VL) {
+#pragma GCC unroll 16
+            for (int t = 0; t < CPU_VL; t++) r[t] = t < nc ? vload(wrow[t] + k) : (vfloat){0};
+        } else {
+            for (int t = 0; t < CPU_VL; t++) {
+                float tmp[CPU_VL] = {0};
+                if (t < nc) memcpy(tmp, wrow[t] + k, (size_t)kk * sizeof(float));
+                r[t] = vload(tmp);
+            }
+        }
+        vtranspose(r);  // r[d] = B(k + d, j0 .. j0+CPU_VL)
+        const float *a = A.p + (ptrdiff_t)i0 * A.rs + (ptrdiff_t)k * A.cs;
+        if (kk == CPU_VL) {
+#pragma GCC unroll 16
+            for (int d = 0; d < CPU_VL; d++)
+#pragma GCC unroll 8
+                for (int i = 0; i < mr; i++) acc[i] = vfma(vbroadcast(a[i * A.rs + d * A.cs]), r[d], acc[i]);
+        } else {
+            for (int d = 0; d < kk; d++)
+#pragma GCC unroll 8
+                for (int i = 0; i < mr; i++) acc[i] = vfma(vbroadcast(a[i * A.rs + d * A.cs]), r[d], acc[i]);
+        }
+    }
+}
+
+static void small_m_rows(int mr, gemm_view A, int i0, int k0, int kc, const float *const *wrow, int nc, vfloat *acc) {
+    switch (mr) {
+#define CASE(m) \
+    case m: small_m_block(m, A, i0, k0, kc, wrow, nc, acc); break;
+        CASE(1)
+        CASE(2)
+        CASE(3)
+        CASE(4)
+#if SM_MR > 4
+        CASE(5)
+        CASE(6)
+        CASE(7)
+        CASE(8)
+#endif
+#undef CASE
+    default: die("cpu_gemm: matrix-vector row count %d out of range", mr);
+    }
+}
+
+static void gemm_small_m(int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc, int accumulate,
+                         const gemm_epilogue *ep) {
+    int tiles = (N + CPU_VL - 1) / CPU_VL;
+    int team = imin(cpu_threads(), tiles);
+#pragma omp parallel num_threads(team) if (team > 1 && (double)M * N * K > 65536)
+    {
+        CPU_FTZ_BEGIN
+#pragma omp for schedule(static)
+        for (int tile = 0; tile < tiles; tile++) {
+            int j0 = tile * CPU_VL, nc = imin(CPU_VL, N - j0);
+            const float *wrow[CPU_VL];
+            for (int t = 0; t < CPU_VL; t++) wrow[t] = t < nc ? B.p + (ptrdiff_t)(j0 + t) * B.cs : NULL;
+            for (int i0 = 0; i0 < M; i0 += SM_MR) {
+                int mr = imin(SM_MR, M - i0);
+                for (int k0 = 0; k0 < K; k0 += KC) {
+                    vfloat acc[SM_MR];
+                    small_m_rows(mr, A, i0, k0, imin(KC, K - k0), wrow, nc, acc);
+                    int overwrite = !accumulate && k0 == 0;
+                    for (int i = 0; i < mr; i++) {
+                        float *c = Cm + (ptrdiff_t)(i0 + i) * ldc + j0;
+                        float t[CPU_VL];
+                        vstore(t, acc[i]);
+                        if (overwrite)
+                            for (int j = 0; j < nc; j++) c[j] = t[j];
+                        else
+                            for (int j = 0; j < nc; j++) c[j] = t[j] + c[j];
+                    }
+                }
+                if (ep) epilogue(ep, Cm, ldc, i0, mr, j0, nc);
+            }
+        }
+        CPU_FTZ_END
+    }
+}
+
+void cpu_gemm(kb_ctx *ctx, int M, int N, int K, gemm_view A, gemm_view B, float *Cm, ptrdiff_t ldc, int accumulate,
+              const gemm_epilogue *ep) {
+    if (M > 0 && M <= cpu_gemm_small_rows && M <= SM_MR && N > 0 && K > 0 && B.rs == 1)
+        gemm_small_m(M, N, K, A, B, Cm, ldc, accumulate, ep);
+    else
+        cpu_gemm_packed(ctx, M, N, K, A, B, Cm, ldc, accumulate, ep);
 }

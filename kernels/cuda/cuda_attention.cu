@@ -577,7 +577,7 @@ static int bwd_variant(void) {
     static int v = -1;
     if (v < 0) {
         const char *e = getenv("BERRY_ATTN_BWD");
-        v = e && *e >= '0' && *e <= '3' ? *e - '0' : 0;
+        v = e && *e >= '0' && *e <= '3' ? *e - '0' : 3;
     }
     return v;
 }
@@ -605,10 +605,10 @@ static void launch_bwd(kb_ctx *ctx, bf16 *dqkv, const bf16 *qkv, const bf16 *dou
                        int B, int T, int C, int NH, float scale, float sl2) {
     constexpr int M = HS <= 64 ? 3 : 2;  // large heads cannot fit 3 CTAs without heavy spills
     switch (bwd_variant()) {
+    case 0: launch_bwd_v<HS, 64, 64, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
     case 1: launch_bwd_v<HS, 64, 64, 2>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
     case 2: launch_bwd_v<HS, 64, 32, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
-    case 3: launch_bwd_v<HS, 32, 32, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
-    default: launch_bwd_v<HS, 64, 64, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
+    default: launch_bwd_v<HS, 32, 32, M>(ctx, dqkv, qkv, dout, lse, D, B, T, C, NH, scale, sl2); break;
     }
 }
 

@@ -62,8 +62,10 @@ static int cu_open(kb_ctx *ctx, int device, berr *e) {
     if (strstr(prop.name, "H100") || strstr(prop.name, "H200")) ctx->peak_flops = strstr(prop.name, "PCIe") ? 756e12 : 989e12;
     CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     CUBLAS_CHECK(cublasLtCreate(&s->lt));
-    s->lt_workspace_bytes = 32u << 20;
+    // Large enough for split-K on the weight-gradient GEMMs (k = B·T, few output tiles).
+    s->lt_workspace_bytes = 256u << 20;
     CUDA_CHECK(cudaMalloc(&s->lt_workspace, s->lt_workspace_bytes));
+
     CUDA_CHECK(cudaMallocHost((void **)&s->stage, (size_t)STAGE_SLOTS * STAGE_SLOT_BYTES));
     for (int i = 0; i < STAGE_SLOTS; i++) CUDA_CHECK(cudaEventCreateWithFlags(&s->stage_ev[i], cudaEventDisableTiming));
     cuda_matmul_init(ctx);
@@ -79,6 +81,7 @@ static void cu_close(kb_ctx *ctx) {
     for (int i = 0; i < STAGE_SLOTS; i++) cudaEventDestroy(s->stage_ev[i]);
     cudaFreeHost(s->stage);
     cudaFree(s->lt_workspace);
+
     cudaFree(s->partials);
     cublasLtDestroy(s->lt);
     cudaStreamDestroy(s->stream);

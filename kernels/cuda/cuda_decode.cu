@@ -445,7 +445,7 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
             float target = u * s_sum, acc = 0;
             int t = 0;
             for (; t < SM_THREADS - 1 && acc + chunk_sum[t] <= target; t++) acc += chunk_sum[t];
-            int i0 = t * per, i1 = min(V, i0 + per), pick = V - 1;  // V-1 if rounding ran past the end
+            int i0 = t * per, i1 = min(V, i0 + per), pick = -1;
             for (int i = i0; i < i1; i++) {
                 acc += __expf(__bfloat162float(x[i]) * inv - M);
                 if (acc > target) {
@@ -453,6 +453,9 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
                     break;
                 }
             }
+            // rounding ran past the end: the last token with nonzero probability (as the CPU)
+            for (int i = V - 1; pick < 0 && i >= 0; i--)
+                if (__expf(__bfloat162float(x[i]) * inv - M) > 0.f) pick = i;
             tokens[row] = pick;
             logprobs[row] = __bfloat162float(x[pick]) * inv - lse;
         }

@@ -119,7 +119,7 @@ void cuda_residual_layernorm_forward(kb_ctx *ctx, kb_act *resid_out, kb_act *out
 // ---- backward ----------------------------------------------------------------------------------
 // A fixed grid of LN_BWD_BLOCKS blocks strides over rows; each block leaves partial dw/db
 // sums (2·C floats) that ln_bwd_reduce adds in block order.
-#define LN_BWD_BLOCKS 512
+#define LN_BWD_BLOCKS 1024
 
 // Each warp accumulates its rows' dw/db for its columns in registers; at the end the warps
 // add their sums into shared memory one after another (fixed order), and the block writes
@@ -138,15 +138,22 @@ __global__ void __launch_bounds__(LN_WARPS * 32) ln_bwd(bf16 *dinp, float *part,
     for (int row = blockIdx.x * LN_WARPS + warp; row < N; row += gridDim.x * LN_WARPS) {
         size_t base = (size_t)row * C;
         float mu = mean[row], rs = rstd[row];
-        float xh[NCH][8], dy[NCH][8];
+        // every load of the row is issued up front: one memory round trip per row
+        float xh[NCH][8], dy[NCH][8], di[NCH][8];
+#pragma unroll
+        for (int k = 0; k < NCH; k++) {
+            int i = lane + 32 * k;
+            if (i >= nv) break;
+            load8(inp + base + i * 8, xh[k]);
+            load8(dout + base + i * 8, dy[k]);
+            load8(dinp + base + i * 8, di[k]);
+        }
         float sd = 0, sdx = 0;
 #pragma unroll
         for (int k = 0; k < NCH; k++) {
             int i = lane + 32 * k;
             if (i >= nv) break;
             float wv[8];
-            load8(inp + base + i * 8, xh[k]);
-            load8(dout + base + i * 8, dy[k]);
             load8(w + i * 8, wv);
 #pragma unroll
             for (int j = 0; j < 8; j++) {
@@ -162,16 +169,15 @@ __global__ void __launch_bounds__(LN_WARPS * 32) ln_bwd(bf16 *dinp, float *part,
         for (int k = 0; k < NCH; k++) {
             int i = lane + 32 * k;
             if (i >= nv) break;
-            float wv[8], di[8];
+            float wv[8];
             load8(w + i * 8, wv);
-            load8(dinp + base + i * 8, di);
 #pragma unroll
             for (int j = 0; j < 8; j++) {
-                di[j] += rs * (dy[k][j] * wv[j] - sd - xh[k][j] * sdx);
+                di[k][j] += rs * (dy[k][j] * wv[j] - sd - xh[k][j] * sdx);
                 aw[k][j] += dy[k][j] * xh[k][j];
                 ab[k][j] += dy[k][j];
             }
-            store8(dinp + base + i * 8, di);
+            store8(dinp + base + i * 8, di[k]);
         }
     }
     for (int c = threadIdx.x; c < 2 * C; c += blockDim.x) sacc[c] = 0.f;
@@ -246,20 +252,29 @@ static void set_smem(K kernel, size_t smem) {
 void cuda_layernorm_backward(kb_ctx *ctx, kb_act *dinp, float *dw, float *db, const kb_act *dout, const kb_act *inp,
                              const kb_act *w, const float *mean, const float *rstd, int N, int C) {
     if (C % 8) die("cuda layernorm: C=%d must be a multiple of 8 (16-byte rows)", C);
-    int nblocks = (int)cdiv(N, LN_WARPS);
-    if (nblocks > LN_BWD_BLOCKS) nblocks = LN_BWD_BLOCKS;
-    float *part = cuda_partials(ctx, (size_t)nblocks * 2 * C);
     size_t smem = (size_t)2 * C * sizeof(float);
     cudaStream_t st = STREAM(ctx);
     bf16 *di = (bf16 *)dinp;
     const bf16 *dy = (const bf16 *)dout, *x = (const bf16 *)inp, *wv = (const bf16 *)w;
     int nch = (C / 8 + 31) / 32;
+    // The grid is what the GPU holds at once (one wave, no tail), capped by the rows; it
+    // depends only on the GPU and C, so the partial sums — and the bits — are reproducible.
+    int per_sm = 1;
     switch (nch) {
-#define CASE(k) case k: set_smem(ln_bwd<k>, smem); ln_bwd<k><<<nblocks, LN_WARPS * 32, smem, st>>>(di, part, dy, x, wv, mean, rstd, N, C); break;
+#define OCC(k) case k: set_smem(ln_bwd<k>, smem); CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, ln_bwd<k>, LN_WARPS * 32, smem)); break;
+        OCC(1) OCC(2) OCC(3) OCC(4) OCC(5) OCC(6) OCC(7) OCC(8)
+#undef OCC
+    default: set_smem(ln_bwd_wide, smem); break;
+    }
+    int nblocks = CS(ctx)->sm_count * (per_sm > 0 ? per_sm : 1);
+    if (nblocks > LN_BWD_BLOCKS) nblocks = LN_BWD_BLOCKS;
+    if (nblocks > (int)cdiv(N, LN_WARPS)) nblocks = (int)cdiv(N, LN_WARPS);
+    float *part = cuda_partials(ctx, (size_t)nblocks * 2 * C);
+    switch (nch) {
+#define CASE(k) case k: ln_bwd<k><<<nblocks, LN_WARPS * 32, smem, st>>>(di, part, dy, x, wv, mean, rstd, N, C); break;
         CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
 #undef CASE
     default:
-        set_smem(ln_bwd_wide, smem);
         ln_bwd_wide<<<nblocks, LN_WARPS * 32, smem, st>>>(di, part, dy, x, wv, mean, rstd, N, C);
     }
     LAUNCH_CHECK();

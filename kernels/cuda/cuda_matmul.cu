@@ -106,7 +106,7 @@ static plan *get_plan(kb_ctx *ctx, plan_key key, const void *bias, const void *a
 // cache file, so every later process uses the same algorithm: runs stay bit-reproducible
 // across processes and restarts. BERRY_MATMUL_TUNE=0 keeps the heuristic's first pick;
 // BERRY_CACHE_DIR moves the cache (default ~/.cache/berry).
-#define TUNE_CANDIDATES 8
+#define TUNE_CANDIDATES 16
 
 static char *cache_path(kb_ctx *ctx) {
     const char *dir = getenv("BERRY_CACHE_DIR");
@@ -115,7 +115,10 @@ static char *cache_path(kb_ctx *ctx) {
     snprintf(name, sizeof name, "%s", ctx->device_name);
     for (char *c = name; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) *c = '_';
-    char *p = xasprintf("%s/matmul-%s-lt%zu.txt", d, name, (size_t)cublasLtGetVersion());
+    // The heuristic's ranking depends on the library, the GPU, the workspace and how many
+    // candidates are asked for: all of them name the file.
+    char *p = xasprintf("%s/matmul-%s-lt%zu-ws%zu-c%d.txt", d, name, (size_t)cublasLtGetVersion(),
+                        CS(ctx)->lt_workspace_bytes >> 20, TUNE_CANDIDATES);
     free(d);
     return p;
 }
@@ -363,6 +366,9 @@ void cuda_matmul_forward(kb_ctx *ctx, kb_act *out, kb_act *pre_gelu, const kb_ac
     LAUNCH_CHECK();
 }
 
+static void matmul_backward_dw(kb_ctx *ctx, float *dw, float *db, const kb_act *dout, const kb_act *inp, int N,
+                               int C, int OC);
+
 void cuda_matmul_backward(kb_ctx *ctx, kb_act *dinp, float *dw, float *db, const kb_act *dout, const kb_act *inp,
                           const kb_act *w, const kb_act *gelu_in, int N, int C, int OC) {
     // dinp(N,C) = dout(N,OC)·W(OC,C): column-major D(C×N) = W_cm(C×OC) · dout_cm(OC×N)
@@ -378,6 +384,11 @@ void cuda_matmul_backward(kb_ctx *ctx, kb_act *dinp, float *dw, float *db, const
             LAUNCH_CHECK();
         }
     }
+    matmul_backward_dw(ctx, dw, db, dout, inp, N, C, OC);
+}
+
+static void matmul_backward_dw(kb_ctx *ctx, float *dw, float *db, const kb_act *dout, const kb_act *inp, int N,
+                               int C, int OC) {
     // dW(OC,C) += doutᵀ·inp: column-major dWᵀ(C×OC) = inp_cm(C×N) · dout_cm(OC×N)ᵀ, fp32 D, beta=1.
     // The bias gradient (sum over N = the k dimension of B) comes from the BGRADB epilogue
     // into a scratch vector that is then added to db.

@@ -21,7 +21,6 @@ int main(int argc, char **argv) {
     if (!ctx) die("%s", e.msg);
     size_t base_mem = kb_device_mem_in_use(ctx);
     gpt2_config cfg = gpt2_config_depth(depth, 50257, 1024);
-    if (depth == 24) cfg.NH = 16;  // GPT-2 350M: 16 heads of 64
     gpt2 m;
     gpt2_build(&m, ctx, &cfg, B, T, 1);
     gpt2_init(&m, 1);

@@ -45,7 +45,8 @@ static kb_act *act(size_t n) {
 
 int main(int argc, char **argv) {
     int B = 64, T = 1024, C = 768, NH = 12, V = 50257;
-    int attn_only = argc == 2 && !strcmp(argv[1], "attn");  // one forward + backward, for a profiler
+    // "attn": one forward + backward (for a profiler); "attn-time": time only attention
+    int attn_only = argc == 2 && !strcmp(argv[1], "attn"), attn_time = argc == 2 && !strcmp(argv[1], "attn-time");
     if (argc == 6) B = atoi(argv[1]), T = atoi(argv[2]), C = atoi(argv[3]), NH = atoi(argv[4]), V = atoi(argv[5]);
     int Vp = (V + 127) / 128 * 128, N = B * T;
     berr e;
@@ -66,6 +67,13 @@ int main(int argc, char **argv) {
         kb_attention_forward(ctx, y, lse, qkv, B, T, C, NH);
         kb_attention_backward(ctx, dqkv, z, qkv, y, lse, B, T, C, NH);
         kb_sync(ctx);
+        kb_close(ctx);
+        return 0;
+    }
+    if (attn_time) {
+        double pairs = (double)B * NH * T * (T + 1) / 2.0, hs = (double)C / NH;
+        TIME("fwd  attention", 4 * pairs * hs, 0, kb_attention_forward(ctx, y, lse, qkv, B, T, C, NH));
+        TIME("bwd  attention", 8 * pairs * hs, 0, kb_attention_backward(ctx, dqkv, z, qkv, y, lse, B, T, C, NH));
         kb_close(ctx);
         return 0;
     }

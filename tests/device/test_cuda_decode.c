@@ -14,8 +14,16 @@ static void test_kv_and_paged(int C, int NH, int bs, int nblocks, int N, int max
     int32_t *slots = xmalloc(N * 4), *table = xmalloc((size_t)N * max_blocks * 4), *ks = xmalloc(N * 4), *ke = xmalloc(N * 4);
     int32_t *src = xmalloc(8 * 4), *dst = xmalloc(8 * 4);
     int64_t keys = 0;
+    // distinct slots (rows writing one slot would race on the GPU): a random injection
+    int nslots = nblocks * bs;
+    int32_t *perm = xmalloc(nslots * 4);
+    for (int i = 0; i < nslots; i++) perm[i] = i;
+    for (int i = nslots - 1; i > 0; i--) {
+        int j = (int)(rng_next(&g_rng) % (i + 1)), t = perm[i];
+        perm[i] = perm[j], perm[j] = t;
+    }
     for (int i = 0; i < N; i++) {
-        slots[i] = (int32_t)(rng_next(&g_rng) % ((size_t)(nblocks / 2) * bs)) + (nblocks / 2) * bs * (i % 2);
+        slots[i] = perm[i];
         for (int b = 0; b < max_blocks; b++) table[(size_t)i * max_blocks + b] = (int32_t)(rng_next(&g_rng) % nblocks);
         int len = (int)(rng_next(&g_rng) % (max_blocks * bs + 1));
         ks[i] = i % 5 == 0 ? 0 : (int)(rng_next(&g_rng) % (len + 1));
@@ -54,7 +62,7 @@ static void test_kv_and_paged(int C, int NH, int bs, int nblocks, int N, int max
     EXPECT_CLOSE("paged attention lse", res[1][3], res[0][3], (size_t)N * NH, 1e-3);
     for (int k = 0; k < 2; k++)
         for (int j = 0; j < 4; j++) free(res[k][j]);
-    free(kp), free(vp), free(qkv), free(slots), free(table), free(ks), free(ke), free(src), free(dst);
+    free(kp), free(vp), free(qkv), free(slots), free(table), free(ks), free(ke), free(src), free(dst), free(perm);
 }
 
 static void test_prefix(int C, int NH, int bs, int G) {
@@ -189,6 +197,7 @@ static void test_greedy_decoding(void) {
         c.n_logits = nseq;
         c.sample = 1;
         c.temperature = 0;
+        c.top_p = 1;
         for (int s = 0; s < nseq; s++)
             for (int t = 0; t < plen; t++) {
                 int i = s * plen + t;
@@ -209,6 +218,7 @@ static void test_greedy_decoding(void) {
         dc.n = nseq;
         dc.n_logits = nseq;
         dc.sample = 1;
+        dc.top_p = 1;
         kb_graph *g = gpt2_dec_capture(&d, &dc);
         for (int st = 0; st < steps; st++) {
             dc.keys = 0;

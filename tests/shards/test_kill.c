@@ -254,7 +254,7 @@ static void test_consumer_kills(const char *root, uint32_t parts, uint64_t *s) {
         if (!alive && producers_done == 2) break;
         if (now_sec() > give_up || failures) break;
         if (kills < 30 && alive) {
-            sleep_ms(5 + rnd(s, 80));
+            sleep_ms(5 + rnd(s, 55));
             uint32_t k = rnd(s, parts);
             if (!running[k]) continue;
             kill(cons[k], SIGKILL);

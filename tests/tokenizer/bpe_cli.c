@@ -32,10 +32,17 @@ static void usage(FILE *f) {
 }
 
 typedef struct {
+    char *buf;     // the whole file; text[i] point into it
     char **text;
     size_t *len, n;
     size_t total;
 } records;
+
+static void free_records(records *r) {
+    free(r->buf);
+    free(r->text);
+    free(r->len);
+}
 
 static void read_records(const char *path, records *r) {
     char *buf;
@@ -46,6 +53,7 @@ static void read_records(const char *path, records *r) {
     r->text = xmalloc(cap * sizeof *r->text);
     r->len = xmalloc(cap * sizeof *r->len);
     r->n = r->total = 0;
+    r->buf = buf;
     while (pos < size) {
         char *nl = memchr(buf + pos, '\n', size - pos);
         if (!nl) die("%s: byte offset %zu: record length line has no newline", path, pos);
@@ -61,7 +69,7 @@ static void read_records(const char *path, records *r) {
             r->text = xrealloc(r->text, cap * sizeof *r->text);
             r->len = xrealloc(r->len, cap * sizeof *r->len);
         }
-        r->text[r->n] = buf + start;  // buf stays allocated for the life of the process
+        r->text[r->n] = buf + start;
         r->len[r->n++] = (size_t)len;
         r->total += (size_t)len;
         pos = start + (size_t)len + 1;
@@ -140,6 +148,7 @@ int main(int argc, char **argv) {
             }
             putchar('\n');
         }
+        free_records(&r);
         return 0;
     }
     if (!strcmp(cmd, "train")) {
@@ -232,6 +241,7 @@ int main(int argc, char **argv) {
     } else {
         die("unknown command '%s' (see --help)", cmd);
     }
+    free_records(&r);
     bpe_free(t);
     return 0;
 }

@@ -12,17 +12,18 @@ static char dir[256];
 
 static char *path(const char *name) { return xasprintf("%s/%s", dir, name); }
 
-static void put(const char *name, const char *text) {
-    char *p = path(name);
-    berr e;
-    if (write_file_atomic(p, text, strlen(text), &e)) die("%s", e.msg);
-    free(p);
-}
-
-// Plain write, no fsync: the corruption loops write thousands of files.
+// Plain writes, no fsync: the tests write thousands of input files. Unlinking first
+// avoids ext4's flush-on-close for files truncated and rewritten (auto_da_alloc).
 static void put_bytes(const char *p, const void *buf, size_t n) {
+    unlink(p);
     FILE *f = fopen(p, "wb");
     if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0) die("cannot write %s", p);
+}
+
+static void put(const char *name, const char *text) {
+    char *p = path(name);
+    put_bytes(p, text, strlen(text));
+    free(p);
 }
 
 static int same_encoding(const bpe *a, const bpe *b, uint64_t seed) {

@@ -1,12 +1,24 @@
 # tests/verify_sandbox/: the sandbox against hostile programs, the code verifier and the
 # verify executable (built only where verify/build.mk found <seccomp.h>).
 ifeq ($(VERIFY_HAVE_SECCOMP),1)
-VERIFY_SANDBOX_TESTS := $(BUILD)/tests/verify_sandbox/test_sandbox
+VERIFY_SANDBOX_PROGS := test_sandbox test_code test_verify_cli
+VERIFY_SANDBOX_TESTS := $(addprefix $(BUILD)/tests/verify_sandbox/,$(VERIFY_SANDBOX_PROGS))
 
-$(BUILD)/tests/verify_sandbox/test_sandbox: EXTRA_LDLIBS = -lseccomp
-$(BUILD)/tests/verify_sandbox/test_sandbox: $(call objs,tests/verify_sandbox/test_sandbox.c) $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_BASE)
+$(VERIFY_SANDBOX_TESTS): EXTRA_LDLIBS = -lseccomp
+$(VERIFY_SANDBOX_TESTS): $(BUILD)/tests/verify_sandbox/%: $(BUILD)/obj/tests/verify_sandbox/%.o $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_BASE)
 	$(LINK)
 
+# test_verify_cli runs the verify executable.
+$(BUILD)/tests/verify_sandbox/test_verify_cli: | $(BUILD)/bin/verify
+
 TESTS += $(VERIFY_SANDBOX_TESTS)
-ALL_OBJS += $(call objs,tests/verify_sandbox/test_sandbox.c)
+# The unprivileged path (user namespaces without root), through the verify executable.
+TESTS += tests/verify_sandbox/test_unprivileged.sh
+
+BENCHES += $(BUILD)/tests/verify_sandbox/bench_sandbox
+$(BUILD)/tests/verify_sandbox/bench_sandbox: EXTRA_LDLIBS = -lseccomp
+$(BUILD)/tests/verify_sandbox/bench_sandbox: $(call objs,tests/verify_sandbox/bench_sandbox.c) $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_BASE)
+	$(LINK)
+ALL_OBJS += $(call objs,tests/verify_sandbox/bench_sandbox.c)
+ALL_OBJS += $(call objs,$(addprefix tests/verify_sandbox/,$(addsuffix .c,$(VERIFY_SANDBOX_PROGS))))
 endif

@@ -1,0 +1,290 @@
+// bench_rollout.c — the rollout engine's benchmark scenarios (issue 6) on random GPT-2 weights
+// and random prompts, no tokenizer:
+//   A  64 prompts of 128 tokens, 256 new tokens each (no early stop), batch 64
+//   B  256 such prompts, batch 256
+//   C  one 512-token prompt, 64 branches of 256 new tokens, with prefix sharing and with
+//      sharing off (--no-share): speed ratio and peak KV blocks (the prompt held once)
+//   D  a tree: 64 problems of 128-token prompts, 4 roots, 4-way forks at 3 step boundaries
+//      (forced every --step-every tokens), 256 new tokens per trajectory
+//   L  the log-probs rollout records against the training forward's on the same tokens
+//      (mean and max difference; 0 is the goal: same kernels, same order of arithmetic)
+// One summary line per scenario. Defaults are the GPU sizes (d12, V=50257, T=1024); on the
+// CPU use e.g. --backend cpu --depth 2 --vocab 512 --ctx 512 --scale 16.
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollout/engine.h"
+
+typedef struct bench_opts {
+    int depth, vocab, ctx, scale, step_every, backend, block_size, prefill, warmup;
+    size_t kv_bytes;
+    const char *scenarios;
+    uint64_t seed;
+} bench_opts;
+
+typedef struct scenario_result {
+    double seconds, tok_s, flops;
+    uint64_t problems, nodes, generated, reused, computed;
+    int peak_blocks, peak_live;
+    size_t block_bytes;
+} scenario_result;
+
+static gpt2 model;
+static kb_ctx *ctx;
+
+static void usage(void) {
+    printf("usage: bench_rollout [--scenarios ABCDL] [--backend auto|cpu|cuda] [--depth 12] [--vocab 50257]\n"
+           "                     [--ctx 1024] [--scale 1] [--kv-budget GIB] [--step-every 32] [--block-size 16]\n"
+           "                     [--prefill-tokens 512] [--no-warmup] [--seed 1]\n"
+           "--scale K divides every count (prompts, prompt and generation lengths) by K, for small machines.\n");
+}
+
+// Runs n problems of prompt_len random tokens through a fresh engine; all problems share the
+// first `shared` prompt tokens.
+static scenario_result run(const bench_opts *o, ro_config c, int n, int prompt_len, int shared) {
+    berr e;
+    ro_engine *E = ro_engine_new(&model, o->kv_bytes, &c, &e);
+    if (!E) die("bench_rollout: %s", e.msg);
+    int32_t *prompt = xmalloc((size_t)prompt_len * sizeof *prompt);
+    uint64_t g = o->seed;
+    for (int i = 0; i < shared && i < prompt_len; i++) prompt[i] = (int32_t)(rng_next(&g) % (uint64_t)model.cfg.V);
+    scenario_result r;
+    memset(&r, 0, sizeof r);
+    kb_counts_reset(ctx);
+    kb_sync(ctx);
+    double t0 = now_sec();
+    int added = 0, done = 0;
+    while (done < n) {
+        while (added < n && ro_wants(E)) {
+            for (int i = shared; i < prompt_len; i++) prompt[i] = (int32_t)(rng_next(&g) % (uint64_t)model.cfg.V);
+            if (ro_add(E, (uint64_t)added + 1, prompt, prompt_len, 1, NULL, &e)) die("bench_rollout: %s", e.msg);
+            added++;
+        }
+        ro_step(E);
+        ro_result res;
+        while (ro_take(E, &res)) {
+            r.nodes += res.tree.n_nodes;
+            ro_result_free(&res);
+            done++;
+        }
+    }
+    kb_sync(ctx);
+    r.seconds = now_sec() - t0;
+    const ro_stats *s = ro_stats_of(E);
+    r.problems = s->problems;
+    r.generated = s->generated;
+    r.reused = s->kv_reused;
+    r.computed = s->kv_computed;
+    r.peak_blocks = s->peak_blocks;
+    r.peak_live = s->peak_live;
+    r.block_bytes = s->block_bytes;
+    r.tok_s = r.generated / r.seconds;
+    const kb_counts *k = kb_counts_of(ctx, "rollout");
+    r.flops = k ? kb_counts_total_flops(k) : 0;
+    if (ro_kv_of(E)->in_use) die("bench_rollout: %d KV blocks still referenced after the run", ro_kv_of(E)->in_use);
+    ro_engine_free(E);
+    free(prompt);
+    return r;
+}
+
+// L: the log-probs rollout records against the training forward's on the same tokens (what
+// PPO recomputes): sampled trajectories, then gpt2_forward over each whole sequence.
+static void logprob_check(const bench_opts *o, int n, int prompt_len, int new_tokens) {
+    ro_config c;
+    ro_config_default(&c);
+    c.roots = 1, c.depth = 0, c.fork = 1, c.max_new = new_tokens, c.max_batch = n, c.seed = o->seed;
+    c.block_size = o->block_size;
+    berr e;
+    ro_engine *E = ro_engine_new(&model, o->kv_bytes, &c, &e);
+    if (!E) die("bench_rollout: %s", e.msg);
+    int T = prompt_len + new_tokens;
+    int32_t *seq = xmalloc((size_t)T * sizeof *seq), *tgt = xmalloc((size_t)T * sizeof *tgt);
+    float *loss = xmalloc((size_t)T * sizeof *loss);
+    uint64_t g = o->seed + 77;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < prompt_len; j++) seq[j] = (int32_t)(rng_next(&g) % (uint64_t)model.cfg.V);
+        if (ro_add(E, (uint64_t)i, seq, prompt_len, 1, NULL, &e)) die("bench_rollout: %s", e.msg);
+    }
+    gpt2 full;
+    gpt2_build(&full, ctx, &model.cfg, 1, T, 0);
+    float *p = xmalloc(model.n_params * 4);
+    gpt2_get_params(&model, p);
+    gpt2_set_params(&full, p);
+    free(p);
+    double sum = 0, max = 0;
+    long count = 0, exact = 0;
+    int done = 0;
+    while (done < n) {
+        ro_step(E);
+        ro_result r;
+        while (ro_take(E, &r)) {
+            const traj_rec *t = &r.tree;
+            const traj_node *v = &t->nodes[0];
+            int len = (int)t->n_prompt + (int)v->n_tokens;
+            for (uint32_t j = 0; j < t->n_prompt; j++) seq[j] = (int32_t)t->prompt[j];
+            for (uint32_t j = 0; j < v->n_tokens; j++) seq[t->n_prompt + j] = (int32_t)v->tokens[j];
+            for (int j = 0; j < len - 1; j++) tgt[j] = j + 1 >= (int)t->n_prompt ? seq[j + 1] : -1;
+            gpt2_forward(&full, seq, tgt, 1, len - 1);
+            kb_download(ctx, loss, full.losses, (size_t)(len - 1) * sizeof *loss);
+            for (uint32_t j = 0; j < v->n_tokens; j++) {
+                double d = fabs((double)v->logprobs[j] + loss[t->n_prompt + j - 1]);
+                sum += d, count++, exact += d == 0;
+                if (d > max) max = d;
+            }
+            ro_result_free(&r);
+            done++;
+        }
+    }
+    printf("L: rollout log-probs vs the training forward on the same %ld tokens (%d sequences of %d + %d): mean |diff| "
+           "%.3g, max |diff| %.3g, %.1f%% bit-identical\n",
+           count, n, prompt_len, new_tokens, sum / count, max, 100.0 * exact / count);
+    gpt2_free(&full);
+    ro_engine_free(E);
+    free(seq), free(tgt), free(loss);
+}
+
+static ro_config base(const bench_opts *o) {
+    ro_config c;
+    ro_config_default(&c);
+    c.roots = 1;
+    c.depth = 0;
+    c.fork = 1;
+    c.temperature = 1.0f;
+    c.seed = o->seed;
+    c.block_size = o->block_size;
+    c.prefill_tokens = o->prefill;
+    return c;  // eot/step/answer stay -1: no early stop
+}
+
+static void line(const char *name, const char *what, const scenario_result *r) {
+    printf("%s: %s: %llu new tokens in %.3f s = %.0f new tok/s, %llu nodes, KV reused %llu / computed %llu, peak KV %d "
+           "blocks (%.3f GiB), peak %d sequences, %.2f TFLOP/s\n",
+           name, what, (unsigned long long)r->generated, r->seconds, r->tok_s, (unsigned long long)r->nodes,
+           (unsigned long long)r->reused, (unsigned long long)r->computed, r->peak_blocks,
+           (double)r->peak_blocks * r->block_bytes / 1073741824.0, r->peak_live, r->flops / r->seconds / 1e12);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    bench_opts o = {.depth = 12, .vocab = 50257, .ctx = 1024, .scale = 1, .step_every = 32, .backend = 0,
+                    .block_size = 16, .prefill = 512, .warmup = 1, .kv_bytes = 0, .scenarios = "ABCDL", .seed = 1};
+    static const struct option lo[] = {{"scenarios", 1, 0, 's'}, {"backend", 1, 0, 'b'}, {"depth", 1, 0, 'd'},
+                                       {"vocab", 1, 0, 'v'},     {"ctx", 1, 0, 't'},     {"scale", 1, 0, 'k'},
+                                       {"kv-budget", 1, 0, 'm'}, {"step-every", 1, 0, 'e'}, {"block-size", 1, 0, 'B'},
+                                       {"prefill-tokens", 1, 0, 'p'}, {"no-warmup", 0, 0, 'w'}, {"seed", 1, 0, 'S'},
+                                       {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+    int ch;
+    berr e;
+    double gib = 0;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int rc = 0;
+        switch (ch) {
+        case 's': o.scenarios = optarg; break;
+        case 'b': o.backend = !strcmp(optarg, "cpu") ? 1 : !strcmp(optarg, "cuda") ? 2 : !strcmp(optarg, "auto") ? 0 : -1; break;
+        case 'd': rc = parse_int("--depth", optarg, 1, 64, &o.depth, &e); break;
+        case 'v': rc = parse_int("--vocab", optarg, 2, 1 << 20, &o.vocab, &e); break;
+        case 't': rc = parse_int("--ctx", optarg, 16, 65536, &o.ctx, &e); break;
+        case 'k': rc = parse_int("--scale", optarg, 1, 1024, &o.scale, &e); break;
+        case 'm': rc = parse_f64("--kv-budget", optarg, 0.001, 1024, &gib, &e); break;
+        case 'e': rc = parse_int("--step-every", optarg, 1, 65536, &o.step_every, &e); break;
+        case 'B': rc = parse_int("--block-size", optarg, 1, 256, &o.block_size, &e); break;
+        case 'p': rc = parse_int("--prefill-tokens", optarg, 1, 65536, &o.prefill, &e); break;
+        case 'w': o.warmup = 0; break;
+        case 'S': {
+            int64_t v;
+            rc = parse_i64("--seed", optarg, 0, INT64_MAX, &v, &e);
+            o.seed = (uint64_t)v;
+            break;
+        }
+        case 'h': usage(); return 0;
+        default: usage(); return 2;
+        }
+        if (rc) die("bench_rollout: %s", e.msg);
+        if (o.backend < 0) die("bench_rollout: --backend must be auto, cpu or cuda");
+    }
+    kb_backend be = o.backend == 1 ? KB_CPU : o.backend == 2 ? KB_CUDA : kb_default_backend();
+    ctx = kb_open(be, 0, &e);
+    if (!ctx) die("bench_rollout: %s", e.msg);
+    kb_set_stage(ctx, "rollout");
+    o.kv_bytes = gib > 0 ? (size_t)(gib * 1073741824.0) : be == KB_CUDA ? (size_t)16 << 30 : (size_t)1 << 30;
+    gpt2_config cfg = gpt2_config_depth(o.depth, o.vocab, o.ctx);
+    gpt2_build(&model, ctx, &cfg, 1, 1, 0);
+    gpt2_init(&model, 1234);
+    const int K = o.scale;
+    const int P = 128 / K > 0 ? 128 / K : 1, NEW = 256 / K > 0 ? 256 / K : 1, CP = 512 / K > 0 ? 512 / K : 1;
+    int nA = 64 / K > 0 ? 64 / K : 1, nB = 256 / K > 0 ? 256 / K : 1, nC = 64 / K > 0 ? 64 / K : 1;
+    int step = o.step_every / K > 0 ? o.step_every / K : 1;
+    printf("bench_rollout: %s (%s), GPT-2 d%d (C=%d, V=%d, T=%d, %.1fM parameters), random weights and prompts, KV %.1f "
+           "GiB in blocks of %d, prefill %d tokens/step, scale 1/%d\n",
+           kb_backend_name(ctx), kb_device_name(ctx), o.depth, cfg.C, cfg.V, cfg.maxT, model.n_params / 1e6,
+           o.kv_bytes / 1073741824.0, o.block_size, o.prefill, K);
+    if (o.warmup) {  // first-use costs (library heuristics, graph capture) stay out of the timings
+        ro_config c = base(&o);
+        c.max_batch = nB;
+        c.max_new = NEW / 8 > 0 ? NEW / 8 : 1;
+        run(&o, c, nB, P, 0);
+        c.roots = nC;
+        c.max_batch = nC;
+        c.cascade = -1;
+        run(&o, c, 1, CP, 0);
+    }
+    if (strchr(o.scenarios, 'A')) {
+        ro_config c = base(&o);
+        c.max_new = NEW;
+        c.max_batch = nA;
+        scenario_result r = run(&o, c, nA, P, 0);
+        char what[128];
+        snprintf(what, sizeof what, "%d prompts x %d tokens, %d new each, batch %d", nA, P, NEW, nA);
+        line("A", what, &r);
+    }
+    if (strchr(o.scenarios, 'B')) {
+        ro_config c = base(&o);
+        c.max_new = NEW;
+        c.max_batch = nB;
+        scenario_result r = run(&o, c, nB, P, 0);
+        char what[128];
+        snprintf(what, sizeof what, "%d prompts x %d tokens, %d new each, batch %d", nB, P, NEW, nB);
+        line("B", what, &r);
+    }
+    if (strchr(o.scenarios, 'C')) {
+        ro_config c = base(&o);
+        c.max_new = NEW;
+        c.roots = nC;
+        c.max_batch = nC;
+        scenario_result s = run(&o, c, 1, CP, 0);
+        c.share = 0;
+        scenario_result u = run(&o, c, 1, CP, 0);
+        char what[160];
+        snprintf(what, sizeof what, "1 prompt x %d tokens, %d branches x %d new, shared", CP, nC, NEW);
+        line("C", what, &s);
+        snprintf(what, sizeof what, "1 prompt x %d tokens, %d branches x %d new, --no-share", CP, nC, NEW);
+        line("C", what, &u);
+        int prompt_blocks = CP / o.block_size, branch_blocks_shared = s.peak_blocks - prompt_blocks;
+        printf("C: sharing is %.2fx the speed of --no-share; peak KV %d vs %d blocks: the prompt's %d full blocks held "
+               "%s (shared: %d + %.1f per branch)\n",
+               s.tok_s / u.tok_s, s.peak_blocks, u.peak_blocks, prompt_blocks,
+               s.peak_blocks + (nC - 1) * prompt_blocks <= u.peak_blocks ? "once" : "more than once", prompt_blocks,
+               (double)branch_blocks_shared / nC);
+    }
+    if (strchr(o.scenarios, 'D')) {
+        ro_config c = base(&o);
+        c.max_new = NEW;
+        c.roots = 4;
+        c.fork = 4;
+        c.depth = 3;
+        c.force_step = step;
+        c.max_batch = nB;
+        int nD = nA;
+        scenario_result r = run(&o, c, nD, P, 0);
+        char what[200];
+        snprintf(what, sizeof what, "%d problems x %d-token prompts, 4 roots, 4-way forks every %d tokens to depth 3, "
+                 "%d new per trajectory, batch %d", nD, P, step, NEW, nB);
+        line("D", what, &r);
+    }
+    if (strchr(o.scenarios, 'L')) logprob_check(&o, nA / 8 > 0 ? nA / 8 : 1, P, NEW);
+    gpt2_free(&model);
+    kb_close(ctx);
+    return 0;
+}
