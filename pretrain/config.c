@@ -97,18 +97,6 @@ static int given_opt(const unsigned char *given, const char *name) {
     return given && o && given[o - pt_config_table.opts];
 }
 
-gpt2_config pt_depth_config(int depth, int V, int maxT) {
-    // GPT-2's published sizes (as llm.c's d12/d24/d36/d48), heads of 64 channels.
-    static const int gpt2_sizes[][3] = {{12, 768, 12}, {24, 1024, 16}, {36, 1280, 20}, {48, 1600, 25}};
-    gpt2_config m = gpt2_config_depth(depth, V, maxT);
-    for (size_t i = 0; i < sizeof gpt2_sizes / sizeof gpt2_sizes[0]; i++)
-        if (gpt2_sizes[i][0] == depth) {
-            m.C = gpt2_sizes[i][1];
-            m.NH = gpt2_sizes[i][2];
-        }
-    return m;
-}
-
 int pt_config_check(const pt_config *c, const unsigned char *given, int world, pt_plan *p, berr *e) {
     memset(p, 0, sizeof *p);
     p->world = world;
@@ -161,7 +149,7 @@ int pt_plan_model(const pt_config *c, const unsigned char *given, const gpt2_con
     if (ckpt) {
         m = *ckpt;
         const char *src = c->init_from ? "--init-from" : "the checkpoint";
-        gpt2_config dm = pt_depth_config(c->depth, 2, 1);
+        gpt2_config dm = gpt2_config_depth(c->depth, 2, 1);
         if (c->depth && (ckpt->L != dm.L || ckpt->C != dm.C || ckpt->NH != dm.NH))
             return berr_set(e, "--depth %d (L=%d C=%d heads=%d) differs from %s's model (L=%d C=%d heads=%d)", c->depth,
                             dm.L, dm.C, dm.NH, src, ckpt->L, ckpt->C, ckpt->NH);
@@ -179,7 +167,7 @@ int pt_plan_model(const pt_config *c, const unsigned char *given, const gpt2_con
         if (c->depth) {
             if (c->layers || c->channels || c->heads)
                 return berr_set(e, "--depth and --layers/--channels/--heads: give one way to size the model");
-            m = pt_depth_config(c->depth, V, ctx);
+            m = gpt2_config_depth(c->depth, V, ctx);
         } else {
             if (!c->layers || !c->channels || !c->heads)
                 return berr_set(e, "size the model with --depth D, or all of --layers L --channels C --heads H");

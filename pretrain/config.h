@@ -46,9 +46,6 @@ typedef struct pt_plan {
     int64_t seqs_per_step;  // rows per step over all ranks: micro_batch·accum·world
 } pt_plan;
 
-// The model of --depth D: GPT-2's sizes for 12, 24, 36, 48 (C = 768, 1024, 1280, 1600 with
-// heads of 64), else gpt2_config_depth (64·D channels, D heads).
-gpt2_config pt_depth_config(int depth, int V, int maxT);
 // Option-only checks and derived values (no files read): batch divisibility, steps from
 // tokens, required combinations. given[] says which options the command line set.
 int pt_config_check(const pt_config *c, const unsigned char *given, int world, pt_plan *p, berr *e);

@@ -138,7 +138,7 @@ static void test_checks(void) {
     gpt2_config ck = p.model;
     ck.L = 3;
     CHECK(pt_plan_model(&c, given, &ck, 300, &p, &e) != 0 && strstr(e.msg, "--depth 2 (L=2 C=128 heads=2) differs"), "%s", e.msg);
-    gpt2_config d24 = pt_depth_config(24, 50257, 1024), d6 = pt_depth_config(6, 50257, 1024);
+    gpt2_config d24 = gpt2_config_depth(24, 50257, 1024), d6 = gpt2_config_depth(6, 50257, 1024);
     CHECK(d24.L == 24 && d24.C == 1024 && d24.NH == 16 && gpt2_param_count(&d24) > 350000000 &&
               gpt2_param_count(&d24) < 360000000, "d24 is GPT-2 350M (%zu)", gpt2_param_count(&d24));
     CHECK(d6.L == 6 && d6.C == 384 && d6.NH == 6, "d6: 64·D channels, D heads");
