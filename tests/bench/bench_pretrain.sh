@@ -4,6 +4,7 @@
 # token shards, and from memory). Prints markdown tables (tests/bench/RESULTS.md, "Pretrain").
 #   bash tests/bench/bench_pretrain.sh        (after make; STEPS=N to change the run length)
 set -euo pipefail
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}  # as make demo: robust on a shared machine
 cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 STEPS=${STEPS:-60}
