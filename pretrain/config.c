@@ -40,7 +40,7 @@ static const cli_opt opts[] = {
     {CLI_INT, "heads", F(heads), "0", 0, 256, NULL, CLI_KEEP, "H", "attention heads"},
     {CLI_INT, "context", F(context), "0", 0, 65536, NULL, CLI_KEEP, "T",
      "context length of the model (default: --seq-len)"},
-    {CLI_STR, "init-from", F(init_from), NULL, 0, 0, NULL, CLI_FREE, "CKPT",
+    {CLI_STR, "init-from", F(init_from), NULL, 0, 0, NULL, CLI_LOCAL, "CKPT",
      "start from a checkpoint's weights (a new run: step 0, fresh optimizer)"},
     SECTION("Batch"),
     {CLI_INT, "micro-batch", F(micro_batch), "4", 1, 65536, NULL, CLI_FREE, "B", "sequences per micro-step and rank"},

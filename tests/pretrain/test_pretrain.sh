@@ -213,8 +213,12 @@ SFT=(--sft --problems "$W/problems" --val-problems "$W/heldout" --tokenizer "$W/
 expect_err "prompt + solution is" "${SFT[@]}" --seq-len 24 --steps 2 --out "$W/x"
 $P "${SFT[@]}" --seq-len 64 --sft-drop-long --steps 1 --eval-every 0 --out "$W/sft_drop" > "$W/sft_drop.log" 2>&1
 check "--sft-drop-long counts what it drops" grep -qE "train examples .* [1-9][0-9]* dropped as too long" "$W/sft_drop.log"
-$P "${SFT[@]}" --seq-len 128 --steps 20 --eval-every 10 --out "$W/sft" > "$W/sft.log" 2>&1
+$P "${SFT[@]}" --seq-len 128 --steps 20 --eval-every 10 --ckpt-every 10 --out "$W/sft" > "$W/sft.log" 2>&1
 check "SFT run exits 0" test $? = 0
+mkdir -p "$W/sft_resume" && cp "$W/sft/ckpt_00000010.bin" "$W/sft_resume/"
+$P --out "$W/sft_resume" --resume > "$W/sft_resume.log" 2>&1
+check "SFT resumed from its step-10 checkpoint: steps 11-20 bit-identical" \
+    cmp -s <(losses "$W/sft" | tail -10) <(losses "$W/sft_resume")
 check "SFT reports its examples" grep -q "300 train examples" "$W/sft.log"
 a=$(vals "$W/sft" | head -1 | cut -d' ' -f2); b=$(vals "$W/sft" | tail -1 | cut -d' ' -f2)
 check "SFT validation loss (solutions only) falls ($a -> $b)" awk -v a="${a:-0}" -v b="${b:-9}" 'BEGIN { exit !(b < a) }'
