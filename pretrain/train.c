@@ -95,7 +95,7 @@ static void train_loop(run *r) {
             pt_log_rec(&r->log, "\"step\": %lld, \"val_loss\": %.17g", (long long)step, vl);
         }
         if (c->sample_every && (step % c->sample_every == 0 || last)) pt_run_sample(r, step);
-        int stop = !comm_all_ok(r->c, !stop_requested);
+        int stop = !comm_all_ok(r->c, !stop_requested) && !last;  // the last step ends the run anyway
         if (last || stop || (c->ckpt_every && step % c->ckpt_every == 0)) pt_run_checkpoint(r, step);
         if (stop) {
             if (r->rank == 0)
