@@ -190,7 +190,9 @@ static void test_resume(const char *root) {
         }
         // A second kill during the resumed run, then the final run.
         if (round >= 2) run_and_kill(&o, dir, 0, (int)(rng_next(&g) % 300));
-        CHECK(tasks_generate(&o, dir, &e) == 0, "resume round %d: %s", round, e.msg);
+        // A kill that came after the run finished leaves a closed directory: nothing to resume.
+        int finished = dir_digest(dir, &got, &got_n, &got_shards, &closed) == 0 && closed;
+        if (!finished) CHECK(tasks_generate(&o, dir, &e) == 0, "resume round %d: %s", round, e.msg);
         CHECK(dir_digest(dir, &got, &got_n, &got_shards, &closed) == 0, "read resumed directory");
         CHECK(got == want && got_n == want_n && got_shards == want_shards && closed,
               "round %d (killed: %d): resumed directory differs from the clean one (%" PRIu64 " records in %zu shards, closed %d)", round, killed,
