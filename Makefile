@@ -44,6 +44,19 @@ CUDA_GENCODE ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,c
 NVCCFLAGS ?= -O3 --use_fast_math -lineinfo
 NCCL_HOME ?= $(CUDA_HOME)
 CUDA_LIBS = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++ -ldl -lrt
+
+# ---- cuDNN (optional: fused attention; berry's own attention kernels otherwise) ---------------
+# The SDPA graph is built through cuDNN's header-only C++ frontend (pip: nvidia-cudnn-frontend,
+# installed by tests/deps.sh). On machines where cuDNN lives in a Python wheel:
+#   make CUDNN_HOME=$(python3 -c "import nvidia.cudnn as c; print(c.__path__[0])")
+CUDNN_HOME ?= $(CUDA_HOME)
+CUDNN_INC ?= $(CUDNN_HOME)/include
+CUDNN_LIBDIR ?= $(patsubst %/,%,$(dir $(firstword $(wildcard $(CUDNN_HOME)/lib64/libcudnn.so.9 $(CUDNN_HOME)/lib/libcudnn.so.9))))
+CUDNN_FRONTEND_INC ?= $(shell python3 -c "import site,os;ps=[os.path.join(p,'include') for p in site.getsitepackages()];print(next((p for p in ps if os.path.exists(os.path.join(p,'cudnn_frontend.h'))),''))" 2>/dev/null)
+USE_CUDNN ?= $(if $(and $(filter 1,$(USE_CUDA)),$(wildcard $(CUDNN_INC)/cudnn.h),$(CUDNN_FRONTEND_INC),$(CUDNN_LIBDIR)),1,0)
+CUDNN_LIBS = -L$(CUDNN_LIBDIR) -Wl,-rpath,$(CUDNN_LIBDIR) -l:libcudnn.so.9 -lnvrtc
+CXXFLAGS_CUDNN = -std=c++17 -O2 -g -I. -D_GNU_SOURCE -I$(CUDA_HOME)/include -I$(CUDNN_INC) -I$(CUDNN_FRONTEND_INC) \
+                 -DBERRY_CUDNN -Wno-deprecated-declarations -MMD -MP
 NCCL_LIBS = -L$(NCCL_HOME)/lib -L$(NCCL_HOME)/lib64 -Wl,-rpath,$(NCCL_HOME)/lib64 -lnccl
 
 # ---- MPI (multi-process launch for data-parallel training) --------------------------------
@@ -58,7 +71,7 @@ LIB_KERNELS := $(BUILD)/lib/libberry_kernels.a
 LIB_SHARDS := $(BUILD)/lib/libberry_shards.a
 LIB_VERIFY := $(BUILD)/lib/libberry_verify.a
 
-objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(1)))
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(patsubst %.cpp,$(BUILD)/obj/%.cpp.o,$(1))))
 
 BINS :=
 TESTS :=
@@ -66,7 +79,7 @@ BENCHES :=
 ALL_OBJS :=
 
 # Kernel-library link line: the CUDA libraries only when the backend is built in.
-KERNEL_LDLIBS = $(if $(filter 1,$(USE_CUDA)),$(CUDA_LIBS))
+KERNEL_LDLIBS = $(if $(filter 1,$(USE_CUDA)),$(CUDA_LIBS)) $(if $(filter 1,$(USE_CUDNN)),$(CUDNN_LIBS))
 
 include kernels/build.mk
 include $(filter-out kernels/build.mk,$(wildcard */build.mk))
@@ -79,7 +92,11 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/%.cu.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(CUDA_GENCODE) $(NVCCFLAGS) $(CPPFLAGS_ALL) -std=c++17 -MMD -MP -c $< -o $@
+	$(NVCC) $(CUDA_GENCODE) $(NVCCFLAGS) $(CPPFLAGS_ALL) $(if $(filter 1,$(USE_CUDNN)),-DBERRY_CUDNN) -std=c++17 -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.cpp.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_CUDNN) -c $< -o $@
 
 $(BUILD)/lib/%.a:
 	@mkdir -p $(@D)

@@ -8,7 +8,9 @@
 // bits every run).
 //
 // Head sizes 16/32/64/128 take the tensor-core path; any other head size (<= 256) takes a
-// simple warp-per-row path.
+// simple warp-per-row path. When berry is built with cuDNN, its fused attention runs instead
+// wherever it has a (deterministic) plan (cuda_attention_cudnn.cpp; BERRY_ATTN=own keeps these
+// kernels); the lse convention is the same, so either backward can follow either forward.
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -613,6 +615,9 @@ static void launch_bwd(kb_ctx *ctx, bf16 *dqkv, const bf16 *qkv, const bf16 *dou
 }
 
 void cuda_attention_forward(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *qkv, int B, int T, int C, int NH) {
+#ifdef BERRY_CUDNN
+    if (cuda_cudnn_attention_forward(ctx, out, lse, qkv, B, T, C, NH) == 0) return;
+#endif
     int HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS), sl2 = scale * LOG2E;
     bf16 *o = (bf16 *)out;
@@ -631,6 +636,9 @@ void cuda_attention_forward(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *
 
 void cuda_attention_backward(kb_ctx *ctx, kb_act *dqkv, const kb_act *dout, const kb_act *qkv, const kb_act *out,
                              const float *lse, int B, int T, int C, int NH) {
+#ifdef BERRY_CUDNN
+    if (cuda_cudnn_attention_backward(ctx, dqkv, dout, qkv, out, lse, B, T, C, NH) == 0) return;
+#endif
     int HS = C / NH;
     float scale = 1.0f / sqrtf((float)HS), sl2 = scale * LOG2E;
     size_t rows = (size_t)B * T * NH;

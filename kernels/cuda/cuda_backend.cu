@@ -31,6 +31,8 @@ static size_t forget(void *p) {
     die("kb_free: %p was not allocated by the CUDA backend", p);
 }
 
+extern "C" cudaStream_t cuda_stream_of(kb_ctx *ctx) { return STREAM(ctx); }
+
 extern "C" int kb_cuda_device_count(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -78,6 +80,9 @@ static void cu_close(kb_ctx *ctx) {
     cudaStreamSynchronize(s->stream);
     cuda_matmul_shutdown(ctx);
     cuda_encoder_free(ctx);
+#ifdef BERRY_CUDNN
+    cuda_cudnn_attention_close(ctx);
+#endif
     for (int i = 0; i < STAGE_SLOTS; i++) cudaEventDestroy(s->stage_ev[i]);
     cudaFreeHost(s->stage);
     cudaFree(s->lt_workspace);

@@ -88,6 +88,12 @@ void cuda_scale_f32(kb_ctx *, float *, float, size_t);
 void cuda_gather_rows(kb_ctx *, kb_act *, const kb_act *, const int32_t *, int, int);
 void cuda_f32_to_act(kb_ctx *, kb_act *, const float *, size_t);
 void cuda_encoder_free(kb_ctx *ctx);
+#ifdef BERRY_CUDNN
+extern "C" int cuda_cudnn_attention_forward(kb_ctx *, kb_act *, float *, const kb_act *, int, int, int, int);
+extern "C" int cuda_cudnn_attention_backward(kb_ctx *, kb_act *, const kb_act *, const kb_act *, const kb_act *,
+                                             const float *, int, int, int, int);
+extern "C" void cuda_cudnn_attention_close(kb_ctx *);
+#endif
 void cuda_kv_write(kb_ctx *, kb_act *, kb_act *, const kb_act *, const int32_t *, int, int, int, int);
 void cuda_kv_copy_blocks(kb_ctx *, kb_act *, kb_act *, const int32_t *, const int32_t *, int, int, int);
 void cuda_paged_attention(kb_ctx *, kb_act *, float *, const kb_act *, const kb_act *, const kb_act *, const int32_t *,
