@@ -1,34 +1,54 @@
 #!/usr/bin/env bash
-# make device-check: CUDA tests against the CPU reference, then the training benchmark beside
-# PyTorch (../shared/bench/torch_gpt2.py, or $PEERS/torch_gpt2.py) in the same run.
-# Set BENCH=0 to skip the benchmarks, QUICK=1 for d12 only.
+# make device-check: the GPU checks and benchmarks, on a machine with an NVIDIA GPU.
+#   1. CUDA ops, the model and the decoding path against the CPU reference (tests/device/test_*)
+#   2. the training step beside PyTorch (../shared/bench/torch_gpt2.py) at d12 and d24
+#   3. rollout scenarios A-D and L beside PyTorch/HF generation (torch_decode.py, hf_generate.py)
+#   4. the pretrain stage (tests/pretrain/device_pretrain.sh): throughput and resume
+# Parts: PARTS="tests train rollout pretrain" (default: all). PEERS=dir of the peer scripts
+# (default ../shared/bench). Logs go to $OUT (default /tmp/berry-device).
+# cuDNN from a Python wheel is found automatically (nvidia.cudnn); NVLink multicast stays off.
 set -u
+cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 PEERS=${PEERS:-../shared/bench}
-OUT=${OUT:-/tmp}
-export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp/berry-device}
+PARTS=${PARTS:-tests train rollout pretrain}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
+cudnn_lib=$(python3 -c "import nvidia.cudnn as c, os; print(os.path.join(c.__path__[0], 'lib'))" 2>/dev/null)
+[ -n "$cudnn_lib" ] && export LD_LIBRARY_PATH="$cudnn_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+has() { case " $PARTS " in *" $1 "*) return 0;; esac; return 1; }
 fail=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-for t in test_cuda_ops test_cuda_model test_cuda_decode; do
-    echo "== $t"
-    "$B/tests/device/$t" 2>&1 | tee "$OUT/$t.log"
-    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
-done
-if [ "${BENCH:-1}" = 1 ]; then
-    echo "== training step benchmark (berry, then PyTorch, same machine, same call)"
-    configs="12:64"
-    [ "${QUICK:-0}" = 1 ] || configs="12:64 24:32"
-    for c in $configs; do
-        d=${c%%:*}; b=${c##*:}
-        "$B/tests/device/bench_gpt2" "$d" "$b" 1024 30 2>&1 | tee -a "$OUT/bench.log"
+
+if has tests; then
+    for t in test_cuda_ops test_cuda_model test_cuda_decode; do
+        "$B/tests/device/$t" > "$OUT/$t.log" 2>&1; rc=$?
+        echo "== $t: $(tail -n 1 "$OUT/$t.log") (exit $rc)"
+        [ $rc = 0 ] || { fail=1; grep FAIL "$OUT/$t.log" | head; }
+    done
+fi
+if has train; then
+    echo "== training step (berry, then PyTorch, same machine)"
+    "$B/tests/device/bench_ops" attn-time 2>&1 | grep -E "^  (fwd|bwd)" | tee "$OUT/attention.log"
+    for c in 12:64:30 24:32:25; do
+        IFS=: read -r d b s <<< "$c"
+        "$B/tests/device/bench_gpt2" "$d" "$b" 1024 "$s" 2>&1 | grep -v '^attention:' | tee -a "$OUT/train.log"
         if [ -f "$PEERS/torch_gpt2.py" ]; then
-            python3 "$PEERS/torch_gpt2.py" --depth "$d" --B "$b" --T 1024 --steps 30 2>&1 | grep -v Warning | tail -n 1 | tee -a "$OUT/bench.log"
+            python3 "$PEERS/torch_gpt2.py" --depth "$d" --B "$b" --T 1024 --steps "$s" 2>&1 | tail -n 1 | tee -a "$OUT/train.log"
         else
-            echo "(no PyTorch peer at $PEERS/torch_gpt2.py: set PEERS)"
+            echo "(no $PEERS/torch_gpt2.py: set PEERS)"
         fi
     done
 fi
-echo
-grep -h -E "passed|failed" "$OUT"/test_cuda_*.log | tail -n 2
-[ -f "$OUT/bench.log" ] && grep -E "^(berry|torch)" "$OUT/bench.log"
+if has rollout; then
+    echo "== rollout (berry, then PyTorch static-cache decode and HF generate)"
+    "$B/tests/device/bench_rollout" 2>&1 | tee "$OUT/rollout.log"
+    [ -f "$PEERS/torch_decode.py" ] && python3 "$PEERS/torch_decode.py" 12 64,256 2>&1 | grep -E "^torch" | tee -a "$OUT/rollout.log"
+    [ -f "$PEERS/hf_generate.py" ] && python3 "$PEERS/hf_generate.py" 12 2>&1 | grep -E "^hf" | tee -a "$OUT/rollout.log"
+fi
+if has pretrain && [ -f tests/pretrain/device_pretrain.sh ]; then
+    bash tests/pretrain/device_pretrain.sh 2>&1 | tee "$OUT/pretrain.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
+fi
 exit $fail
