@@ -28,3 +28,7 @@ $(PT_TEST)/libfault.so: tests/pretrain/fault_inject.c
 	$(CC) -shared -fPIC -O2 -Wall -Wextra -o $@ $< -ldl
 
 BENCHES += $(PT_TEST)/bench_loader
+
+# tests/pretrain/device_pretrain.sh (run by `make device-check`) needs the stage and the shards
+# tool on the GPU machine.
+DEVICE_PROGS += $(BUILD)/bin/pretrain $(BUILD)/bin/shards
