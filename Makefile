@@ -62,8 +62,13 @@ NCCL_LIBS = -L$(NCCL_HOME)/lib -L$(NCCL_HOME)/lib64 -Wl,-rpath,$(NCCL_HOME)/lib6
 # ---- MPI (multi-process launch for data-parallel training) --------------------------------
 MPICC ?= $(shell command -v mpicc 2>/dev/null)
 MPI_HOME ?=
-MPI_CFLAGS ?= $(if $(MPI_HOME),-I$(MPI_HOME)/include,$(if $(MPICC),$(shell $(MPICC) --showme:compile 2>/dev/null)))
-MPI_LIBS ?= $(if $(MPI_HOME),-L$(MPI_HOME)/lib -Wl,-rpath,$(MPI_HOME)/lib -lmpi,$(if $(MPICC),$(shell $(MPICC) --showme:link 2>/dev/null)))
+ifneq ($(MPI_HOME),)
+MPI_CFLAGS ?= -I$(MPI_HOME)/include
+MPI_LIBS ?= -L$(MPI_HOME)/lib -Wl,-rpath,$(MPI_HOME)/lib -lmpi
+else ifneq ($(MPICC),)
+MPI_CFLAGS ?= $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS ?= $(shell $(MPICC) --showme:link 2>/dev/null)
+endif
 
 # ---- libraries every module may link (fragments add their objects) --------------------------
 LIB_BASE := $(BUILD)/lib/libberry_base.a

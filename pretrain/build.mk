@@ -7,15 +7,7 @@ LIB_PRETRAIN := $(BUILD)/lib/libberry_pretrain.a
 # backend. Without MPI the stage runs single-process only.
 COMM_CFLAGS := $(if $(strip $(MPI_CFLAGS)),-DBERRY_MPI $(MPI_CFLAGS)) \
                $(if $(filter 1,$(USE_CUDA)),-DBERRY_NCCL -I$(CUDA_HOME)/include -I$(NCCL_HOME)/include)
-# The top Makefile's MPI_LIBS default puts commas inside $(if ...), which splits it; unless
-# MPI_LIBS was set by the user, the same default is rebuilt here with the commas escaped.
-pt_comma := ,
-ifeq ($(origin MPI_LIBS),file)
-PT_MPI_LIBS := $(if $(MPI_HOME),-L$(MPI_HOME)/lib -Wl$(pt_comma)-rpath$(pt_comma)$(MPI_HOME)/lib -lmpi,$(if $(MPICC),$(shell $(MPICC) --showme:link 2>/dev/null)))
-else
-PT_MPI_LIBS := $(MPI_LIBS)
-endif
-COMM_LDLIBS := $(if $(strip $(MPI_CFLAGS)),$(PT_MPI_LIBS)) $(if $(filter 1,$(USE_CUDA)),$(NCCL_LIBS))
+COMM_LDLIBS := $(if $(strip $(MPI_CFLAGS)),$(MPI_LIBS)) $(if $(filter 1,$(USE_CUDA)),$(NCCL_LIBS))
 ifeq ($(strip $(MPI_CFLAGS)),)
 $(info pretrain: mpi.h not found (MPI_CFLAGS is empty): building the communication layer single-process only)
 endif

@@ -48,6 +48,8 @@ fi
 D12=(--data "$W/tokens" --tokenizer "$W/tok.bpe" --vocab 50257 --depth 12 --seq-len 1024 --micro-batch 64
      --lr 6e-4 --warmup 20 --eval-every 0 --backend cuda)
 
+# SKIP_SINGLE=1 runs only the multi-GPU part (3).
+if [ "${SKIP_SINGLE:-0}" = 0 ]; then
 # ---- 1. throughput against the model-step benchmark ---------------------------------------------------
 echo "== bench_gpt2 d12 B=64 T=1024 (the model step alone, random tokens)"
 $B/tests/device/bench_gpt2 12 64 1024 30 | tee "$W/bench.log"
@@ -76,6 +78,7 @@ kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 $P --out "$W/kill" --resume > "$W/resume.log" 2>&1
 cmp -s <(losses "$W/ref") <(losses "$W/kill") && cmp -s "$W/ref/model.bin" "$W/kill/model.bin"
 result $? "kill -9 at step $(losses "$W/kill" | sed -n 35p | cut -d' ' -f1) + --resume: losses and weights bit-identical"
+fi
 
 # ---- 3. two ranks against one, same global batch -------------------------------------------------------
 if [ "$NGPU" -ge 2 ]; then
