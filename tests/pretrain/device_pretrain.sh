@@ -30,19 +30,23 @@ median_of() {  # median of a field over the step records after the first 10
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 [ "$($P device)" = cuda ] || { echo "no usable GPU (pretrain device says $($P device))"; exit 1; }
 
-# ---- data: ~30M tokens of the built-in corpus (or arithmetic text where verify is not built) --------
+# ---- data: the built-in corpus (CORPUS=file and TOKENIZER=file may be given, e.g. made on another
+# machine with `verify corpus` and `shards train-tokenizer`; else it is generated here) -----------
 if [ ! -d "$W/tokens" ]; then
-    if [ -x "$B/bin/verify" ]; then
-        $B/bin/verify corpus --out "$W/corpus.txt" --count 300K --quiet
+    if [ -n "${CORPUS:-}" ] && [ -n "${TOKENIZER:-}" ]; then
+        cp "$TOKENIZER" "$W/tok.bpe"
+        cp "$CORPUS" "$W/corpus.txt"
     else
-        echo "(build/bin/verify is not built here: generating an arithmetic corpus with awk)"
-        awk 'BEGIN { srand(3); for (i = 0; i < 3000000; i++) { a = int(rand() * 1000); b = int(rand() * 1000);
-              printf "Compute %d + %d.\n<|step|>%d + %d = %d\n<|answer|>%d\n<|endoftext|>", a, b, a, b, a + b, a + b } }' \
-            > "$W/corpus.txt"
+        if [ -x "$B/bin/verify" ]; then
+            $B/bin/verify corpus --out "$W/corpus.txt" --count 300K --quiet
+        else
+            echo "no build/bin/verify here and no CORPUS/TOKENIZER given: cannot make the corpus" >&2
+            exit 1
+        fi
+        head -c 20000000 "$W/corpus.txt" > "$W/tok_sample.txt"  # the tokenizer learns from the first 20 MB
+        $B/bin/shards train-tokenizer --vocab-size 4096 --out "$W/tok.bpe" "$W/tok_sample.txt" > "$W/tok.log" 2>&1 ||
+            { cat "$W/tok.log" >&2; exit 1; }
     fi
-    head -c 20000000 "$W/corpus.txt" > "$W/tok_sample.txt"  # the tokenizer learns from the first 20 MB
-    $B/bin/shards train-tokenizer --vocab-size 4096 --out "$W/tok.bpe" "$W/tok_sample.txt" > "$W/tok.log" 2>&1 ||
-        $B/bin/shards train-tokenizer --vocab-size 1024 --out "$W/tok.bpe" "$W/tok_sample.txt" > "$W/tok.log" 2>&1
     $B/bin/shards tokenize --tokenizer "$W/tok.bpe" --out "$W/tokens" "$W/corpus.txt" | tail -n 1
 fi
 D12=(--data "$W/tokens" --tokenizer "$W/tok.bpe" --vocab 50257 --depth 12 --seq-len 1024 --micro-batch 64
