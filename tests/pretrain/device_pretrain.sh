@@ -19,6 +19,7 @@ P=$B/bin/pretrain
 STEPS=${STEPS:-300}
 NGPU=${NGPU:-1}
 W=${WORK:-$(mktemp -d /tmp/berry_device_pretrain.XXXXXX)}
+mkdir -p "$W"
 export NCCL_NVLS_ENABLE=0
 pass=0; fail=0
 result() { if [ "$1" = 0 ]; then pass=$((pass + 1)); echo "PASS: $2"; else fail=$((fail + 1)); echo "FAIL: $2"; fi; }
