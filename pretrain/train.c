@@ -219,10 +219,15 @@ int pt_train_main(int argc, char **argv, int first) {
     }
     pt_run_agree(r, rc, &e, 1);
     if (r->rank == 0) {
-        fprintf(stderr, "pretrain: done: %lld steps, %.4g tokens, %.4g FLOPs; weights in %s\n", (long long)r->plan.steps,
-                (double)r->st.tokens, r->st.flops, mp);
-        pt_log_rec(&r->log, "\"event\": \"end\", \"step\": %lld, \"seconds\": %.3f, \"tokens\": %llu, \"flops_total\": %.17g",
-                   (long long)r->plan.steps, secs, (unsigned long long)r->st.tokens, r->st.flops);
+        // Memory: berry's own allocations at their high-water mark, and what the whole device
+        // has in use now (the CUDA context, library workspaces and other processes included).
+        double peak_gib = kb_peak_bytes(r->ctx) / 1073741824.0, dev_gib = kb_device_mem_in_use(r->ctx) / 1073741824.0;
+        fprintf(stderr, "pretrain: done: %lld steps, %.4g tokens, %.4g FLOPs; peak memory %.1f GiB allocated (%.1f GiB in use on "
+                        "the device); weights in %s\n",
+                (long long)r->plan.steps, (double)r->st.tokens, r->st.flops, peak_gib, dev_gib, mp);
+        pt_log_rec(&r->log, "\"event\": \"end\", \"step\": %lld, \"seconds\": %.3f, \"tokens\": %llu, \"flops_total\": %.17g, "
+                   "\"peak_alloc_gib\": %.3f, \"device_in_use_gib\": %.3f",
+                   (long long)r->plan.steps, secs, (unsigned long long)r->st.tokens, r->st.flops, peak_gib, dev_gib);
         pt_log_close(&r->log);
     }
     free(mp);

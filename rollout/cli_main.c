@@ -69,6 +69,8 @@ static void usage(FILE *f) {
             "  --block-size N         positions per KV block (default 16)\n"
             "  --max-batch N          sequences per decode step (default 64)\n"
             "  --prefill-tokens N     prompt tokens per prefill step (default 512)\n"
+            "  --prefill-pad N        pad prefill calls to a multiple of N rows, so few matmul shapes\n"
+            "                         occur (default 0: 64 on CUDA, 1 on the CPU)\n"
             "  --buckets LIST         decode batch sizes captured as graphs, e.g. 8,16,32,64 (default: powers of 2)\n"
             "  --no-share             compute every node from scratch: no prefix tree, no shared blocks\n"
             "  --cascade MODE         shared-prompt attention: auto, on or off (default auto)\n"
@@ -117,7 +119,7 @@ static int parse_buckets(const char *s, ro_config *c, berr *e) {
 enum {
     O_POLICY = 256, O_POLICY_VERSION, O_FOLLOW, O_FOLLOW_POLL, O_TOKENIZER, O_PROBLEMS, O_OUT, O_NAME, O_PART, O_PARTS,
     O_INSTRUCTION, O_SKIP_LONG, O_IDLE, O_ROOTS, O_FORK, O_DEPTH, O_BUDGET, O_MAX_NEW, O_FORCE_STEP, O_TEMP, O_TOPK,
-    O_TOPP, O_SEED, O_BACKEND, O_KV, O_BS, O_MAX_BATCH, O_PREFILL, O_BUCKETS, O_NO_SHARE, O_CASCADE, O_COMMIT_RECORDS,
+    O_TOPP, O_SEED, O_BACKEND, O_KV, O_BS, O_MAX_BATCH, O_PREFILL, O_PREFILL_PAD, O_BUCKETS, O_NO_SHARE, O_CASCADE, O_COMMIT_RECORDS,
     O_COMMIT_SECONDS, O_PROGRESS, O_STATS, O_HELP
 };
 
@@ -131,7 +133,7 @@ static int parse_opts(int argc, char **argv, opts *o, berr *e) {
         {"max-new", 1, 0, O_MAX_NEW}, {"force-step", 1, 0, O_FORCE_STEP}, {"temperature", 1, 0, O_TEMP},
         {"top-k", 1, 0, O_TOPK}, {"top-p", 1, 0, O_TOPP}, {"seed", 1, 0, O_SEED}, {"backend", 1, 0, O_BACKEND},
         {"kv-budget", 1, 0, O_KV}, {"block-size", 1, 0, O_BS}, {"max-batch", 1, 0, O_MAX_BATCH},
-        {"prefill-tokens", 1, 0, O_PREFILL}, {"buckets", 1, 0, O_BUCKETS}, {"no-share", 0, 0, O_NO_SHARE},
+        {"prefill-tokens", 1, 0, O_PREFILL}, {"prefill-pad", 1, 0, O_PREFILL_PAD}, {"buckets", 1, 0, O_BUCKETS}, {"no-share", 0, 0, O_NO_SHARE},
         {"cascade", 1, 0, O_CASCADE}, {"commit-records", 1, 0, O_COMMIT_RECORDS},
         {"commit-seconds", 1, 0, O_COMMIT_SECONDS}, {"progress", 1, 0, O_PROGRESS}, {"stats", 1, 0, O_STATS},
         {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
@@ -185,6 +187,7 @@ static int parse_opts(int argc, char **argv, opts *o, berr *e) {
         case O_BS: rc = parse_int("--block-size", a, 1, 256, &o->rc.block_size, e); break;
         case O_MAX_BATCH: rc = parse_int("--max-batch", a, 1, 65536, &o->rc.max_batch, e); break;
         case O_PREFILL: rc = parse_int("--prefill-tokens", a, 1, 65536, &o->rc.prefill_tokens, e); break;
+        case O_PREFILL_PAD: rc = parse_int("--prefill-pad", a, 0, 4096, &o->rc.prefill_pad, e); break;
         case O_BUCKETS: rc = parse_buckets(a, &o->rc, e); break;
         case O_NO_SHARE: o->rc.share = 0; break;
         case O_CASCADE:
@@ -354,7 +357,9 @@ static int write_stats(run *r, berr *e) {
             (unsigned long long)s->steps, (unsigned long long)s->prefill_rows, (unsigned long long)s->decode_rows,
             (unsigned long long)s->padded_rows, (unsigned long long)s->preemptions, (unsigned long long)s->cow_copies,
             ro_cascade_on(r->E) ? "true" : "false", r->o->rc.share ? "true" : "false");
-    fprintf(f, ",\"seconds\":%.3f,\"engine_seconds\":%.3f,\"tok_per_s\":%.1f,\"flops\":%.6g,\"counters\":", el, s->seconds,
+    fprintf(f, ",\"seconds\":%.3f,\"engine_seconds\":%.3f,\"engine_split\":{\"plan\":%.3f,\"prefill\":%.3f,"
+               "\"decode_host\":%.3f,\"decode_wait\":%.3f,\"post\":%.3f},\"tok_per_s\":%.1f,\"flops\":%.6g,\"counters\":",
+            el, s->seconds, s->sec_plan, s->sec_prefill, s->sec_decode_host, s->sec_decode_wait, s->sec_post,
             el > 0 ? s->generated / el : 0.0, flops);
     kb_counts_json(r->ctx, f);
     fprintf(f, "}\n");

@@ -68,6 +68,8 @@ struct ro_engine {
     gpt2_decoder dec;
     kv_cache kc;
     int max_len, max_blocks, max_n, max_groups, trash_block, trash_slot, cascade;
+    int pad_rows;  // prefill calls are padded to a multiple of this (1: not padded)
+    int trace;  // BERRY_ROLLOUT_TRACE=1: one line per step on stderr (rows and time of each phase)
     uint32_t version;
     uint64_t prob_order, seq_order;
     ro_prob *qhead, *qtail;
@@ -143,6 +145,8 @@ int ro_config_check(const ro_config *c, const gpt2_config *m, berr *e) {
     if (c->max_batch < 1 || c->max_batch > 65536) return berr_set(e, "--max-batch %d must be in [1, 65536]", c->max_batch);
     if (c->prefill_tokens < 1 || c->prefill_tokens > 65536)
         return berr_set(e, "--prefill-tokens %d must be in [1, 65536]", c->prefill_tokens);
+    if (c->prefill_pad < 0 || c->prefill_pad > 4096)
+        return berr_set(e, "--prefill-pad %d must be in [0, 4096] (0: automatic)", c->prefill_pad);
     if (c->cascade < -1 || c->cascade > 1) return berr_set(e, "cascade setting %d must be -1, 0 or 1", c->cascade);
     if (c->nbuckets < 0 || c->nbuckets > RO_MAX_BUCKETS)
         return berr_set(e, "%d decode buckets: at most %d", c->nbuckets, RO_MAX_BUCKETS);
@@ -227,7 +231,9 @@ ro_engine *ro_engine_new(gpt2 *m, size_t kv_bytes, const ro_config *cfg, berr *e
         E->c.buckets[E->c.nbuckets++] = E->c.max_batch;
     }
     int top = E->c.buckets[E->c.nbuckets - 1];
-    E->max_n = top > cfg->prefill_tokens ? top : cfg->prefill_tokens;
+    E->pad_rows = cfg->prefill_pad > 0 ? cfg->prefill_pad : kb_backend_of(m->ctx) == KB_CUDA ? 64 : 1;
+    int pre = (cfg->prefill_tokens + E->pad_rows - 1) / E->pad_rows * E->pad_rows;
+    E->max_n = top > pre ? top : pre;
     E->max_groups = E->max_n + 1;
     if (gpt2_kv_alloc(&E->kv, m, kv_bytes, bs, e)) {
         free(E);
@@ -273,6 +279,8 @@ ro_engine *ro_engine_new(gpt2 *m, size_t kv_bytes, const ro_config *cfg, berr *e
     E->pre_lp = xmalloc((size_t)E->max_n * sizeof *E->pre_lp);
     E->st.blocks_total = usable;
     E->st.block_bytes = per;
+    const char *tr = getenv("BERRY_ROLLOUT_TRACE");
+    E->trace = tr && *tr && strcmp(tr, "0") != 0;
     return E;
 }
 
@@ -816,6 +824,22 @@ static void run_prefill(ro_engine *E) {
         }
     }
     if (!n) return;
+    // On the GPU the call is padded (trash rows, repeated logit rows) to a few shapes: every
+    // new shape costs a matmul plan and its timed algorithm choice.
+    int real_n = n, real_nlog = nlog;
+    if (E->pad_rows > 1) {
+        int want = (n + E->pad_rows - 1) / E->pad_rows * E->pad_rows;
+        if (want > E->max_n) want = E->max_n;
+        for (; n < want; n++) put_trash_row(E, n);
+        int lw = 1;
+        while (lw < nlog) lw *= 2;
+        if (lw > n) lw = n;
+        for (; nlog > 0 && nlog < lw; nlog++) {
+            E->dec.h.logit_rows[nlog] = E->dec.h.logit_rows[0];
+            E->dec.h.seeds[nlog] = 0;
+            E->dec.h.counters[nlog] = 0;
+        }
+    }
     int groups = E->cascade ? E->ngroups : 0;
     if (E->cascade) groups_finish(E, n, groups);
     gpt2_dec_call call = {.n = n, .n_logits = nlog, .groups = groups, .sample = nlog > 0,
@@ -823,12 +847,13 @@ static void run_prefill(ro_engine *E) {
                           .keys = E->keys, .prefix_keys = E->prefix_keys};
     gpt2_dec_upload(&E->dec, &call);
     gpt2_dec_forward(&E->dec, &call);
-    if (nlog) {
-        gpt2_dec_fetch(&E->dec, nlog);
-        memcpy(E->pre_tok, E->dec.tok_host, (size_t)nlog * sizeof *E->pre_tok);
-        memcpy(E->pre_lp, E->dec.lp_host, (size_t)nlog * sizeof *E->pre_lp);
+    if (real_nlog) {
+        gpt2_dec_fetch(&E->dec, real_nlog);
+        memcpy(E->pre_tok, E->dec.tok_host, (size_t)real_nlog * sizeof *E->pre_tok);
+        memcpy(E->pre_lp, E->dec.lp_host, (size_t)real_nlog * sizeof *E->pre_lp);
     }
-    E->st.prefill_rows += (uint64_t)n;
+    E->st.prefill_rows += (uint64_t)real_n;
+    E->st.padded_rows += (uint64_t)(n - real_n);
     E->st.prefill_calls++;
 }
 
@@ -855,13 +880,24 @@ static void run_decode(ro_engine *E) {
     if (E->cascade) groups_finish(E, size, groups);
     gpt2_dec_call *call = &E->gcalls[b];
     if (!E->graphs[b]) {
+        // A bucket's first step runs directly: its first-use costs (the matmul algorithm
+        // choice, timed on this shape) happen outside a capture, which then records the
+        // chosen kernels for every later step of this size.
         *call = (gpt2_dec_call){.n = size, .n_logits = size, .groups = groups, .sample = 1,
                                 .temperature = E->c.temperature, .top_p = E->c.top_p, .top_k = E->c.top_k};
+        gpt2_dec_call now = *call;
+        now.keys = E->keys;
+        now.prefix_keys = E->prefix_keys;
+        gpt2_dec_upload(&E->dec, &now);
+        gpt2_dec_forward(&E->dec, &now);
         E->graphs[b] = gpt2_dec_capture(&E->dec, call);
+    } else {
+        gpt2_dec_upload(&E->dec, call);
+        gpt2_dec_replay(&E->dec, E->graphs[b], E->keys, E->prefix_keys);
     }
-    gpt2_dec_upload(&E->dec, call);
-    gpt2_dec_replay(&E->dec, E->graphs[b], E->keys, E->prefix_keys);
+    double t = now_sec();
     gpt2_dec_fetch(&E->dec, n);
+    E->st.sec_decode_wait += now_sec() - t;
     E->st.decode_rows += (uint64_t)n;
     E->st.padded_rows += (uint64_t)(size - n);
     E->st.decode_calls++;
@@ -874,8 +910,14 @@ int ro_step(ro_engine *E) {
     order_live(E);
     plan(E);
     run_copies(E);
+    double t1 = now_sec();
     run_prefill(E);
+    double t2 = now_sec(), wait0 = E->st.sec_decode_wait;
     run_decode(E);
+    double t3 = now_sec();
+    E->st.sec_plan += t1 - t0;
+    E->st.sec_prefill += t2 - t1;
+    E->st.sec_decode_host += (t3 - t2) - (E->st.sec_decode_wait - wait0);
     // The forwards wrote the planned positions: advance, and cache newly full blocks.
     for (int k = 0; k < E->nplans; k++) {
         ro_plan *pl = &E->plans[k];
@@ -898,6 +940,18 @@ int ro_step(ro_engine *E) {
     E->st.peak_blocks = E->kc.peak_in_use;
     E->st.dedup_blocks = E->kc.dedups;
     E->st.steps++;
-    E->st.seconds += now_sec() - t0;
+    double t4 = now_sec();
+    E->st.sec_post += t4 - t3;
+    if (E->trace) {
+        int pre = 0, dec = 0;
+        for (int k = 0; k < E->nplans; k++)
+            if (E->plans[k].decode) dec++;
+            else pre += E->plans[k].count;
+        fprintf(stderr, "rollout trace: step %llu: prefill %d rows, decode %d rows, live %d | ms: plan %.3f prefill %.3f "
+                        "decode %.3f (wait %.3f) post %.3f\n",
+                (unsigned long long)E->st.steps, pre, dec, E->nlive, 1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2),
+                1e3 * (E->st.sec_decode_wait - wait0), 1e3 * (t4 - t3));
+    }
+    E->st.seconds += t4 - t0;
     return E->ndone;
 }

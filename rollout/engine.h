@@ -40,6 +40,7 @@ typedef struct ro_config {
     int block_size;      // KV positions per block
     int max_batch;       // decode rows per step
     int prefill_tokens;  // prefill rows per step
+    int prefill_pad;     // prefill calls padded to a multiple of this many rows (0: 64 on CUDA, 1 on the CPU)
     int share;           // share KV between sequences (0: every node computed from scratch)
     int cascade;         // shared-prompt attention: 1 on, 0 off, -1 auto
     int nbuckets;        // decode batch sizes captured as graphs (0: powers of two up to max_batch)
@@ -68,7 +69,12 @@ typedef struct ro_stats {
     int peak_blocks;         // most blocks referenced by live sequences at once
     int peak_live;           // most live sequences at once
     size_t block_bytes;      // one block, every layer, K and V
-    double seconds;          // wall time inside ro_step
+    double seconds;          // wall time inside ro_step, split into:
+    double sec_plan;         //   admission, prefix lookup, ordering, block reservation, KV copies
+    double sec_prefill;      //   prefill calls (assembly, upload, forward, waiting for its samples)
+    double sec_decode_host;  //   decode call assembly, upload and graph launch (host work)
+    double sec_decode_wait;  //   waiting for the decode step's samples (the GPU's decode time, less overlap)
+    double sec_post;         //   commits, sampling bookkeeping, forks, finished trees
 } ro_stats;
 
 typedef struct ro_result {

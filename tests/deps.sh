@@ -16,6 +16,11 @@ command -v clang >/dev/null || need+=(clang)
 echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }' |
     clang -fsanitize=fuzzer,address,undefined -x c - -o /dev/null >/dev/null 2>&1 || need+=(libclang-rt-dev)
 command -v python3 >/dev/null || need+=(python3)
+# The CUDA backend is built whenever nvcc is found (Makefile): nvcc's host compiler and the
+# cuDNN attention file (C++) then need g++.
+have_nvcc=0
+{ command -v nvcc >/dev/null || [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; } && have_nvcc=1
+[ $have_nvcc = 1 ] && { command -v g++ >/dev/null || need+=(g++); }
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -32,5 +37,16 @@ if ! python3 -c 'import tokenizers' >/dev/null 2>&1; then
     echo "deps: pip install tokenizers (reference tokenizer for tests and benchmarks)"
     python3 -m pip install -q tokenizers 2>/dev/null || python3 -m pip install -q --break-system-packages tokenizers || \
         echo "deps: could not install the Python package tokenizers; the tokenizer comparison tests will fail" >&2
+fi
+# cuDNN's header-only C++ frontend: the Makefile looks for include/cudnn_frontend.h in python3's
+# site-packages (CUDNN_FRONTEND_INC) and builds cuDNN attention only where it finds it.
+has_frontend() {
+    python3 -c "import site,os,sys; sys.exit(not any(os.path.exists(os.path.join(p,'include','cudnn_frontend.h')) for p in site.getsitepackages()))" 2>/dev/null
+}
+if [ $have_nvcc = 1 ] && ! has_frontend; then
+    echo "deps: pip install nvidia-cudnn-frontend (headers for cuDNN attention in the CUDA backend)"
+    python3 -m pip install -q nvidia-cudnn-frontend 2>/dev/null || python3 -m pip install -q --break-system-packages nvidia-cudnn-frontend
+    has_frontend || echo "deps: cudnn_frontend.h is not in python3's site-packages: the CUDA backend will be built" \
+        "without cuDNN attention (berry's own kernels); set CUDNN_FRONTEND_INC to use headers installed elsewhere" >&2
 fi
 exit 0

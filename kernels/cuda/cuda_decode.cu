@@ -48,84 +48,122 @@ void cuda_kv_copy_blocks(kb_ctx *ctx, kb_act *kpool, kb_act *vpool, const int32_
 }
 
 // ---- attention over paged keys ------------------------------------------------------------------
-// One CTA (4 warps) per (row, head). Keys are taken 32 at a time, one per lane; a warp's
-// chunks are interleaved with the other warps'. Each warp keeps an online softmax; the four
-// are merged at the end. HSL = head size / 32 (dims per lane in the V accumulation).
+// One CTA (4 warps) per (row, head). Decode attention is a stream of K and V rows, so the
+// kernel is written for memory-level parallelism: a lane holds 8 dims of the query and reads
+// 16-byte pieces of K and V rows, LPK = head/8 lanes cover one key, a warp takes 32/LPK keys at
+// once and U = 4 such slices per iteration (16 keys at head 64: a block), all loads issued
+// before any is used (a head that is not a power of two leaves the last lanes of each key
+// idle). Warps interleave their iterations over the key range and keep online
+// softmaxes that are merged at the end (warp partials across key groups, then across warps).
 #define PA_WARPS 4
-template <int HSL>
+#define PA_U 4
+__host__ __device__ constexpr int pa_lanes(int hs) { return hs <= 8 ? 1 : 2 * pa_lanes((hs + 1) / 2); }
+template <int HS>
 __global__ void __launch_bounds__(PA_WARPS * 32) paged_attn_kernel(bf16 *out, float *lse, const bf16 *qkv,
                                                                    const bf16 *kp, const bf16 *vp,
                                                                    const int32_t *table, int max_blocks,
                                                                    const int32_t *kstart, const int32_t *kend,
                                                                    const int32_t *row_group, int C, int NH, int bs,
                                                                    float scale) {
-    constexpr int HS = HSL * 32;
-    __shared__ float sq[HS];
+    constexpr int LPK = pa_lanes(HS), KPW = 32 / LPK, STEP = PA_U * KPW;
+    static_assert(HS % 8 == 0 && LPK <= 32, "head size: a multiple of 8 up to 256");
     __shared__ float sm[PA_WARPS], sl[PA_WARPS], so[PA_WARPS][HS];
     const int row = blockIdx.x, h = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    const bf16 *q = qkv + (size_t)row * 3 * C + h * HS;
-    for (int d = threadIdx.x; d < HS; d += blockDim.x) sq[d] = __bfloat162float(q[d]) * scale;
-    __syncthreads();
+    const int sub = lane % LPK, grp = lane / LPK;  // dims [8·sub, 8·sub+8) of key `grp` in a slice
+    const bool act = sub * 8 < HS;
+    float q[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (act) load8(qkv + (size_t)row * 3 * C + h * HS + sub * 8, q);
+#pragma unroll
+    for (int j = 0; j < 8; j++) q[j] *= scale;
     // prefix mode: the row reads its group's table and [0, kend[group])
     const int trow = row_group ? row_group[row] : row;
     const int k0 = row_group ? 0 : kstart[row], k1 = kend[trow];
     const int32_t *tb = table + (size_t)trow * max_blocks;
-    float m = -INFINITY, l = 0, o[HSL];
+    const size_t head_off = (size_t)h * bs * HS + sub * 8, blk_stride = (size_t)NH * bs * HS;
+    float m = -INFINITY, l = 0, o[8];
 #pragma unroll
-    for (int j = 0; j < HSL; j++) o[j] = 0;
-    for (int c0 = k0 + warp * 32; c0 < k1; c0 += PA_WARPS * 32) {
-        int k = c0 + lane;
-        float s = -INFINITY;
-        size_t kbase = 0;
-        if (k < k1) {
-            int blk = tb[k / bs];
-            kbase = (((size_t)blk * NH + h) * bs + k % bs) * HS;
-            float acc = 0;
-            for (int d = 0; d < HS; d += 8) {
-                float f[8];
-                load8(kp + kbase + d, f);
+    for (int j = 0; j < 8; j++) o[j] = 0;
+    for (int c0 = k0 + warp * STEP; c0 < k1; c0 += PA_WARPS * STEP) {
+        bf16x8 kr[PA_U], vr[PA_U];
+        bool ok[PA_U];
 #pragma unroll
-                for (int j = 0; j < 8; j++) acc += f[j] * sq[d + j];
+        for (int u = 0; u < PA_U; u++) {
+            int k = c0 + u * KPW + grp;
+            ok[u] = k < k1;
+            if (ok[u] && act) {
+                size_t a = (size_t)tb[k / bs] * blk_stride + head_off + (size_t)(k % bs) * HS;
+                kr[u] = *(const bf16x8 *)(kp + a);
+                vr[u] = *(const bf16x8 *)(vp + a);
             }
-            s = acc;
         }
-        float cm = warp_max(s), mn = fmaxf(m, cm);
-        float corr = m == -INFINITY ? 0.f : __expf(m - mn);
-        float p = s == -INFINITY ? 0.f : __expf(s - mn);
-        l = l * corr + warp_sum(p);
+        float sc[PA_U], cm = -INFINITY;
 #pragma unroll
-        for (int j = 0; j < HSL; j++) o[j] *= corr;
-        int nk = min(32, k1 - c0);
-        for (int t = 0; t < nk; t++) {
-            float pt = __shfl_sync(0xffffffffu, p, t);
-            size_t vb = __shfl_sync(0xffffffffu, kbase, t);
+        for (int u = 0; u < PA_U; u++) {
+            float acc = 0;
+            if (ok[u] && act) {
 #pragma unroll
-            for (int j = 0; j < HSL; j++) o[j] += pt * __bfloat162float(vp[vb + lane + 32 * j]);
+                for (int i = 0; i < 4; i++) {
+                    float2 t = __bfloat1622float2(kr[u].h[i]);
+                    acc += t.x * q[2 * i] + t.y * q[2 * i + 1];
+                }
+            }
+#pragma unroll
+            for (int off = 1; off < LPK; off <<= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+            sc[u] = ok[u] ? acc : -INFINITY;
+            cm = fmaxf(cm, sc[u]);
+        }
+#pragma unroll
+        for (int off = LPK; off < 32; off <<= 1) cm = fmaxf(cm, __shfl_xor_sync(0xffffffffu, cm, off));
+        const float mn = fmaxf(m, cm), corr = m == -INFINITY ? 0.f : __expf(m - mn);
+        l *= corr;
+#pragma unroll
+        for (int j = 0; j < 8; j++) o[j] *= corr;
+#pragma unroll
+        for (int u = 0; u < PA_U; u++) {
+            if (!ok[u]) continue;
+            float pu = __expf(sc[u] - mn);
+            l += pu;
+            if (!act) continue;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                float2 t = __bfloat1622float2(vr[u].h[i]);
+                o[2 * i] += pu * t.x;
+                o[2 * i + 1] += pu * t.y;
+            }
         }
         m = mn;
+    }
+    // the warp's key groups hold partial sums under the same running max: add them up
+#pragma unroll
+    for (int off = LPK; off < 32; off <<= 1) {
+        l += __shfl_xor_sync(0xffffffffu, l, off);
+#pragma unroll
+        for (int j = 0; j < 8; j++) o[j] += __shfl_xor_sync(0xffffffffu, o[j], off);
     }
     if (lane == 0) {
         sm[warp] = m;
         sl[warp] = l;
     }
+    if (lane < LPK && act) {
 #pragma unroll
-    for (int j = 0; j < HSL; j++) so[warp][lane + 32 * j] = o[j];
+        for (int j = 0; j < 8; j++) so[warp][sub * 8 + j] = o[j];
+    }
     __syncthreads();
-    if (warp == 0) {
+    if (warp == 0 && lane < LPK && act) {
         float M = -INFINITY;
         for (int w = 0; w < PA_WARPS; w++) M = fmaxf(M, sm[w]);
-        float L = 0, acc[HSL];
+        float L = 0, acc[8];
 #pragma unroll
-        for (int j = 0; j < HSL; j++) acc[j] = 0;
+        for (int j = 0; j < 8; j++) acc[j] = 0;
         for (int w = 0; w < PA_WARPS; w++) {
             float f = sm[w] == -INFINITY ? 0.f : __expf(sm[w] - M);
             L += sl[w] * f;
 #pragma unroll
-            for (int j = 0; j < HSL; j++) acc[j] += so[w][lane + 32 * j] * f;
+            for (int j = 0; j < 8; j++) acc[j] += so[w][sub * 8 + j] * f;
         }
-        bf16 *og = out + (size_t)row * C + h * HS;
 #pragma unroll
-        for (int j = 0; j < HSL; j++) og[lane + 32 * j] = __float2bfloat16_rn(L > 0 ? acc[j] / L : 0.f);
+        for (int j = 0; j < 8; j++) acc[j] = L > 0 ? acc[j] / L : 0.f;
+        store8(out + (size_t)row * C + h * HS + sub * 8, acc);
         if (lane == 0) lse[(size_t)row * NH + h] = L > 0 ? M + logf(L) : -INFINITY;
     }
 }
@@ -134,15 +172,16 @@ static void launch_paged(kb_ctx *ctx, bf16 *out, float *lse, const bf16 *qkv, co
                          const int32_t *table, int max_blocks, const int32_t *ks, const int32_t *ke,
                          const int32_t *row_group, int N, int C, int NH, int bs) {
     int HS = C / NH;
-    if (HS % 32) die("cuda paged attention: head size %d must be a multiple of 32", HS);
     float scale = 1.0f / sqrtf((float)HS);
     dim3 grid(N, NH);
     cudaStream_t st = STREAM(ctx);
-    switch (HS / 32) {
-#define CASE(k) case k: paged_attn_kernel<k><<<grid, PA_WARPS * 32, 0, st>>>(out, lse, qkv, kp, vp, table, max_blocks, ks, ke, row_group, C, NH, bs, scale); break;
-        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+    if (HS % 8 || HS > 256) die("cuda paged attention: head size %d must be a multiple of 8 up to 256", HS);
+    switch (HS / 8) {
+#define CASE(k) case k: paged_attn_kernel<8 * k><<<grid, PA_WARPS * 32, 0, st>>>(out, lse, qkv, kp, vp, table, max_blocks, ks, ke, row_group, C, NH, bs, scale); break;
+        CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) CASE(9) CASE(10) CASE(11) CASE(12) CASE(13)
+        CASE(14) CASE(15) CASE(16) CASE(17) CASE(18) CASE(19) CASE(20) CASE(21) CASE(22) CASE(23) CASE(24) CASE(25)
+        CASE(26) CASE(27) CASE(28) CASE(29) CASE(30) CASE(31) CASE(32)
 #undef CASE
-    default: die("cuda paged attention: head size %d above 256", HS);
     }
     LAUNCH_CHECK();
 }

@@ -27,10 +27,9 @@ typedef struct plan {
     cublasLtMatmulAlgo_t algo;
 } plan;
 
-#define MAX_PLANS 128
 typedef struct matmul_state {
-    plan plans[MAX_PLANS];
-    int nplans;
+    plan *plans;  // grows: a rollout meets a new shape for each prefill size and decode bucket
+    int nplans, cap;
     float *dbias_tmp;
     size_t dbias_cap;
 } matmul_state;
@@ -51,6 +50,7 @@ void cuda_matmul_shutdown(kb_ctx *ctx) {
         cublasLtMatrixLayoutDestroy(p->d);
     }
     cudaFree(g_mm->dbias_tmp);
+    free(g_mm->plans);
     free(g_mm);
     g_mm = NULL;
 }
@@ -58,7 +58,10 @@ void cuda_matmul_shutdown(kb_ctx *ctx) {
 static plan *get_plan(kb_ctx *ctx, plan_key key, const void *bias, const void *aux, int aux_ld) {
     for (int i = 0; i < g_mm->nplans; i++)
         if (!memcmp(&g_mm->plans[i].key, &key, sizeof key)) return &g_mm->plans[i];
-    if (g_mm->nplans == MAX_PLANS) die("cuda matmul: more than %d distinct matmul shapes", MAX_PLANS);
+    if (g_mm->nplans == g_mm->cap) {
+        g_mm->cap = g_mm->cap ? 2 * g_mm->cap : 64;
+        g_mm->plans = (plan *)xrealloc(g_mm->plans, (size_t)g_mm->cap * sizeof *g_mm->plans);
+    }
     plan *p = &g_mm->plans[g_mm->nplans++];
     memset(p, 0, sizeof *p);
     p->key = key;

@@ -6,6 +6,8 @@
 //      sharing off (--no-share): speed ratio and peak KV blocks (the prompt held once)
 //   D  a tree: 64 problems of 128-token prompts, 4 roots, 4-way forks at 3 step boundaries
 //      (forced every --step-every tokens), 256 new tokens per trajectory
+//   P  the anatomy of one decode step (64 and 256 rows) and one prefill call: GPU time by op class,
+//      graph time, host costs
 //   L  the log-probs rollout records against the training forward's on the same tokens
 //      (mean and max difference; 0 is the goal: same kernels, same order of arithmetic)
 // One summary line per scenario. Defaults are the GPU sizes (d12, V=50257, T=1024); on the
@@ -26,6 +28,8 @@ typedef struct bench_opts {
 
 typedef struct scenario_result {
     double seconds, tok_s, flops;
+    double split[5];  // engine time: plan, prefill, decode host, decode wait, post
+    uint64_t steps, decode_calls, prefill_calls;
     uint64_t problems, nodes, generated, reused, computed;
     int peak_blocks, peak_live;
     size_t block_bytes;
@@ -35,7 +39,7 @@ static gpt2 model;
 static kb_ctx *ctx;
 
 static void usage(void) {
-    printf("usage: bench_rollout [--scenarios ABCDL] [--backend auto|cpu|cuda] [--depth 12] [--vocab 50257]\n"
+    printf("usage: bench_rollout [--scenarios ABCDPL] [--backend auto|cpu|cuda] [--depth 12] [--vocab 50257]\n"
            "                     [--ctx 1024] [--scale 1] [--kv-budget GIB] [--step-every 32] [--block-size 16]\n"
            "                     [--prefill-tokens 512] [--no-warmup] [--seed 1]\n"
            "--scale K divides every count (prompts, prompt and generation lengths) by K, for small machines.\n");
@@ -77,6 +81,9 @@ static scenario_result run(const bench_opts *o, ro_config c, int n, int prompt_l
     r.generated = s->generated;
     r.reused = s->kv_reused;
     r.computed = s->kv_computed;
+    r.split[0] = s->sec_plan, r.split[1] = s->sec_prefill, r.split[2] = s->sec_decode_host;
+    r.split[3] = s->sec_decode_wait, r.split[4] = s->sec_post;
+    r.steps = s->steps, r.decode_calls = s->decode_calls, r.prefill_calls = s->prefill_calls;
     r.peak_blocks = s->peak_blocks;
     r.peak_live = s->peak_live;
     r.block_bytes = s->block_bytes;
@@ -145,6 +152,87 @@ static void logprob_check(const bench_opts *o, int n, int prompt_len, int new_to
     free(seq), free(tgt), free(loss);
 }
 
+// P: the anatomy of one forward call outside the engine: nseq sequences of `chunk` rows each
+// (chunk 1: a decode step at position pos; chunk > 1: a prefill of positions pos..pos+chunk-1),
+// every sequence in its own blocks, a sample per sequence. GPU time per op class (each op timed
+// alone, so each carries a sync), the captured graph's GPU time, and the host costs around it
+// (upload, launch, fetch). Tells where a step's time goes.
+static void call_anatomy(const bench_opts *o, int nseq, int chunk, int pos) {
+    const int bs = o->block_size, mb = (model.cfg.maxT + bs - 1) / bs, per = (pos + chunk - 1) / bs + 1;
+    const int n = nseq * chunk;
+    if (pos + chunk > model.cfg.maxT) die("bench_rollout: anatomy positions beyond the context");
+    gpt2_kv kv;
+    berr e;
+    if (gpt2_kv_alloc(&kv, &model, (size_t)(nseq * per + 2) * gpt2_kv_block_bytes(&model, bs), bs, &e))
+        die("bench_rollout: %s", e.msg);
+    gpt2_decoder d;
+    gpt2_dec_init(&d, &model, &kv, n, mb, n + 1);
+    uint64_t g = o->seed + 5;
+    int64_t keys = 0;
+    for (int i = 0; i < n; i++) {
+        int sq = i / chunk, p = pos + i % chunk;
+        d.h.tokens[i] = (int32_t)(rng_next(&g) % (uint64_t)model.cfg.V);
+        d.h.positions[i] = p;
+        for (int j = 0; j < mb; j++) d.h.block_table[(size_t)i * mb + j] = j < per ? sq * per + j : kv.nblocks - 1;
+        d.h.slots[i] = (sq * per + p / bs) * bs + p % bs;
+        d.h.kv_start[i] = 0;
+        d.h.kv_end[i] = p + 1;
+        keys += p + 1;
+    }
+    for (int i = 0; i < nseq; i++) {
+        d.h.logit_rows[i] = i * chunk + chunk - 1;
+        d.h.seeds[i] = rng_next(&g);
+        d.h.counters[i] = (uint64_t)(pos + chunk);
+    }
+    gpt2_dec_call c = {.n = n, .n_logits = nseq, .groups = 0, .sample = 1, .temperature = 1.0f, .top_p = 1.0f,
+                       .top_k = 0, .keys = keys};
+    gpt2_dec_upload(&d, &c);
+    for (int i = 0; i < 3; i++) gpt2_dec_forward(&d, &c);  // first-use costs out of the way
+    kb_sync(ctx);
+    const int R = 20;
+    double t0 = now_sec();
+    for (int i = 0; i < R; i++) gpt2_dec_forward(&d, &c);
+    kb_sync(ctx);
+    double eager = (now_sec() - t0) / R;
+    kb_counts_reset(ctx);
+    kb_set_profiling(ctx, 1);
+    for (int i = 0; i < R; i++) gpt2_dec_forward(&d, &c);
+    kb_set_profiling(ctx, 0);
+    kb_counts k = *kb_counts_of(ctx, "rollout");
+    double cls[KB_NCLASSES], tot = 0;
+    for (int j = 0; j < KB_NCLASSES; j++) cls[j] = k.seconds[KB_FWD][j] / R, tot += cls[j];
+    kb_graph *gr = gpt2_dec_capture(&d, &c);
+    for (int i = 0; i < 3; i++) kb_graph_launch(ctx, gr);
+    kb_sync(ctx);
+    t0 = now_sec();
+    for (int i = 0; i < R; i++) kb_graph_launch(ctx, gr);
+    kb_sync(ctx);
+    double graph = (now_sec() - t0) / R;
+    double up = 0, launch = 0, fetch = 0;
+    for (int i = 0; i < R; i++) {
+        double a = now_sec();
+        gpt2_dec_upload(&d, &c);
+        double b = now_sec();
+        kb_graph_launch(ctx, gr);
+        double cc = now_sec();
+        gpt2_dec_fetch(&d, nseq);
+        double dd = now_sec();
+        up += b - a, launch += cc - b, fetch += dd - cc;
+    }
+    printf("P: %s of %d x %d rows at position %d: eager %.3f ms, graph %.3f ms (GPU); each op alone (with a sync): ",
+           chunk > 1 ? "prefill" : "decode step", nseq, chunk, pos, 1e3 * eager, 1e3 * graph);
+    for (int j = 0; j < KB_NCLASSES; j++)
+        if (k.calls[KB_FWD][j]) printf("%s %.3f ms (%llu calls), ", kb_class_name((kb_op_class)j), 1e3 * cls[j],
+                                       (unsigned long long)(k.calls[KB_FWD][j] / R));
+    printf("sum %.3f ms; with the host: upload %.3f + launch %.3f + wait/fetch %.3f = %.3f ms = %.0f tok/s\n", 1e3 * tot,
+           1e3 * up / R, 1e3 * launch / R, 1e3 * fetch / R, 1e3 * (up + launch + fetch) / R, n / ((up + launch + fetch) / R));
+    fflush(stdout);
+    kb_graph_free(ctx, gr);
+    gpt2_dec_free(&d);
+    gpt2_kv_free(&kv, &model);
+    kb_counts_reset(ctx);
+}
+
 static ro_config base(const bench_opts *o) {
     ro_config c;
     ro_config_default(&c);
@@ -164,6 +252,11 @@ static void line(const char *name, const char *what, const scenario_result *r) {
            name, what, (unsigned long long)r->generated, r->seconds, r->tok_s, (unsigned long long)r->nodes,
            (unsigned long long)r->reused, (unsigned long long)r->computed, r->peak_blocks,
            (double)r->peak_blocks * r->block_bytes / 1073741824.0, r->peak_live, r->flops / r->seconds / 1e12);
+    printf("%s: %llu steps (%llu decode, %llu prefill calls), ms per step: plan %.3f, prefill %.3f, decode host %.3f, "
+           "decode wait %.3f, post %.3f\n",
+           name, (unsigned long long)r->steps, (unsigned long long)r->decode_calls, (unsigned long long)r->prefill_calls,
+           1e3 * r->split[0] / r->steps, 1e3 * r->split[1] / r->steps, 1e3 * r->split[2] / r->steps,
+           1e3 * r->split[3] / r->steps, 1e3 * r->split[4] / r->steps);
     fflush(stdout);
 }
 
@@ -220,10 +313,15 @@ int main(int argc, char **argv) {
            "GiB in blocks of %d, prefill %d tokens/step, scale 1/%d\n",
            kb_backend_name(ctx), kb_device_name(ctx), o.depth, cfg.C, cfg.V, cfg.maxT, model.n_params / 1e6,
            o.kv_bytes / 1073741824.0, o.block_size, o.prefill, K);
-    if (o.warmup) {  // first-use costs (library heuristics, graph capture) stay out of the timings
+    if (o.warmup) {
+        // First-use costs (matmul algorithm choices for each decode bucket and prefill shape,
+        // library heuristics, graph captures) stay out of the timings: A, B and C run once
+        // untimed. A later run finds the choices in the algorithm cache (BERRY_CACHE_DIR).
         ro_config c = base(&o);
+        c.max_new = NEW;
+        c.max_batch = nA;
+        run(&o, c, nA, P, 0);
         c.max_batch = nB;
-        c.max_new = NEW / 8 > 0 ? NEW / 8 : 1;
         run(&o, c, nB, P, 0);
         c.roots = nC;
         c.max_batch = nC;
@@ -261,11 +359,14 @@ int main(int argc, char **argv) {
         line("C", what, &s);
         snprintf(what, sizeof what, "1 prompt x %d tokens, %d branches x %d new, --no-share", CP, nC, NEW);
         line("C", what, &u);
+        // Held once: beyond the branches' own blocks (each at least NEW / bs of them) the peak
+        // has room for less than a second copy of the prompt.
         int prompt_blocks = CP / o.block_size, branch_blocks_shared = s.peak_blocks - prompt_blocks;
+        int own = nC * (NEW / o.block_size);
         printf("C: sharing is %.2fx the speed of --no-share; peak KV %d vs %d blocks: the prompt's %d full blocks held "
                "%s (shared: %d + %.1f per branch)\n",
                s.tok_s / u.tok_s, s.peak_blocks, u.peak_blocks, prompt_blocks,
-               s.peak_blocks + (nC - 1) * prompt_blocks <= u.peak_blocks ? "once" : "more than once", prompt_blocks,
+               s.peak_blocks - own < 2 * prompt_blocks ? "once" : "more than once", prompt_blocks,
                (double)branch_blocks_shared / nC);
     }
     if (strchr(o.scenarios, 'D')) {
@@ -282,6 +383,11 @@ int main(int argc, char **argv) {
         snprintf(what, sizeof what, "%d problems x %d-token prompts, 4 roots, 4-way forks every %d tokens to depth 3, "
                  "%d new per trajectory, batch %d", nD, P, step, NEW, nB);
         line("D", what, &r);
+    }
+    if (strchr(o.scenarios, 'P')) {
+        call_anatomy(&o, nA, 1, P + NEW / 2);
+        call_anatomy(&o, nB, 1, P + NEW / 2);
+        call_anatomy(&o, o.prefill / P > 0 ? o.prefill / P : 1, P, 0);
     }
     if (strchr(o.scenarios, 'L')) logprob_check(&o, nA / 8 > 0 ? nA / 8 : 1, P, NEW);
     gpt2_free(&model);

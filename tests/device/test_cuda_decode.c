@@ -263,6 +263,10 @@ int main(void) {
     test_kv_and_paged(256, 4, 16, 64, 57, 12);
     test_kv_and_paged(768, 12, 16, 40, 33, 8);
     test_kv_and_paged(128, 2, 8, 32, 20, 6);
+    test_kv_and_paged(128, 4, 16, 40, 21, 8);   // head 32
+    test_kv_and_paged(512, 4, 16, 40, 19, 8);   // head 128
+    test_kv_and_paged(384, 4, 16, 40, 17, 8);   // head 96: idle lanes per key
+    test_kv_and_paged(96, 4, 16, 40, 15, 8);    // head 24
     test_prefix(256, 4, 16, 5);
     test_prefix(128, 4, 16, 4);
     test_sample(200, 50257, 50304, 1.0f, 0, 1.0f);

@@ -9,7 +9,8 @@
 #     STEPS steps: median tok/s and MFU against tests/device/bench_gpt2 12 64 in the same call,
 #     with the tokens in memory and read from the shards by the reader thread (data wait);
 #  2. kill -9 mid-run, then --resume: the losses are bit-identical to an uninterrupted run;
-#  3. (NGPU=2) 2 ranks against 1 at the same global batch: loss curves within bf16 noise, and
+#  3. (NGPU=2) 2 ranks against 1 at the same global batch: loss curves within bf16 noise (measured by a
+#     reordered 1-rank run), and
 #     the 2-rank speed-up.
 # Prints one PASS/FAIL line per check and a summary; exit status 1 if any failed.
 set -u
@@ -86,18 +87,32 @@ result $? "kill -9 at step $(losses "$W/kill" | sed -n 35p | cut -d' ' -f1) + --
 fi
 
 # ---- 3. two ranks against one, same global batch -------------------------------------------------------
+# "Within bf16 noise" is measured, not assumed: a third run on one rank with half the micro-batch (so the
+# same global batch is summed in a different order) is the noise reference. Over the first 12 steps the
+# 2-rank losses must match 1 rank closely (a systematic error — a wrong gradient average, a misplaced
+# optimizer shard — shows from step 2 on; an early loss spike amplifies reordering noise, hence the limit
+# of max(0.01, 2 x the reference's own gap)); over the whole run the 2-rank curve must stay as close to
+# the 1-rank curve as the reordered 1-rank run does (1.5 x its gap of 10-step means, or 0.02 nats).
 if [ "$NGPU" -ge 2 ]; then
     DP=("${D12[@]}" --batch-tokens 131072 --steps 150 --ckpt-every 0)
-    rm -rf "$W/dp1" "$W/dp2"
+    rm -rf "$W/dp1" "$W/dp2" "$W/dp1r"
     $P "${DP[@]}" --out "$W/dp1" > "$W/dp1.log" 2>&1
+    $P "${DP[@]}" --micro-batch 32 --out "$W/dp1r" > "$W/dp1r.log" 2>&1
     mpirun --allow-run-as-root -np 2 -x NCCL_NVLS_ENABLE=0 $P "${DP[@]}" --out "$W/dp2" > "$W/dp2.log" 2>&1
     result $? "mpirun -np 2 exits 0 ($(grep -o 'ranks .*' "$W/dp2.log" | head -1))"
-    paste <(losses "$W/dp1") <(losses "$W/dp2") | awk '{ d = $2 - $4; if (d < 0) d = -d; s += d; if (d > m) m = d; n++;
-        w1[n] = $2; w2[n] = $4 } END { for (i = 10; i <= n; i++) { a = 0; b = 0; for (j = i - 9; j <= i; j++) { a += w1[j]; b += w2[j] }
-        d = (a - b) / 10; if (d < 0) d = -d; if (d > mw) mw = d }
-        printf "2 vs 1 rank over %d steps: mean |dloss| %.4f, max %.4f, max of 10-step means %.4f\n", n, s / n, m, mw;
-        exit !(n == 150 && mw < 0.02) }'
-    result $? "2-rank loss curve matches 1-rank within bf16 noise (10-step means within 0.02 nats)"
+    curve_gap() {  # prints: steps, max |dloss| over the first 12 steps, max |d| of 10-step means
+        paste <(losses "$1") <(losses "$2") | awk '{ d = $2 - $4; if (d < 0) d = -d; n++; if (n <= 12 && d > e) e = d;
+            w1[n] = $2; w2[n] = $4 } END { for (i = 10; i <= n; i++) { a = 0; b = 0; for (j = i - 9; j <= i; j++) { a += w1[j]; b += w2[j] }
+            d = (a - b) / 10; if (d < 0) d = -d; if (d > mw) mw = d } printf "%d %.4f %.4f\n", n, e, mw }'
+    }
+    read -r n2 early2 gap2 <<< "$(curve_gap "$W/dp1" "$W/dp2")"
+    read -r nr earlyr gapr <<< "$(curve_gap "$W/dp1" "$W/dp1r")"
+    echo "2 ranks vs 1: $n2 steps, first 12 steps max |dloss| $early2, max gap of 10-step means $gap2"
+    echo "1 rank, micro-batch 32 vs 64 (noise reference): first 12 steps $earlyr, max gap of 10-step means $gapr"
+    awk -v n="$n2" -v e="$early2" -v r="$earlyr" 'BEGIN { lim = 2 * r; if (lim < 0.01) lim = 0.01; exit !(n == 150 && e <= lim) }'
+    result $? "2-rank losses match 1-rank over the first 12 steps (max |dloss| $early2 <= max(0.01, 2 x reference $earlyr))"
+    awk -v g="$gap2" -v r="$gapr" 'BEGIN { lim = 1.5 * r; if (lim < 0.02) lim = 0.02; exit !(g <= lim) }'
+    result $? "2-rank loss curve within bf16 noise (gap $gap2 <= max(0.02, 1.5 x reference gap $gapr))"
     t1=$(median_of "$W/dp1" tok_s); t2=$(median_of "$W/dp2" tok_s)
     awk -v a="${t1:-1}" -v b="${t2:-0}" 'BEGIN { printf "2-rank speed-up: %.2fx (%s vs %s tok/s)\n", b / a, b, a; exit !(b >= 1.8 * a) }'
     result $? "2 ranks scale >= 1.8x"

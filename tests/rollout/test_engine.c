@@ -353,15 +353,17 @@ static void test_invariance(void) {
     check_no_leak(&ref, "reference");
     check_rules(&ref, &c, "tree rules (forced steps, top-k/top-p)");
     struct {
-        int max_batch, prefill, threads, shuffle, nb;
+        int max_batch, prefill, threads, shuffle, nb, pad;
         int buckets[4];
         size_t kv;
         const char *what;
     } v[] = {
-        {1, 1, 1, 0, 0, {0}, 1 << 20, "batch 1, prefill 1 token per step, 1 thread"},
-        {3, 7, 2, 1, 0, {0}, 1 << 20, "batch 3, prefill 7, 2 threads, shuffled problems"},
-        {64, 512, 2, 1, 2, {40, 64}, 1 << 20, "batch 64 in buckets 40/64, prefill 512, shuffled"},
-        {16, 32, 1, 1, 0, {0}, 0, "memory for a few sequences only (preemption)"},
+        {1, 1, 1, 0, 0, 0, {0}, 1 << 20, "batch 1, prefill 1 token per step, 1 thread"},
+        {3, 7, 2, 1, 0, 0, {0}, 1 << 20, "batch 3, prefill 7, 2 threads, shuffled problems"},
+        {64, 512, 2, 1, 2, 0, {40, 64}, 1 << 20, "batch 64 in buckets 40/64, prefill 512, shuffled"},
+        {16, 32, 1, 1, 0, 0, {0}, 0, "memory for a few sequences only (preemption)"},
+        {8, 20, 2, 1, 0, 16, {0}, 1 << 20, "prefill 20 padded to multiples of 16 rows (as on the GPU)"},
+        {5, 37, 1, 0, 0, 64, {0}, 1 << 20, "prefill 37 padded to 64 rows"},
     };
     int order[NPROB];
     for (int i = 0; i < NPROB; i++) order[i] = NPROB - 1 - i;
@@ -371,6 +373,7 @@ static void test_invariance(void) {
         ro_config x = c;
         x.max_batch = v[k].max_batch;
         x.prefill_tokens = v[k].prefill;
+        x.prefill_pad = v[k].pad;
         x.nbuckets = v[k].nb;
         for (int j = 0; j < v[k].nb; j++) x.buckets[j] = v[k].buckets[j];
         omp_set_num_threads(v[k].threads);
