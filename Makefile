@@ -32,7 +32,7 @@ ZSTD_LIB ?=
 
 CPPFLAGS_ALL := -I. -D_GNU_SOURCE $(if $(XXHASH_INC),-I$(XXHASH_INC)) $(if $(ZSTD_INC),-I$(ZSTD_INC))
 CFLAGS_ALL = -std=c11 $(OPT) $(ARCH) -g -fopenmp -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
-             -MMD -MP $(CFLAGS)
+             -MMD -MP $(TARGET_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(if $(ZSTD_LIB),-L$(ZSTD_LIB)) -lzstd -fopenmp -lm -lpthread
 
 # ---- CUDA (built whenever nvcc is found; CI compiles it but has no GPU to run it) ----------

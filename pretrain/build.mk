@@ -12,7 +12,8 @@ ifeq ($(strip $(MPI_CFLAGS)),)
 $(info pretrain: mpi.h not found (MPI_CFLAGS is empty): building the communication layer single-process only)
 endif
 
-$(call objs,kernels/comm.c): CFLAGS += $(COMM_CFLAGS)
+# (its own variable: a CFLAGS given on the command line would override a target-specific CFLAGS +=)
+$(call objs,kernels/comm.c): TARGET_CFLAGS += $(COMM_CFLAGS)
 $(LIB_COMM): $(call objs,kernels/comm.c)
 
 PRETRAIN_LIB_SRC := $(filter-out pretrain/main.c,$(wildcard pretrain/*.c))
