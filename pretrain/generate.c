@@ -36,7 +36,7 @@ static const cli_opt gen_opt_list[] = {
     {CLI_INT, "max-new", F(max_new), "256", 1, 1 << 20, NULL, CLI_LOCAL, "N", "tokens to generate at most per answer"},
     {CLI_F64, "temperature", F(temperature), "0", 0, 100, NULL, CLI_LOCAL, "X", "sampling temperature (0: greedy)"},
     {CLI_COUNT, "seed", F(seed), "1", 0, 1e18, NULL, CLI_LOCAL, "N", "sampling seed (with the problem id and sample index)"},
-    {CLI_INT, "batch", F(batch), "16", 1, 4096, NULL, CLI_LOCAL, "B", "sequences per forward pass"},
+    {CLI_INT, "batch", F(batch), "0", 0, 4096, NULL, CLI_LOCAL, "B", "sequences per forward pass (0: on CUDA 65536 / context, within 16..256; 16 on the CPU)"},
     {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, backends, CLI_LOCAL, "B", "auto, cpu or cuda"},
 };
 #undef F
@@ -65,6 +65,13 @@ static int run_generate(gen_opts *o, berr *e) {
     kb_ctx *ctx = kb_open(be, 0, e);
     if (!ctx) return -1;
     kb_set_stage(ctx, "generate");
+    // Recompute costs a forward over every sequence's whole length per token: a GPU needs
+    // many sequences at once to be busy (activations for up to 65536 positions, as a d12
+    // training micro-batch of 64 x 1024), a CPU gains little from more than a few.
+    if (o->batch == 0) {
+        int fit = 65536 / info.cfg.maxT;
+        o->batch = kb_backend_of(ctx) != KB_CUDA ? 16 : fit > 256 ? 256 : fit < 16 ? 16 : fit;
+    }
     gpt2 m;
     gpt2_build(&m, ctx, &info.cfg, o->batch, info.cfg.maxT, 0);
     float *p, *mm, *vv;
