@@ -108,8 +108,14 @@ static plan *get_plan(kb_ctx *ctx, plan_key key, const void *bias, const void *a
 // choice (the candidate's rank, which is stable for a given library, GPU and shape) in a
 // cache file, so every later process uses the same algorithm: runs stay bit-reproducible
 // across processes and restarts. BERRY_MATMUL_TUNE=0 keeps the heuristic's first pick;
-// BERRY_CACHE_DIR moves the cache (default ~/.cache/berry).
-#define TUNE_CANDIDATES 16
+// BERRY_CACHE_DIR moves the cache (default ~/.cache/berry); BERRY_MATMUL_CANDIDATES sets how
+// many candidates are asked for and timed (default 16, at most 64).
+#define TUNE_MAX 64
+static int tune_candidates(void) {
+    const char *v = getenv("BERRY_MATMUL_CANDIDATES");
+    int n = v && *v ? atoi(v) : 16;
+    return n < 1 ? 1 : n > TUNE_MAX ? TUNE_MAX : n;
+}
 
 static char *cache_path(kb_ctx *ctx) {
     const char *dir = getenv("BERRY_CACHE_DIR");
@@ -121,7 +127,7 @@ static char *cache_path(kb_ctx *ctx) {
     // The heuristic's ranking depends on the library, the GPU, the workspace and how many
     // candidates are asked for: all of them name the file.
     char *p = xasprintf("%s/matmul-%s-lt%zu-ws%zu-c%d.txt", d, name, (size_t)cublasLtGetVersion(),
-                        CS(ctx)->lt_workspace_bytes >> 20, TUNE_CANDIDATES);
+                        CS(ctx)->lt_workspace_bytes >> 20, tune_candidates());
     free(d);
     return p;
 }
@@ -184,9 +190,9 @@ static void tune_plan(kb_ctx *ctx, plan *p, const void *A, const void *B, void *
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     size_t ws = s->lt_workspace_bytes;
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-    cublasLtMatmulHeuristicResult_t res[TUNE_CANDIDATES];
+    cublasLtMatmulHeuristicResult_t res[TUNE_MAX];
     int found = 0;
-    cublasLtMatmulAlgoGetHeuristic(s->lt, p->desc, p->a, p->b, p->c, p->d, pref, TUNE_CANDIDATES, res, &found);
+    cublasLtMatmulAlgoGetHeuristic(s->lt, p->desc, p->a, p->b, p->c, p->d, pref, tune_candidates(), res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (found <= 1) return;
     int cached = cache_lookup(ctx, &p->key);
