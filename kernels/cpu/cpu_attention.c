@@ -9,13 +9,7 @@
 // a run of keys are vector FMAs across keys (no horizontal sums). Each score is the same
 // FMA chain over the head's channels wherever it is computed, so the bits depend neither
 // on the thread count nor on the other rows of the batch.
-#include "kernels/cpu/cpu.h"
-
-#define SB (4 * CPU_VL)  // keys per block of score accumulators (4 vector registers)
-
-// Row length of a transposed head: T rounded up to whole blocks, plus one vector so that
-// rows are not a power of two apart (which would map a block's loads to one cache set).
-static inline size_t padded(int T) { return ((size_t)T + SB - 1) / SB * SB + CPU_VL; }
+#include "kernels/cpu/cpu_attn_rows.h"
 
 static inline const float *qkv_at(const float *qkv, int b, int t, int which, int h, int T, int C, int hs) {
     return qkv + ((size_t)b * T + t) * 3 * C + (size_t)which * C + (size_t)h * hs;
@@ -30,23 +24,6 @@ static void transpose_head(float *dst, size_t ld, const float *qkv, int b, int h
     }
     for (int d = 0; d < hs; d++)
         for (size_t t = T; t < ld; t++) dst[(size_t)d * ld + t] = 0;
-}
-
-// out[j0 .. j0+SB) = Σ_d x[d]·Mt[d*ld + j], in order d = 0, 1, ...
-static inline void dot_block(float *out, const float *x, const float *Mt, size_t ld, int hs, size_t j0) {
-    vfloat a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    for (int d = 0; d < hs; d++) {
-        vfloat xd = vbroadcast(x[d]);
-        const float *m = Mt + (size_t)d * ld + j0;
-        a0 = vfma(xd, vload(m), a0);
-        a1 = vfma(xd, vload(m + CPU_VL), a1);
-        a2 = vfma(xd, vload(m + 2 * CPU_VL), a2);
-        a3 = vfma(xd, vload(m + 3 * CPU_VL), a3);
-    }
-    vstore(out + j0, a0);
-    vstore(out + j0 + CPU_VL, a1);
-    vstore(out + j0 + 2 * CPU_VL, a2);
-    vstore(out + j0 + 3 * CPU_VL, a3);
 }
 
 // y[d] = Σ_{j<n} w[j]·rows[j*stride + d] for d < hs, j ascending. Four vectors of y stay
@@ -109,31 +86,7 @@ void cpu_attention_forward(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *q
             float *score = rows_scratch + per_thread * omp_get_thread_num(), *acc = score + ld;
             const float *q = qkv_at(x, b, t, 0, h, T, C, hs);
             for (size_t j0 = 0; j0 < (size_t)n; j0 += SB) dot_block(score, q, kt + head_floats * bh, ld, hs, j0);
-            // scale, max, exp, sum over keys 0..t (vector body, then the same arithmetic per lane)
-            vfloat vmx = vbroadcast(-INFINITY);
-            int j = 0;
-            for (; j + CPU_VL <= n; j += CPU_VL) {
-                vfloat s = vload(score + j) * scale;
-                vstore(score + j, s);
-                vmx = vmax(vmx, s);
-            }
-            float m = -INFINITY;
-            for (int l = 0; l < CPU_VL; l++) m = vmx[l] > m ? vmx[l] : m;
-            for (; j < n; j++) {
-                score[j] *= scale;
-                m = score[j] > m ? score[j] : m;
-            }
-            vfloat vm = vbroadcast(m), vl = {0};
-            for (j = 0; j + CPU_VL <= n; j += CPU_VL) {
-                vfloat e = vexp(vload(score + j) - vm);
-                vstore(score + j, e);
-                vl += e;
-            }
-            float l = vsum(vl);
-            for (; j < n; j++) {
-                score[j] = cpu_expf(score[j] - m);
-                l += score[j];
-            }
+            float m, l = softmax_row(score, n, scale, &m);  // scale, max, exp, sum over keys 0..t
             weighted_rows(acc, score, n, qkv_at(x, b, 0, 2, h, T, C, hs), (size_t)3 * C, hs);
             float inv = 1.0f / l, *o = FP(out) + ((size_t)b * T + t) * C + (size_t)h * hs;
             for (int d = 0; d < hs; d++) o[d] = acc[d] * inv;

@@ -10,11 +10,11 @@
 // is the same FMA chain over the head's channels, and the max, exp, sum, weighted sum of
 // values and normalisation run in the same order. So a token decoded through the cache has
 // the logits (and log-prob) that the trainer recomputes for it, bit for bit. The functions
-// marked "as cpu_attention.c" below must stay identical to their training twins;
-// tests/kernels/test_cpu_decode.c checks the bits.
+// they share with it live in cpu_attn_rows.h; weighted_rows below must stay the twin of
+// its training version; tests/kernels/test_cpu_decode.c checks the bits.
 #include <stdlib.h>
 
-#include "kernels/cpu/cpu.h"
+#include "kernels/cpu/cpu_attn_rows.h"
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }  // keeps 64-byte alignment in scratch
@@ -78,28 +78,7 @@ void cpu_kv_copy_blocks(kb_ctx *ctx, kb_act *kpool, kb_act *vpool, const int32_t
 
 // ---- attention over paged keys -------------------------------------------------------------------
 
-#define SB (4 * CPU_VL)  // keys per block of score accumulators (as cpu_attention.c)
-#define RUN_ROWS 32      // rows per task that share one transpose of their keys
-
-// Row length of a transposed head (as cpu_attention.c).
-static inline size_t padded(int n) { return ((size_t)n + SB - 1) / SB * SB + CPU_VL; }
-
-// out[j0 .. j0+SB) = Σ_d x[d]·Mt[d*ld + j], in order d = 0, 1, ... (as cpu_attention.c)
-static inline void dot_block(float *out, const float *x, const float *Mt, size_t ld, int hs, size_t j0) {
-    vfloat a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    for (int d = 0; d < hs; d++) {
-        vfloat xd = vbroadcast(x[d]);
-        const float *m = Mt + (size_t)d * ld + j0;
-        a0 = vfma(xd, vload(m), a0);
-        a1 = vfma(xd, vload(m + CPU_VL), a1);
-        a2 = vfma(xd, vload(m + 2 * CPU_VL), a2);
-        a3 = vfma(xd, vload(m + 3 * CPU_VL), a3);
-    }
-    vstore(out + j0, a0);
-    vstore(out + j0 + CPU_VL, a1);
-    vstore(out + j0 + 2 * CPU_VL, a2);
-    vstore(out + j0 + 3 * CPU_VL, a3);
-}
+#define RUN_ROWS 32  // rows per task that share one transpose of their keys
 
 // y[d] = Σ_{j<n} w[j]·rows[j][d] for d < hs, j ascending: cpu_attention.c's weighted_rows
 // with each value row found through its own pointer (rows of a sequence sit in blocks).
@@ -160,30 +139,7 @@ static void attend_row(float *o, float *lse, const float *q, const float *kt, si
         return;
     }
     for (size_t j0 = 0; j0 < (size_t)n; j0 += SB) dot_block(score, q, kt, ld, hs, j0);
-    vfloat vmx = vbroadcast(-INFINITY);
-    int j = 0;
-    for (; j + CPU_VL <= n; j += CPU_VL) {
-        vfloat s = vload(score + j) * scale;
-        vstore(score + j, s);
-        vmx = vmax(vmx, s);
-    }
-    float m = -INFINITY;
-    for (int l = 0; l < CPU_VL; l++) m = vmx[l] > m ? vmx[l] : m;
-    for (; j < n; j++) {
-        score[j] *= scale;
-        m = score[j] > m ? score[j] : m;
-    }
-    vfloat vm = vbroadcast(m), vl = {0};
-    for (j = 0; j + CPU_VL <= n; j += CPU_VL) {
-        vfloat e = vexp(vload(score + j) - vm);
-        vstore(score + j, e);
-        vl += e;
-    }
-    float l = vsum(vl);
-    for (; j < n; j++) {
-        score[j] = cpu_expf(score[j] - m);
-        l += score[j];
-    }
+    float m, l = softmax_row(score, n, scale, &m);
     weighted_rows(acc, score, n, vrow, hs);
     float inv = 1.0f / l;
     for (int d = 0; d < hs; d++) o[d] = acc[d] * inv;
