@@ -17,6 +17,24 @@ __device__ __forceinline__ msz msz_merge(msz a, msz b) {
     msz r = {m, a.s * ea + b.s * eb, a.sz * ea + b.sz * eb};
     return r;
 }
+
+// Merges every thread's partial into *total (shared; all threads see it on return): warp
+// then block, in a fixed order, so the result does not depend on scheduling.
+__device__ __forceinline__ void msz_block_merge(msz a, msz *red, msz *total) {
+    for (int o = 16; o > 0; o >>= 1) {
+        msz b = {__shfl_xor_sync(0xffffffffu, a.m, o), __shfl_xor_sync(0xffffffffu, a.s, o),
+                 __shfl_xor_sync(0xffffffffu, a.sz, o)};
+        a = msz_merge(a, b);
+    }
+    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = a;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        msz t = red[0];
+        for (int w = 1; w < CLS_THREADS / 32; w++) t = msz_merge(t, red[w]);
+        *total = t;
+    }
+    __syncthreads();
+}
 __device__ __forceinline__ void msz_add(msz &a, float z) {
     if (z > a.m) {
         float e = a.m == -INFINITY ? 0.f : __expf(a.m - z);
@@ -60,20 +78,7 @@ __global__ void __launch_bounds__(CLS_THREADS) classifier_kernel(bf16 *logits, f
         for (int j = 0; j < 8; j++) msz_add(a, f[j] * inv_temp);
     }
     for (int i = V8 + threadIdx.x; i < V; i += CLS_THREADS) msz_add(a, __bfloat162float(x[i]) * inv_temp);
-    // warp then block merge, in a fixed order
-    for (int o = 16; o > 0; o >>= 1) {
-        msz b = {__shfl_xor_sync(0xffffffffu, a.m, o), __shfl_xor_sync(0xffffffffu, a.s, o),
-                 __shfl_xor_sync(0xffffffffu, a.sz, o)};
-        a = msz_merge(a, b);
-    }
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = a;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        msz t = red[0];
-        for (int w = 1; w < CLS_THREADS / 32; w++) t = msz_merge(t, red[w]);
-        total = t;
-    }
-    __syncthreads();
+    msz_block_merge(a, red, &total);
     const float lse = total.m + logf(total.s);
     const float zt = __bfloat162float(x[tgt]) * inv_temp;
     if (threadIdx.x == 0) {
@@ -132,19 +137,7 @@ __global__ void __launch_bounds__(CLS_THREADS) classifier_smem_kernel(bf16 *logi
         for (int j = 0; j < 8; j++)
             if (i + j < V) msz_add(a, f[j] * inv_temp);
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        msz b = {__shfl_xor_sync(0xffffffffu, a.m, o), __shfl_xor_sync(0xffffffffu, a.s, o),
-                 __shfl_xor_sync(0xffffffffu, a.sz, o)};
-        a = msz_merge(a, b);
-    }
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = a;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        msz t = red[0];
-        for (int w = 1; w < CLS_THREADS / 32; w++) t = msz_merge(t, red[w]);
-        total = t;
-    }
-    __syncthreads();
+    msz_block_merge(a, red, &total);
     const float lse = total.m + logf(total.s);
     if (threadIdx.x == 0) {
         nll[row] = lse - __bfloat162float(srow[tgt]) * inv_temp;
