@@ -109,7 +109,16 @@ int parse_f64(const char *flag, const char *s, double lo, double hi, double *out
 int parse_count(const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out, berr *e);
 
 // ---- JSON output (logs, `cat` tools) --------------------------------------------------------
-void json_string(FILE *f, const char *s, size_t n);  // writes a quoted, escaped JSON string
+// A quoted, escaped JSON string of the bytes s[0..n): valid UTF-8 passes through, every other
+// byte XX is written as the escape \udcXX (a lone low surrogate, Python's "surrogateescape"),
+// which readers (`verify check`, Python's json with errors="surrogateescape") turn back into the
+// raw byte. Model text can hold any byte, so this is the one JSON string writer of berry.
+void json_string(FILE *f, const char *s, size_t n);
+// Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if the byte starts none.
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+// Text for a human on one line: newlines as "\n", control characters and bytes that are not
+// UTF-8 as "\xNN".
+void print_text_escaped(FILE *f, const char *s, size_t n);
 
 #ifdef __cplusplus
 }

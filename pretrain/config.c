@@ -1,12 +1,13 @@
 // config.c — the training options table and the consistency checks of a run.
 #include "pretrain/config.h"
 
+#include "kernels/train/schedule.h"
+#include "kernels/train/trainer.h"
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const schedules[] = {"cosine", "linear", "constant", NULL};
-static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
 
 #define F(x) offsetof(pt_config, x)
 #define SECTION(title) {CLI_SECTION, NULL, 0, NULL, 0, 0, NULL, 0, NULL, title}
@@ -53,7 +54,7 @@ static const cli_opt opts[] = {
      "train on N tokens: steps = ceil(N / batch tokens)"},
     {CLI_F64, "lr", F(lr), "6e-4", 1e-12, 10, NULL, CLI_KEEP, "X", "peak learning rate"},
     {CLI_INT, "warmup", F(warmup), "0", 0, 1000000000, NULL, CLI_KEEP, "N", "linear warmup steps"},
-    {CLI_CHOICE, "schedule", F(schedule), "cosine", 0, 0, schedules, CLI_KEEP, "S",
+    {CLI_CHOICE, "schedule", F(schedule), "cosine", 0, 0, tr_schedule_choices, CLI_KEEP, "S",
      "decay after warmup: cosine, linear or constant"},
     {CLI_F64, "lr-final-frac", F(lr_final_frac), "0.1", 0, 1, NULL, CLI_KEEP, "F",
      "learning rate at the last step, as a fraction of --lr"},
@@ -83,7 +84,7 @@ static const cli_opt opts[] = {
     {CLI_FLAG, "resume", F(resume), "0", 0, 0, NULL, CLI_LOCAL, NULL,
      "continue the run from the latest checkpoint in --out"},
     {CLI_STR, "resume-from", F(resume_from), NULL, 0, 0, NULL, CLI_LOCAL, "CKPT", "continue the run from this checkpoint"},
-    {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, backends, CLI_FREE, "B",
+    {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, tr_backend_choices, CLI_FREE, "B",
      "auto (CUDA if a GPU is present), cpu or cuda"},
     {CLI_COUNT, "seed", F(seed), "1337", 0, 1e18, NULL, CLI_KEEP, "N", "initialisation, data order and sampling seed"},
 };
@@ -188,25 +189,5 @@ int pt_plan_model(const pt_config *c, const unsigned char *given, const gpt2_con
 
 int pt_config_merge_resume(const pt_config *cmd, const unsigned char *given, const char *stored, size_t stored_len,
                            pt_config *out, berr *e) {
-    const cli_table *t = &pt_config_table;
-    if (cli_defaults(t, out, e) || cli_deserialize(t, out, stored, stored_len, e)) return -1;
-    char a[4096], b[4096];
-    for (int i = 0; i < t->n; i++) {
-        const cli_opt *o = &t->opts[i];
-        if (o->type == CLI_SECTION) continue;
-        cli_value(o, cmd, a, sizeof a);
-        if (o->resume == CLI_LOCAL || (o->resume == CLI_FREE && given[i])) {
-            if (o->type == CLI_STR && !a[0]) {
-                char **f = (char **)((char *)out + o->off);
-                free(*f);
-                *f = NULL;
-            } else if (cli_set(t, out, o->name, a, e)) return -1;
-        } else if (o->resume == CLI_KEEP && given[i]) {
-            cli_value(o, out, b, sizeof b);
-            if (strcmp(a, b) != 0)
-                return berr_set(e, "--%s %s differs from the resumed run's %s: a resumed run keeps its configuration "
-                                   "(start a new run with --init-from to change it)", o->name, a, b[0] ? b : "(unset)");
-        }
-    }
-    return 0;
+    return cli_merge_resume(&pt_config_table, cmd, given, stored, stored_len, out, e);
 }

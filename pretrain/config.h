@@ -4,10 +4,8 @@
 #include <stdint.h>
 
 #include "kernels/gpt2.h"
-#include "pretrain/cli.h"
+#include "kernels/train/cli.h"
 
-enum { PT_SCHED_COSINE = 0, PT_SCHED_LINEAR = 1, PT_SCHED_CONSTANT = 2 };
-enum { PT_BACKEND_AUTO = 0, PT_BACKEND_CPU = 1, PT_BACKEND_CUDA = 2 };
 
 typedef struct pt_config {
     // data

@@ -6,13 +6,12 @@
 #include <string.h>
 
 #include "kernels/gpt2.h"
-#include "pretrain/cli.h"
+#include "kernels/train/cli.h"
 #include "pretrain/pretrain.h"
-#include "pretrain/problems.h"
+#include "shards/problem_set.h"
 #include "pretrain/sample.h"
-#include "pretrain/text.h"
 #include "shards/tokenizer.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 
 typedef struct gen_opts {
     char *ckpt, *tokenizer, *problems, *out;
@@ -54,8 +53,8 @@ static int run_generate(gen_opts *o, berr *e) {
     if (bpe_vocab_size(tok) > info.cfg.V)
         return berr_set(e, "tokenizer %s has %d ids but the model in %s only %d", o->tokenizer, bpe_vocab_size(tok),
                         o->ckpt, info.cfg.V);
-    pt_problems ps;
-    if (pt_problems_load(&ps, o->problems, o->split == 2 ? -1 : o->split, e)) return -1;
+    problem_set ps;
+    if (problem_set_load(&ps, o->problems, o->split == 2 ? PROBLEMS_ALL_SPLITS : o->split, 1, e)) return -1;
     size_t n = o->count ? (size_t)o->count : ps.n;
     if (n > ps.n)
         return berr_set(e, "--count %d: %s has only %zu %s problems", o->count, o->problems, ps.n, splits[o->split]);
@@ -85,15 +84,15 @@ static int run_generate(gen_opts *o, berr *e) {
     pt_gen *g = xcalloc(total, sizeof *g);
     uint32_t **prompts = xcalloc(n, sizeof *prompts);
     for (size_t i = 0; i < n; i++) {
-        size_t np = bpe_encode(tok, ps.p[i].prompt, strlen(ps.p[i].prompt), &prompts[i]);
+        size_t np = bpe_encode(tok, ps.items[i].prompt, strlen(ps.items[i].prompt), &prompts[i]);
         if (np == 0 || np >= (size_t)info.cfg.maxT)
             return berr_set(e, "problem %016llx: its prompt is %zu tokens; the model's context is %d",
-                            (unsigned long long)ps.p[i].id, np, info.cfg.maxT);
+                            (unsigned long long)ps.items[i].id, np, info.cfg.maxT);
         for (int k = 0; k < o->samples; k++) {
             pt_gen *x = &g[i * (size_t)o->samples + (size_t)k];
             x->prompt = prompts[i];
             x->n_prompt = (int)np;
-            x->seed = mix64(mix64((uint64_t)o->seed, ps.p[i].id), (uint64_t)k);
+            x->seed = mix64(mix64((uint64_t)o->seed, ps.items[i].id), (uint64_t)k);
         }
     }
     fprintf(stderr, "generate: %zu problems × %d samples from %s (%s split), model %s (L=%d C=%d), %s, %s\n", n,
@@ -116,10 +115,10 @@ static int run_generate(gen_opts *o, berr *e) {
                 atomic_abort(&af);
                 return -1;
             }
-            const problem_rec *pr = &ps.p[j / (size_t)o->samples];
+            const problem_rec *pr = &ps.items[j / (size_t)o->samples];
             fprintf(af.f, "{\"problem\": %llu, \"node\": %zu, \"completion\": ", (unsigned long long)pr->id,
                     j % (size_t)o->samples);
-            pt_json_bytes(af.f, text, len);
+            json_string(af.f, text, len);
             fputs("}\n", af.f);
             stopped += (size_t)g[j].stopped;
             gen_tokens += (size_t)g[j].n_out;
@@ -139,7 +138,7 @@ static int run_generate(gen_opts *o, berr *e) {
     for (size_t i = 0; i < n; i++) free(prompts[i]);
     free(prompts);
     free(g);
-    pt_problems_free(&ps);
+    problem_set_free(&ps);
     gpt2_free(&m);
     kb_close(ctx);
     bpe_free(tok);

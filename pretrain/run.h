@@ -6,15 +6,14 @@
 
 #include "kernels/comm.h"
 #include "kernels/gpt2.h"
+#include "kernels/train/trainer.h"
 #include "pretrain/config.h"
-#include "pretrain/loader.h"
-#include "pretrain/runlog.h"
-#include "pretrain/schedule.h"
+#include "pretrain/seq_feed.h"
+#include "kernels/train/runlog.h"
+#include "kernels/train/schedule.h"
 #include "pretrain/sft.h"
-#include "pretrain/state.h"
+#include "kernels/train/state.h"
 #include "shards/tokenizer.h"
-
-#define SHARD_ALIGN 64  // floats: ZeRO blocks start on 256-byte boundaries
 
 typedef struct run {
     pt_config cfg;
@@ -24,10 +23,9 @@ typedef struct run {
     int rank, world;
     kb_ctx *ctx;
     gpt2 m;
-    gpt2_shard sh;
-    comm_part part;
+    tr_zero zero;  // this rank's ZeRO-1 shard of the optimizer state
     gpt2_opt opt;
-    pt_schedule sched;
+    tr_schedule sched;
     bpe *tok;
     int eot;
     // data
@@ -35,19 +33,18 @@ typedef struct run {
     uint64_t train_base, train_count, unused_tail;
     int data_in_memory;
     pt_examples train_ex, val_ex;
-    pt_loader *loader;
+    tr_loader *loader;
     int32_t *eval_in, *eval_tg;  // this rank's evaluation rows
     int eval_rows, eval_total;   // this rank's, all ranks'
     uint64_t val_count;          // validation items available
     // state
-    pt_state st;
+    tr_state st;
     char *resume_path;
-    pt_log log;
+    tr_log log;
     int64_t start_step;
 } run;
 
-// If any rank failed (rc != 0), every rank exits with exit_code; the lowest failing rank
-// prints its message (a configuration error is usually the same on all of them).
+// If any rank failed (rc != 0), every rank exits with exit_code (tr_agree).
 void pt_run_agree(run *r, int rc, const berr *e, int exit_code);
 // Options (and, with --resume, the stored ones merged in), then the run checks.
 int pt_run_options(run *r, int argc, char **argv, int first, berr *e);
@@ -56,7 +53,6 @@ int pt_run_tokenizer(run *r, berr *e);
 // the model, whose vocabulary may come from the data).
 int pt_run_pretrain_data(run *r, berr *e);
 int pt_run_sft_data(run *r, berr *e);
-kb_backend pt_run_backend(int choice);
 // Builds the model, its ZeRO shard, and loads --init-from or the checkpoint being resumed.
 int pt_run_model(run *r, berr *e);
 

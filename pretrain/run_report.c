@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "pretrain/run.h"
-#include "pretrain/text.h"
 
 void pt_run_echo(run *r) {
     if (r->rank) return;
@@ -40,25 +39,25 @@ void pt_run_echo(run *r) {
 }
 
 void pt_run_log_config(run *r) {
-    FILE *f = pt_log_begin(&r->log);
+    FILE *f = tr_log_begin(&r->log);
     if (!f) return;
     const gpt2_config *m = &r->plan.model;
     fprintf(f, "\"event\": \"config\", \"step\": %lld, ", (long long)r->start_step);
     cli_json_fields(f, &pt_config_table, &r->cfg);
     fprintf(f, ", \"world\": %d, \"transport\": \"%s\", \"backend_used\": \"%s\", \"device\": ", r->world,
             comm_transport(r->c), kb_backend_name(r->ctx));
-    pt_json_bytes(f, kb_device_name(r->ctx), strlen(kb_device_name(r->ctx)));
+    json_string(f, kb_device_name(r->ctx), strlen(kb_device_name(r->ctx)));
     fprintf(f, ", \"model\": {\"L\": %d, \"C\": %d, \"NH\": %d, \"V\": %d, \"Vp\": %d, \"maxT\": %d}, \"n_params\": %zu, "
                "\"accum\": %d, \"total_steps\": %lld, \"flops_per_token_rule\": %.17g, \"peak_flops\": %.17g",
             m->L, m->C, m->NH, m->V, m->Vp, m->maxT, r->m.n_params, r->plan.accum, (long long)r->plan.steps,
             gpt2_flops_per_token_rule(&r->m, r->cfg.seq_len), kb_peak_flops(r->ctx));
-    pt_log_end(&r->log);
+    tr_log_end(&r->log);
 }
 
 void pt_run_log_counters(run *r, int64_t step) {
-    FILE *f = pt_log_begin(&r->log);
+    FILE *f = tr_log_begin(&r->log);
     if (!f) return;
     fprintf(f, "\"event\": \"counters\", \"step\": %lld, \"rank\": 0, \"world\": %d, \"counts\": ", (long long)step, r->world);
     kb_counts_json(r->ctx, f);
-    pt_log_end(&r->log);
+    tr_log_end(&r->log);
 }

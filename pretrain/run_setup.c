@@ -5,30 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pretrain/ckptdir.h"
+#include "kernels/train/ckptdir.h"
 #include "pretrain/pretrain.h"
 #include "pretrain/run.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 
 // ---- errors agreed between ranks --------------------------------------------------------------
 
-// Every rank calls this after a phase that may fail: if any rank failed, all stop, and only the
-// lowest failing rank prints (a configuration error is usually the same on all of them).
-void pt_run_agree(run *r, int rc, const berr *e, int exit_code) {
-    if (comm_all_ok(r->c, rc == 0)) return;
-    double *failed = xcalloc((size_t)r->world, sizeof(double));
-    failed[r->rank] = rc != 0;
-    comm_allreduce_host_f64(r->c, failed, r->world);
-    int first = 0;
-    while (first < r->world && failed[first] == 0) first++;
-    if (r->rank == first) {
-        if (r->world > 1) fprintf(stderr, "error: rank %d: %s\n", r->rank, e->msg);
-        else fprintf(stderr, "error: %s\n", e->msg);
-    }
-    free(failed);
-    comm_finalize(r->c);
-    exit(exit_code);
-}
+void pt_run_agree(run *r, int rc, const berr *e, int exit_code) { tr_agree(r->c, rc, e, exit_code); }
 
 // ---- setup --------------------------------------------------------------------------------------
 
@@ -47,9 +31,9 @@ int pt_run_options(run *r, int argc, char **argv, int first, berr *e) {
     if (cmd.resume || cmd.resume_from) {
         if (!cmd.out) return berr_set(e, "--out DIR is required (also with --resume)");
         if (cmd.resume_from) r->resume_path = xstrdup(cmd.resume_from);
-        else if (pt_ckpt_latest(cmd.out, &r->resume_path, e)) return -1;
+        else if (tr_ckpt_latest(cmd.out, &r->resume_path, e)) return -1;
         gpt2_ckpt_info info;
-        if (pt_ckpt_read_state(r->resume_path, &info, &r->st, e)) return -1;
+        if (tr_ckpt_read_state(r->resume_path, &info, &r->st, e)) return -1;
         if (pt_config_merge_resume(&cmd, r->given, r->st.opts, r->st.opts_len, &r->cfg, e))
             return berr_wrap(e, "resuming from %s", r->resume_path);
         cli_free(t, &cmd);
@@ -172,8 +156,8 @@ int pt_run_sft_data(run *r, berr *e) {
             return berr_set(e, "%s: no heldout-split problems to validate on (give --val-problems DIR, or --eval-every 0)",
                             vdir);
         // Heldout examples packed in order into rows; rank r takes rows ≡ r (mod world).
-        pt_order ord;
-        pt_order_init(&ord, r->val_ex.n, 0, 0);
+        tr_order ord;
+        tr_order_init(&ord, r->val_ex.n, 0, 0);
         uint32_t *tok = xmalloc(((size_t)T + 1) * sizeof(uint32_t));
         uint8_t *keep = xmalloc((size_t)T + 1);
         int cap = 16, rows = 0;
@@ -195,7 +179,7 @@ int pt_run_sft_data(run *r, berr *e) {
         }
         free(tok);
         free(keep);
-        pt_order_free(&ord);
+        tr_order_free(&ord);
         r->val_count = (uint64_t)total;
         if (c->eval_seqs > 0 && c->eval_seqs > total)
             return berr_set(e, "--eval-seqs %d is more than the %d rows the heldout problems fill", c->eval_seqs, total);
@@ -209,37 +193,16 @@ int pt_run_sft_data(run *r, berr *e) {
     return 0;
 }
 
-kb_backend pt_run_backend(int choice) {
-    return choice == PT_BACKEND_CPU ? KB_CPU : choice == PT_BACKEND_CUDA ? KB_CUDA : kb_default_backend();
-}
-
 int pt_run_model(run *r, berr *e) {
     pt_config *c = &r->cfg;
     gpt2 *m = &r->m;
     gpt2_build(m, r->ctx, &r->plan.model, c->micro_batch, c->seq_len, 1);
-    r->part = comm_partition(m->n_params, r->world, r->rank, SHARD_ALIGN);
-    r->sh = (gpt2_shard){.off = r->part.off, .len = r->part.len, .n_pad = r->part.n_pad};
-    gpt2_set_shard(m, &r->sh);
+    tr_zero_setup(&r->zero, m, r->c);
     const char *from = r->resume_path ? r->resume_path : c->init_from;
     if (!from) {
         gpt2_init(m, (uint64_t)c->seed);
         return 0;
     }
-    gpt2_ckpt_info info;
-    float *p, *mm, *vv;
-    if (gpt2_load_host(from, &info, &p, &mm, &vv, NULL, NULL, e)) return -1;
-    gpt2_set_params(m, p);
-    if (r->resume_path) {
-        if (!mm) {
-            free(p);
-            return berr_set(e, "%s has no optimizer state to resume from", from);
-        }
-        gpt2_set_moments(m, &r->sh, mm + r->sh.off, vv + r->sh.off);
-        m->step = (int)info.step;
-    }
-    kb_sync(r->ctx);
-    free(p);
-    free(mm);
-    free(vv);
+    if (tr_load_weights(m, &r->zero, from, r->resume_path != NULL, e)) return -1;
     return 0;
 }

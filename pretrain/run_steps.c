@@ -3,10 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pretrain/ckptdir.h"
+#include "kernels/train/ckptdir.h"
 #include "pretrain/run.h"
 #include "pretrain/sample.h"
-#include "pretrain/text.h"
 
 // ---- evaluation, samples, checkpoints ------------------------------------------------------------
 
@@ -48,13 +47,13 @@ void pt_run_sample(run *r, int64_t step) {
     berr e;
     if (bpe_decode(r->tok, g.out, (size_t)g.n_out, &text, &len, &e) == 0) {
         fprintf(stderr, "sample @ step %lld: ", (long long)step);
-        pt_print_text(stderr, text, len);
+        print_text_escaped(stderr, text, len);
         fputc('\n', stderr);
-        FILE *f = pt_log_begin(&r->log);
+        FILE *f = tr_log_begin(&r->log);
         if (f) {
             fprintf(f, "\"step\": %lld, \"sample\": ", (long long)step);
-            pt_json_bytes(f, text, len);
-            pt_log_end(&r->log);
+            json_string(f, text, len);
+            tr_log_end(&r->log);
         }
         free(text);
     } else {
@@ -65,47 +64,30 @@ void pt_run_sample(run *r, int64_t step) {
     kb_set_stage(r->ctx, "pretrain");
 }
 
-// Writes ckpt_<step>.bin: rank 0 gathers every rank's moments and writes the file in the
-// single-process format (so any rank count can resume it); the others send their shard.
+// Writes ckpt_<step>.bin (collective: tr_save_checkpoint) and prunes older ones.
 void pt_run_checkpoint(run *r, int64_t step) {
     double t0 = now_sec();
-    gpt2 *m = &r->m;
-    size_t n = m->n_params, len = r->sh.len;
-    float *hm = xmalloc((len ? len : 1) * sizeof(float)), *hv = xmalloc((len ? len : 1) * sizeof(float));
-    gpt2_get_moments(m, &r->sh, hm, hv);
-    float *fm = NULL, *fv = NULL, *p = NULL;
-    if (r->rank == 0) {
-        fm = xmalloc(n * sizeof(float));
-        fv = xmalloc(n * sizeof(float));
-        p = xmalloc(n * sizeof(float));
-        gpt2_get_params(m, p);
-    }
-    comm_gather_host_f32(r->c, hm, fm, n, SHARD_ALIGN);
-    comm_gather_host_f32(r->c, hv, fv, n, SHARD_ALIGN);
     int rc = 0;
     berr e = {{0}};
-    char *path = pt_ckpt_path(r->cfg.out, step);
-    if (r->rank == 0) {
-        bbuf blob = {0};
-        r->st.world = (uint32_t)r->world;
-        pt_state_encode(&r->st, &blob);
-        rc = gpt2_save_host(&m->cfg, m->step, p, fm, fv, blob.p, blob.n, path, &e);
-        if (!rc) rc = pt_ckpt_prune(r->cfg.out, r->cfg.keep, &e);
-        bbuf_free(&blob);
-    }
+    char *path = tr_ckpt_path(r->cfg.out, step);
+    bbuf blob = {0};
+    r->st.world = (uint32_t)r->world;
+    tr_state_encode(&r->st, &blob);
+    rc = tr_save_checkpoint(&r->m, &r->zero, r->c, path, blob.p, blob.n, &e);
+    bbuf_free(&blob);
+    if (!rc && r->rank == 0) rc = tr_ckpt_prune(r->cfg.out, r->cfg.keep, &e);
     pt_run_agree(r, rc, &e, 1);
     if (r->rank == 0) {
         double dt = now_sec() - t0;
         fprintf(stderr, "checkpoint: %s (%.2f s)\n", path, dt);
-        FILE *f = pt_log_begin(&r->log);
+        FILE *f = tr_log_begin(&r->log);
         if (f) {
             fprintf(f, "\"step\": %lld, \"checkpoint\": ", (long long)step);
-            pt_json_bytes(f, path, strlen(path));
+            json_string(f, path, strlen(path));
             fprintf(f, ", \"seconds\": %.3f", dt);
-            pt_log_end(&r->log);
+            tr_log_end(&r->log);
         }
         pt_run_log_counters(r, step);
     }
     free(path);
-    free(hm), free(hv), free(fm), free(fv), free(p);
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pretrain/problems.h"
+#include "shards/problem_set.h"
 
 int pt_examples_add(pt_examples *x, const problem_rec *p, const bpe *tok, int eot, uint32_t max_len, int drop_long,
                     berr *e) {
@@ -56,12 +56,12 @@ void pt_examples_free(pt_examples *x) {
     memset(x, 0, sizeof *x);
 }
 
-int pt_sft_pack_row(const pt_examples *x, pt_order *order, uint64_t *pos, uint64_t limit, int T, int eot,
+int pt_sft_pack_row(const pt_examples *x, tr_order *order, uint64_t *pos, uint64_t limit, int T, int eot,
                     uint32_t *tok, uint8_t *keep) {
     int used = 0, kept = 0;
     // Every example fits an empty row (max_len = T+1), so a row takes at least one.
     while (*pos < limit) {
-        const pt_example *ex = &x->ex[pt_order_item(order, *pos)];
+        const pt_example *ex = &x->ex[tr_order_item(order, *pos)];
         if (used + (int)ex->n > T + 1) break;
         memcpy(tok + used, ex->ids, ex->n * sizeof(uint32_t));
         memset(keep + used, 0, ex->n_prompt);
@@ -87,12 +87,12 @@ void pt_sft_row_io(const uint32_t *tok, const uint8_t *keep, int T, int32_t *inp
 typedef struct sft_feed {
     const pt_examples *x;
     int T, eot, rank, world, B, accum;
-    pt_order order;
+    tr_order order;
     uint32_t *tok;
     uint8_t *keep;
 } sft_feed;
 
-static int sft_fill(void *impl, uint64_t cursor, pt_batch *b, berr *e) {
+static int sft_fill(void *impl, uint64_t cursor, tr_batch *b, berr *e) {
     sft_feed *f = impl;
     int rows = f->B * f->accum;
     uint64_t pos = cursor;
@@ -115,13 +115,13 @@ static int sft_fill(void *impl, uint64_t cursor, pt_batch *b, berr *e) {
 
 static void sft_free(void *impl) {
     sft_feed *f = impl;
-    pt_order_free(&f->order);
+    tr_order_free(&f->order);
     free(f->tok);
     free(f->keep);
     free(f);
 }
 
-pt_feed pt_sft_feed(const pt_examples *x, int T, int eot, uint64_t seed, int rank, int world, int B, int accum) {
+tr_feed pt_sft_feed(const pt_examples *x, int T, int eot, uint64_t seed, int rank, int world, int B, int accum) {
     if (x->n == 0) die("pt_sft_feed: no examples");
     sft_feed *f = xcalloc(1, sizeof *f);
     f->x = x;
@@ -131,19 +131,19 @@ pt_feed pt_sft_feed(const pt_examples *x, int T, int eot, uint64_t seed, int ran
     f->world = world;
     f->B = B;
     f->accum = accum;
-    pt_order_init(&f->order, x->n, seed, 1);
+    tr_order_init(&f->order, x->n, seed, 1);
     f->tok = xmalloc(((size_t)T + 1) * sizeof(uint32_t));
     f->keep = xmalloc((size_t)T + 1);
-    return (pt_feed){f, sft_fill, sft_free};
+    return (tr_feed){f, sft_fill, sft_free};
 }
 
 int pt_examples_load_dir(pt_examples *x, const char *dir, uint32_t split, const bpe *tok, int eot, uint32_t max_len,
                          int drop_long, berr *e) {
-    pt_problems ps;
-    if (pt_problems_load(&ps, dir, (int)split, e)) return -1;
+    problem_set ps;
+    if (problem_set_load(&ps, dir, (int)split, 1, e)) return -1;
     int rc = 0;
-    for (size_t i = 0; !rc && i < ps.n; i++) rc = pt_examples_add(x, &ps.p[i], tok, eot, max_len, drop_long, e);
+    for (size_t i = 0; !rc && i < ps.n; i++) rc = pt_examples_add(x, &ps.items[i], tok, eot, max_len, drop_long, e);
     if (rc) berr_wrap(e, "%s", dir);
-    pt_problems_free(&ps);
+    problem_set_free(&ps);
     return rc;
 }

@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #include "kernels/base.h"
-#include "pretrain/loader.h"
+#include "kernels/train/loader.h"
+#include "kernels/train/order.h"
 #include "shards/records.h"
 #include "shards/tokenizer.h"
 
@@ -42,7 +43,7 @@ void pt_examples_free(pt_examples *x);
 // Packs one row from stream position *pos (examples visited through order, positions below
 // limit): fills tok (T+1) and keep (T+1: 1 where the token is to be predicted); advances
 // *pos past the examples taken; returns the targets kept in the row.
-int pt_sft_pack_row(const pt_examples *x, pt_order *order, uint64_t *pos, uint64_t limit, int T, int eot,
+int pt_sft_pack_row(const pt_examples *x, tr_order *order, uint64_t *pos, uint64_t limit, int T, int eot,
                     uint32_t *tok, uint8_t *keep);
 // Inputs/targets (T each) of a packed row.
 void pt_sft_row_io(const uint32_t *tok, const uint8_t *keep, int T, int32_t *inputs, int32_t *targets);
@@ -50,4 +51,4 @@ void pt_sft_row_io(const uint32_t *tok, const uint8_t *keep, int T, int32_t *inp
 // The training feed: each step packs seqs_per_step rows from the shuffled example stream
 // (every rank packs the whole step to know where its rows start and the step's total of
 // unmasked targets); rank r keeps rows [r·B·accum, (r+1)·B·accum). x must outlive the feed.
-pt_feed pt_sft_feed(const pt_examples *x, int T, int eot, uint64_t seed, int rank, int world, int B, int accum);
+tr_feed pt_sft_feed(const pt_examples *x, int T, int eot, uint64_t seed, int rank, int world, int B, int accum);

@@ -12,10 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pretrain/ckptdir.h"
+#include "kernels/train/ckptdir.h"
 #include "pretrain/pretrain.h"
 #include "pretrain/run.h"
-#include "pretrain/text.h"
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { stop_requested = sig; }
@@ -35,31 +34,23 @@ static void train_loop(run *r) {
     if (r->start_step == 0 && c->eval_every) {
         double vl = pt_run_evaluate(r);
         if (r->rank == 0) fprintf(stderr, "step %lld: val loss %.4f\n", 0LL, vl);
-        pt_log_rec(&r->log, "\"step\": 0, \"val_loss\": %.17g", vl);
+        tr_log_rec(&r->log, "\"step\": 0, \"val_loss\": %.17g", vl);
     }
     int64_t step = r->start_step;
     while (step < steps) {
         double t0 = now_sec(), waited;
-        const pt_batch *b;
+        const tr_batch *b;
         berr e;
-        if (pt_loader_next(r->loader, &b, &waited, &e)) {
+        if (tr_loader_next(r->loader, &b, &waited, &e)) {
             fprintf(stderr, "error: rank %d: %s\n", r->rank, e.msg);
             exit(1);  // under mpirun, the launcher takes the other ranks down
         }
-        double lr = pt_lr(&r->sched, step);
+        double lr = tr_lr(&r->sched, step);
         gpt2_zero_grad(m);
         float dscale = (float)(1.0 / (double)b->valid);
         for (int a = 0; a < b->accum; a++)
             gpt2_forward_backward(m, b->inputs + (size_t)a * B * T, b->targets + (size_t)a * B * T, B, T, dscale, 0);
-        comm_reduce_scatter_f32(r->c, m->grads, r->part.shard);
-        if (r->sh.len) kb_norm_squared(ctx, m->stats + 1, m->grads + r->sh.off, r->sh.len, 0);
-        else kb_zero(ctx, m->stats + 1, sizeof(float));
-        comm_allreduce_f32(r->c, m->stats, 2);  // [loss sum, grad norm²] over all ranks
-        gpt2_update_shard(m, &r->sh, &r->opt, (float)lr, m->stats + 1);
-        if (W > 1) {
-            comm_allgather_f32(r->c, m->params, r->part.shard);
-            gpt2_refresh_working(m);
-        }
+        tr_zero_step(&r->zero, m, r->c, &r->opt, (float)lr);
         double loss_sum, gnorm;
         gpt2_read_stats(m, &loss_sum, &gnorm);
         double dt = now_sec() - t0;
@@ -81,7 +72,7 @@ static void train_loop(run *r) {
                     (long long)step, (long long)steps, loss, lr, gnorm, dt * 1e3, tokens / dt, 100 * mfu);
             if (waited > 1e-3) fprintf(stderr, " | data wait %.1f ms", waited * 1e3);
             fputc('\n', stderr);
-            pt_log_rec(&r->log,
+            tr_log_rec(&r->log,
                        "\"step\": %lld, \"loss\": %.17g, \"lr\": %.17g, \"grad_norm\": %.17g, \"ms\": %.3f, "
                        "\"tok_s\": %.1f, \"mfu\": %.6f, \"data_wait_ms\": %.3f, \"tokens\": %llu, \"flops\": %.17g, "
                        "\"flops_total\": %.17g",
@@ -92,7 +83,7 @@ static void train_loop(run *r) {
         if (c->eval_every && (step % c->eval_every == 0 || last)) {
             double vl = pt_run_evaluate(r);
             if (r->rank == 0) fprintf(stderr, "step %lld: val loss %.4f\n", (long long)step, vl);
-            pt_log_rec(&r->log, "\"step\": %lld, \"val_loss\": %.17g", (long long)step, vl);
+            tr_log_rec(&r->log, "\"step\": %lld, \"val_loss\": %.17g", (long long)step, vl);
         }
         if (c->sample_every && (step % c->sample_every == 0 || last)) pt_run_sample(r, step);
         int stop = !comm_all_ok(r->c, !stop_requested) && !last;  // the last step ends the run anyway
@@ -146,19 +137,19 @@ int pt_train_main(int argc, char **argv, int first) {
         bbuf_free(&ob);
     }
 
-    if (r->resume_path && r->rank == 0) pt_ckpt_clean_temps(c->out);
+    if (r->resume_path && r->rank == 0) tr_ckpt_clean_temps(c->out);
     // A new run must not mix with an earlier one in the same directory.
     if (!r->resume_path) {
         int64_t *steps;
         int n = 0;
-        rc = pt_ckpt_list(c->out, &steps, &n, &e);
+        rc = tr_ckpt_list(c->out, &steps, &n, &e);
         if (!rc && n > 0)
             rc = berr_set(&e, "%s already holds checkpoints of a run: continue it with --resume, or use another --out", c->out);
         free(steps);
     }
     pt_run_agree(r, rc, &e, 2);
 
-    r->ctx = kb_open(pt_run_backend(c->backend), comm_local_rank(r->c), &e);
+    r->ctx = kb_open(tr_backend(c->backend), comm_local_rank(r->c), &e);
     rc = r->ctx ? 0 : -1;
     if (!rc) rc = comm_attach(r->c, r->ctx, &e);
     pt_run_agree(r, rc, &e, 2);
@@ -169,30 +160,30 @@ int pt_train_main(int argc, char **argv, int first) {
 
     r->opt = (gpt2_opt){.beta1 = (float)c->beta1, .beta2 = (float)c->beta2, .eps = (float)c->eps,
                         .weight_decay = (float)c->weight_decay, .grad_clip = (float)c->grad_clip};
-    r->sched = (pt_schedule){.lr = c->lr, .final_frac = c->lr_final_frac, .warmup = c->warmup,
+    r->sched = (tr_schedule){.lr = c->lr, .final_frac = c->lr_final_frac, .warmup = c->warmup,
                              .steps = r->plan.steps, .kind = c->schedule};
-    pt_feed feed = c->sft ? pt_sft_feed(&r->train_ex, c->seq_len, r->eot, (uint64_t)c->seed, r->rank, r->world,
+    tr_feed feed = c->sft ? pt_sft_feed(&r->train_ex, c->seq_len, r->eot, (uint64_t)c->seed, r->rank, r->world,
                                         c->micro_batch, r->plan.accum)
                           : pt_seq_feed(r->train_src, r->train_base, r->train_count, c->seq_len, r->plan.model.V,
                                         (uint64_t)c->seed, r->rank, r->world, c->micro_batch, r->plan.accum);
     r->train_src = NULL;  // owned by the feed
-    r->loader = pt_loader_start(feed, r->plan.accum, c->micro_batch, c->seq_len, r->st.cursor, 1);
+    r->loader = tr_loader_start(feed, r->plan.accum, c->micro_batch, c->seq_len, r->st.cursor, 1);
 
     pt_run_echo(r);
     if (r->rank == 0) {
         char *lp = xasprintf("%s/log.jsonl", c->out);
         rc = mkdir_p(c->out, &e);  // only now: a run stopped by a check leaves nothing behind
         int64_t dropped = 0;
-        if (!rc) rc = pt_log_open(&r->log, lp, r->resume_path ? r->start_step : -1, &dropped, &e);
+        if (!rc) rc = tr_log_open(&r->log, lp, r->resume_path ? r->start_step : -1, &dropped, &e);
         free(lp);
         if (!rc) {
             pt_run_log_config(r);
             if (r->resume_path) {
-                FILE *f = pt_log_begin(&r->log);
+                FILE *f = tr_log_begin(&r->log);
                 fprintf(f, "\"event\": \"resume\", \"step\": %lld, \"from\": ", (long long)r->start_step);
-                pt_json_bytes(f, r->resume_path, strlen(r->resume_path));
+                json_string(f, r->resume_path, strlen(r->resume_path));
                 fprintf(f, ", \"dropped_records\": %lld, \"world_at_save\": %u", (long long)dropped, r->st.world);
-                pt_log_end(&r->log);
+                tr_log_end(&r->log);
                 fprintf(stderr, "resumed from %s at step %lld (%lld later log records dropped)\n", r->resume_path,
                         (long long)r->start_step, (long long)dropped);
             }
@@ -213,7 +204,7 @@ int pt_train_main(int argc, char **argv, int first) {
     char *mp = xasprintf("%s/model.bin", c->out);
     if (r->rank == 0) {
         bbuf blob = {0};
-        pt_state_encode(&r->st, &blob);
+        tr_state_encode(&r->st, &blob);
         rc = gpt2_save(&r->m, mp, 0, blob.p, blob.n, &e);
         bbuf_free(&blob);
     }
@@ -225,20 +216,20 @@ int pt_train_main(int argc, char **argv, int first) {
         fprintf(stderr, "pretrain: done: %lld steps, %.4g tokens, %.4g FLOPs; peak memory %.1f GiB allocated (%.1f GiB in use on "
                         "the device); weights in %s\n",
                 (long long)r->plan.steps, (double)r->st.tokens, r->st.flops, peak_gib, dev_gib, mp);
-        pt_log_rec(&r->log, "\"event\": \"end\", \"step\": %lld, \"seconds\": %.3f, \"tokens\": %llu, \"flops_total\": %.17g, "
+        tr_log_rec(&r->log, "\"event\": \"end\", \"step\": %lld, \"seconds\": %.3f, \"tokens\": %llu, \"flops_total\": %.17g, "
                    "\"peak_alloc_gib\": %.3f, \"device_in_use_gib\": %.3f",
                    (long long)r->plan.steps, secs, (unsigned long long)r->st.tokens, r->st.flops, peak_gib, dev_gib);
-        pt_log_close(&r->log);
+        tr_log_close(&r->log);
     }
     free(mp);
-    pt_loader_stop(r->loader);
+    tr_loader_stop(r->loader);
     gpt2_free(&r->m);
     kb_close(r->ctx);
     pt_examples_free(&r->train_ex);
     pt_examples_free(&r->val_ex);
     if (r->tok) bpe_free(r->tok);
     free(r->eval_in), free(r->eval_tg), free(r->given), free(r->resume_path);
-    pt_state_free(&r->st);
+    tr_state_free(&r->st);
     cli_free(&pt_config_table, c);
     comm_finalize(r->c);
     return 0;

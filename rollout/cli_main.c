@@ -16,7 +16,7 @@
 #include "shards/records.h"
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 
 typedef struct opts {
     const char *policy, *follow, *tokenizer, *problems, *out, *name, *instruction, *stats;

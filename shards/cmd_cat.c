@@ -42,7 +42,7 @@ static int print_tokens_text(const bpe *tok, uint32_t schema, const uint8_t *rec
         printf("{\"n\":%u,\"ids\":[", t.n);
         for (uint32_t i = 0; i < t.n; i++) printf(i ? ",%u" : "%u", t.ids[i]);
         printf("],\"text\":");
-        json_bytes_string(stdout, text, n);
+        json_string(stdout, text, n);
         printf("}\n");
         free(text);
     }

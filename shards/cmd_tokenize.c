@@ -14,7 +14,7 @@
 #include "shards/records.h"
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 
 #define PIECE_BYTES_DEFAULT (1 << 20)  // text encoded per task; cut only where pre-tokens cannot span
 

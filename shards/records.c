@@ -465,54 +465,6 @@ int record_check(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len,
 
 // ---- JSON ----------------------------------------------------------------------------------------------
 
-// Length of the valid UTF-8 sequence at s (0 if the bytes there are not one).
-static size_t utf8_len(const uint8_t *s, size_t n) {
-    uint8_t c = s[0];
-    size_t k;
-    uint32_t min, cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) k = 2, min = 0x80, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef) k = 3, min = 0x800, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4) k = 4, min = 0x10000, cp = c & 0x07;
-    else return 0;
-    if (n < k) return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return k;
-}
-
-void json_bytes_string(FILE *f, const char *str, size_t n) {
-    const uint8_t *s = (const uint8_t *)str;
-    fputc('"', f);
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        size_t k = utf8_len(s + i, n - i);
-        if (k == 0) {
-            fprintf(f, "\\udc%02x", c);  // surrogateescape: the raw byte, recoverable
-            i++;
-        } else if (k > 1) {
-            fwrite(s + i, 1, k, f);
-            i += k;
-        } else {
-            switch (c) {
-            case '"': fputs("\\\"", f); break;
-            case '\\': fputs("\\\\", f); break;
-            case '\n': fputs("\\n", f); break;
-            case '\r': fputs("\\r", f); break;
-            case '\t': fputs("\\t", f); break;
-            default:
-                if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-                else fputc(c, f);
-            }
-            i++;
-        }
-    }
-    fputc('"', f);
-}
-
 static void json_u32s(FILE *f, const uint32_t *v, uint32_t n) {
     fputc('[', f);
     for (uint32_t i = 0; i < n; i++) fprintf(f, i ? ",%u" : "%u", v[i]);
@@ -525,7 +477,7 @@ static void json_f32s(FILE *f, const float *v, uint32_t n) {
 }
 static void json_key_str(FILE *f, const char *key, const char *s) {
     fprintf(f, ",\"%s\":", key);
-    json_bytes_string(f, s, strlen(s));
+    json_string(f, s, strlen(s));
 }
 
 int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, berr *e) {

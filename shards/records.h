@@ -138,8 +138,6 @@ int record_check(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len,
 // UTF-8; a byte that is not part of valid UTF-8 is written as the escape \udcXX (XX = the
 // byte), Python's "surrogateescape", so no byte is lost. Records of kind bytes print as hex.
 int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, berr *e);
-// The JSON string writer used there.
-void json_bytes_string(FILE *f, const char *s, size_t n);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "verify/code.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 
 static const char *find(const char *hay, size_t n, const char *needle) {
     size_t m = strlen(needle);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "verify/math_expr.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 
 static int set_detail(math_verdict *v, uint32_t outcome, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int set_detail(math_verdict *v, uint32_t outcome, const char *fmt, ...) {

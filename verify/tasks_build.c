@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 #include "verify/tasks.h"
 
 void tb_init(tasks_build *b) { memset(b, 0, sizeof *b); }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 #include "verify/tasks.h"
 #include "verify/tasks_build.h"
 

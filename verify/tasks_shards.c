@@ -15,7 +15,7 @@
 #include "verify/tasks.h"
 
 #define PRODUCER "tasks"
-#define META_MAGIC "berry tasks_generate v1\n"
+#define META_MAGIC "berry tasks_generate v2\n"  // v2: repeats skipped, --count distinct problems
 
 static void opts_line(char *buf, size_t cap, const tasks_opts *o) {
     snprintf(buf, cap, "kinds=0x%x difficulty=%d-%d split=%u heldout_pct=%d seed=%" PRIu64 " count=%lld shard_records=%lld", o->kinds,
@@ -58,6 +58,44 @@ static int published_records(const char *dir, const char *config, uint64_t *tota
     return rc;
 }
 
+// Ids seen so far (open addressing; 0 marks an empty slot, so id 0 is kept apart).
+typedef struct id_set {
+    uint64_t *slot;
+    size_t cap, n;
+    int has_zero;
+} id_set;
+
+// Adds id; 0 if it was already there.
+static int id_set_add(id_set *s, uint64_t id) {
+    if (id == 0) {
+        if (s->has_zero) return 0;
+        return s->has_zero = 1;
+    }
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 1024;
+        uint64_t *old = s->slot, oc = s->cap;
+        s->slot = xcalloc(cap, sizeof *s->slot);
+        s->cap = cap;
+        s->n = 0;
+        for (size_t i = 0; i < oc; i++)
+            if (old[i]) id_set_add(s, old[i]);
+        free(old);
+    }
+    size_t k = (size_t)(mix64(id, 0x1d5e7) & (s->cap - 1));
+    while (s->slot[k]) {
+        if (s->slot[k] == id) return 0;
+        k = (k + 1) & (s->cap - 1);
+    }
+    s->slot[k] = id;
+    s->n++;
+    return 1;
+}
+
+static void id_set_free(id_set *s) {
+    free(s->slot);
+    memset(s, 0, sizeof *s);
+}
+
 static int publish(shard_dir_writer *w, const char *config, uint64_t first, berr *e) {
     char meta[768];
     int n = snprintf(meta, sizeof meta, "%s%s\nfirst=%" PRIu64 "\n", META_MAGIC, config, first);
@@ -97,10 +135,23 @@ int tasks_generate(const tasks_opts *o, const char *out_dir, berr *e) {
     int rc = 0;
     double t0 = now_sec(), last = t0;
     uint64_t first = done, counts[TASK_CODE + 1] = {0};
-    for (uint64_t i = 0; i < (uint64_t)o->count && !rc; i++) {
+    // A split holds each problem once: the stream's repeats (likely where a task space is
+    // small, e.g. difficulty 1) are skipped, so --count is the number of distinct problems.
+    id_set seen = {0};
+    uint64_t drawn = 0, max_draws = 64 * (uint64_t)o->count + 4096;
+    for (uint64_t i = 0; i < (uint64_t)o->count && !rc;) {
+        if (drawn++ == max_draws) {
+            rc = berr_set(e, "only %" PRIu64 " distinct problems in %" PRIu64 " draws: the tasks of these options (kinds, "
+                             "difficulty, split) are too few for --count %lld", i, max_draws, (long long)o->count);
+            break;
+        }
         if (tasks_stream_next(&s, &p, e)) {
             rc = -1;
             break;
+        }
+        if (!id_set_add(&seen, p.id)) {
+            problem_free(&p);
+            continue;
         }
         if (i >= done) {
             rec.n = 0;
@@ -113,12 +164,14 @@ int tasks_generate(const tasks_opts *o, const char *out_dir, berr *e) {
             }
         }
         problem_free(&p);
+        i++;
         if (o->progress && now_sec() - last >= 2.0) {
             last = now_sec();
-            fprintf(stderr, "generate: %" PRIu64 " / %lld problems, %" PRIu64 " shards, %.0f problems/s\n", i + 1, (long long)o->count,
-                    shard_dir_published(w), (double)(i + 1 - done) / (last - t0));
+            fprintf(stderr, "generate: %" PRIu64 " / %lld problems, %" PRIu64 " shards, %.0f problems/s\n", i, (long long)o->count,
+                    shard_dir_published(w), (double)(i - done) / (last - t0));
         }
     }
+    id_set_free(&seen);
     if (!rc && shard_dir_pending(w) > 0) rc = publish(w, config, first, e);
     bbuf_free(&rec);
     tasks_stream_free(&s);

@@ -6,7 +6,7 @@
 #include "shards/stream.h"
 #include "verify/candidates.h"
 #include "verify/check.h"
-#include "verify/problem_set.h"
+#include "shards/problem_set.h"
 #include "verify/verify_cli.h"
 
 enum { OPT_PROBLEMS = 1, OPT_CANDIDATES, OPT_OUT, OPT_BATCH, OPT_HELP };
@@ -60,7 +60,7 @@ int verify_cmd_check(int argc, char **argv) {
 
     problem_set ps;
     candidate_list cl;
-    if (problem_set_load(&ps, problems, &e)) return verify_fail("check", &e);
+    if (problem_set_load(&ps, problems, PROBLEMS_ALL_SPLITS, 0, &e)) return verify_fail("check", &e);
     if (candidates_load(cand_path, &cl, &e)) {
         problem_set_free(&ps);
         return verify_fail("check", &e);

@@ -9,7 +9,7 @@
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
 #include "verify/check.h"
-#include "verify/problem_set.h"
+#include "shards/problem_set.h"
 #include "verify/verify_cli.h"
 
 enum { OPT_PROBLEMS = 1, OPT_TRAJ, OPT_OUT, OPT_TOKENIZER, OPT_PART, OPT_PARTS, OPT_IDLE, OPT_COMMIT_RECORDS,
@@ -178,7 +178,7 @@ int verify_cmd_run(int argc, char **argv) {
 
     int rc = 1;
     problem_set ps;
-    if (problem_set_load(&ps, problems, &e)) return verify_fail("run", &e);
+    if (problem_set_load(&ps, problems, PROBLEMS_ALL_SPLITS, 0, &e)) return verify_fail("run", &e);
     bpe *tok = bpe_load(tok_path, &e);
     FILE *log = NULL;
     sandbox *sb = NULL;

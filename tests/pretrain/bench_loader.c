@@ -5,7 +5,7 @@
 // --data-memory), else every sequence is read from the shards.
 #include <stdlib.h>
 
-#include "pretrain/loader.h"
+#include "pretrain/seq_feed.h"
 
 int main(int argc, char **argv) {
     if (argc != 6 && argc != 7) {
@@ -21,16 +21,16 @@ int main(int argc, char **argv) {
     double tm = now_sec();
     if (mem && !(src = pt_tokens_in_memory(src, n, 65536, &e))) die("%s", e.msg);
     tm = now_sec() - tm;
-    pt_loader *l = pt_loader_start(pt_seq_feed(src, 0, count, T, 1 << 24, 1, 0, 1, B, accum), accum, B, T, 0, 0);
-    const pt_batch *b;
+    tr_loader *l = tr_loader_start(pt_seq_feed(src, 0, count, T, 1 << 24, 1, 0, 1, B, accum), accum, B, T, 0, 0);
+    const tr_batch *b;
     double t0 = now_sec();
     for (int s = 0; s < steps; s++)
-        if (pt_loader_next(l, &b, NULL, &e)) die("%s", e.msg);
+        if (tr_loader_next(l, &b, NULL, &e)) die("%s", e.msg);
     double dt = now_sec() - t0;
     double tokens = (double)steps * accum * B * T;
     printf("| %s | %llu | %s | %d×%d×%d | %.1f | %.3g |\n", argv[1], (unsigned long long)n,
            mem ? "memory" : "shards", B, T, accum, 1e3 * dt / steps, tokens / dt);
     if (mem) fprintf(stderr, "bench_loader: reading %llu tokens into memory took %.2f s\n", (unsigned long long)n, tm);
-    pt_loader_stop(l);
+    tr_loader_stop(l);
     return 0;
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kernels/gpt2.h"
-#include "pretrain/loader.h"
+#include "pretrain/seq_feed.h"
 #include "pretrain/sft.h"
 #include "tests/test.h"
 
@@ -29,17 +29,17 @@ static void test_partition(void) {
         if (count % per_step) continue;  // whole epochs in whole steps, so an epoch is exactly covered
         int *hits = xcalloc(count, sizeof(int));
         int disjoint = 1, ok = 1;
-        pt_loader *l[4];
+        tr_loader *l[4];
         for (int r = 0; r < world; r++)
-            l[r] = pt_loader_start(pt_seq_feed(counting_stream(count * T + 1, 1u << 30), 0, count, T, 1 << 30, 7, r, world,
+            l[r] = tr_loader_start(pt_seq_feed(counting_stream(count * T + 1, 1u << 30), 0, count, T, 1 << 30, 7, r, world,
                                                B, accum),
                                    accum, B, T, 0, 1);
         for (uint64_t step = 0; step < count / per_step; step++) {
             int *step_hits = xcalloc(count, sizeof(int));
             for (int r = 0; r < world; r++) {
-                const pt_batch *b;
+                const tr_batch *b;
                 berr e;
-                ok &= pt_loader_next(l[r], &b, NULL, &e) == 0;
+                ok &= tr_loader_next(l[r], &b, NULL, &e) == 0;
                 ok &= b->cursor == step * per_step && b->cursor_after == (step + 1) * per_step;
                 ok &= b->valid == (int64_t)per_step * T && b->valid_local == (int64_t)B * accum * T;
                 for (int row = 0; row < B * accum; row++) {
@@ -58,7 +58,7 @@ static void test_partition(void) {
         for (uint64_t k = 0; k < count; k++) covered &= hits[k] == 1;
         CHECK(ok && disjoint && covered, "world %d: partitions disjoint %d, epoch covered %d, rows ok %d", world, disjoint,
               covered, ok);
-        for (int r = 0; r < world; r++) pt_loader_stop(l[r]);
+        for (int r = 0; r < world; r++) tr_loader_stop(l[r]);
         free(hits);
     }
 }
@@ -68,40 +68,40 @@ static void test_partition(void) {
 static void test_threaded_and_resume(void) {
     const uint64_t count = 37;
     const int B = 3, accum = 2;
-    pt_loader *a = pt_loader_start(pt_seq_feed(counting_stream(count * T + 5, 1u << 30), 0, count, T, 1 << 30, 3, 0, 1, B, accum),
+    tr_loader *a = tr_loader_start(pt_seq_feed(counting_stream(count * T + 5, 1u << 30), 0, count, T, 1 << 30, 3, 0, 1, B, accum),
                                    accum, B, T, 0, 1);
-    pt_loader *s = pt_loader_start(pt_seq_feed(counting_stream(count * T + 5, 1u << 30), 0, count, T, 1 << 30, 3, 0, 1, B, accum),
+    tr_loader *s = tr_loader_start(pt_seq_feed(counting_stream(count * T + 5, 1u << 30), 0, count, T, 1 << 30, 3, 0, 1, B, accum),
                                    accum, B, T, 0, 0);
     int same = 1;
     uint64_t cursor_at_10 = 0;
     int32_t saved[B * accum * T];
     for (int step = 0; step < 20; step++) {
-        const pt_batch *x, *y;
+        const tr_batch *x, *y;
         berr e;
-        same &= pt_loader_next(a, &x, NULL, &e) == 0 && pt_loader_next(s, &y, NULL, &e) == 0;
+        same &= tr_loader_next(a, &x, NULL, &e) == 0 && tr_loader_next(s, &y, NULL, &e) == 0;
         same &= memcmp(x->inputs, y->inputs, sizeof saved) == 0 && memcmp(x->targets, y->targets, sizeof saved) == 0;
         if (step == 10) cursor_at_10 = x->cursor;
         if (step == 10) memcpy(saved, x->inputs, sizeof saved);
     }
     CHECK(same, "threaded and synchronous loaders differ");
-    pt_loader *r = pt_loader_start(pt_seq_feed(counting_stream(count * T + 5, 1u << 30), 0, count, T, 1 << 30, 3, 0, 1, B, accum),
+    tr_loader *r = tr_loader_start(pt_seq_feed(counting_stream(count * T + 5, 1u << 30), 0, count, T, 1 << 30, 3, 0, 1, B, accum),
                                    accum, B, T, cursor_at_10, 1);
-    const pt_batch *x;
+    const tr_batch *x;
     berr e;
-    CHECK(pt_loader_next(r, &x, NULL, &e) == 0 && memcmp(x->inputs, saved, sizeof saved) == 0,
+    CHECK(tr_loader_next(r, &x, NULL, &e) == 0 && memcmp(x->inputs, saved, sizeof saved) == 0,
           "a loader started at a saved cursor does not continue the stream");
-    pt_loader_stop(a);
-    pt_loader_stop(s);
-    pt_loader_stop(r);
+    tr_loader_stop(a);
+    tr_loader_stop(s);
+    tr_loader_stop(r);
 
     // a token outside the vocabulary: an error naming the data and the position
-    pt_loader *v = pt_loader_start(pt_seq_feed(counting_stream(100, 50), 0, 12, T, 40, 1, 0, 1, 2, 1), 1, 2, T, 0, 1);
+    tr_loader *v = tr_loader_start(pt_seq_feed(counting_stream(100, 50), 0, 12, T, 40, 1, 0, 1, 2, 1), 1, 2, T, 0, 1);
     int rc = 0;
-    for (int i = 0; i < 20 && rc == 0; i++) rc = pt_loader_next(v, &x, NULL, &e);
+    for (int i = 0; i < 20 && rc == 0; i++) rc = tr_loader_next(v, &x, NULL, &e);
     CHECK(rc != 0 && strstr(e.msg, "counting: token id 4") && strstr(e.msg, "outside the model's vocabulary of 40"),
           "bad token: %s", e.msg);
-    CHECK(pt_loader_next(v, &x, NULL, &e) != 0, "the loader stays failed");
-    pt_loader_stop(v);
+    CHECK(tr_loader_next(v, &x, NULL, &e) != 0, "the loader stays failed");
+    tr_loader_stop(v);
 }
 
 // ---- SFT ---------------------------------------------------------------------------------------------
@@ -124,8 +124,8 @@ static void test_sft_rows(void) {
     pt_examples x = {0};
     int np[] = {3, 1, 5, 2, 4, 1}, ns[] = {1, 1, 1, 2, 1, 1};  // 5, 3, 7, 5, 6, 3 tokens
     for (int i = 0; i < 6; i++) add_example(&x, (uint64_t)i, np[i], ns[i]);
-    pt_order ord;
-    pt_order_init(&ord, x.n, 0, 0);
+    tr_order ord;
+    tr_order_init(&ord, x.n, 0, 0);
     uint64_t pos = 0;
     uint32_t tok[T + 1];
     uint8_t keep[T + 1];
@@ -161,24 +161,24 @@ static void test_sft_rows(void) {
     for (int i = 0; i < 6; i++) sol += ns[i] + 1;
     CHECK(all_ok && total_kept == sol, "SFT rows: whole examples, prompts and padding masked (kept %d of %d)", total_kept, sol);
     CHECK(rows == 4, "greedy packing into %d rows (expected 4: 5+3, 7, 5, 6+3)", rows);
-    pt_order_free(&ord);
+    tr_order_free(&ord);
 
     // The feed: every rank packs the same global step; the step's count is the sum of the ranks'.
     for (int world = 1; world <= 3; world++) {
         int64_t valid = 0, sum_local = 0;
         uint64_t after = 0;
         for (int r = 0; r < world; r++) {
-            pt_loader *l = pt_loader_start(pt_sft_feed(&x, T, EOT, 5, r, world, 2, 1), 1, 2, T, 3, 0);
-            const pt_batch *b;
+            tr_loader *l = tr_loader_start(pt_sft_feed(&x, T, EOT, 5, r, world, 2, 1), 1, 2, T, 3, 0);
+            const tr_batch *b;
             berr e;
-            CHECK(pt_loader_next(l, &b, NULL, &e) == 0, "%s", e.msg);
+            CHECK(tr_loader_next(l, &b, NULL, &e) == 0, "%s", e.msg);
             if (r == 0) valid = b->valid, after = b->cursor_after;
             CHECK(b->valid == valid && b->cursor_after == after, "ranks agree on the step");
             sum_local += b->valid_local;
             int64_t counted = 0;
             for (int i = 0; i < 2 * T; i++) counted += b->targets[i] >= 0;
             CHECK(counted == b->valid_local, "valid_local %lld counts its targets %lld", (long long)b->valid_local, (long long)counted);
-            pt_loader_stop(l);
+            tr_loader_stop(l);
         }
         CHECK(sum_local == valid && after > 3, "world %d: step total %lld = sum of ranks %lld", world, (long long)valid,
               (long long)sum_local);

@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pretrain/ckptdir.h"
+#include "kernels/train/ckptdir.h"
 #include "pretrain/config.h"
-#include "pretrain/order.h"
-#include "pretrain/runlog.h"
-#include "pretrain/schedule.h"
-#include "pretrain/state.h"
+#include "kernels/train/order.h"
+#include "kernels/train/runlog.h"
+#include "kernels/train/schedule.h"
+#include "kernels/train/state.h"
 #include "tests/test.h"
 
 static const cli_table *tab = &pt_config_table;
@@ -48,7 +48,7 @@ static void test_parse(void) {
     berr e;
     CHECK(parse(&c, given, "--data d --out o --steps 10 --lr 1e-3 --micro-batch=8 --sft", &e) == 0, "%s", e.msg);
     CHECK(strcmp(c.data, "d") == 0 && c.steps == 10 && c.lr == 1e-3 && c.micro_batch == 8 && c.sft == 1, "values");
-    CHECK(c.seq_len == 1024 && c.schedule == PT_SCHED_COSINE && c.grad_clip == 1.0, "defaults");
+    CHECK(c.seq_len == 1024 && c.schedule == TR_SCHED_COSINE && c.grad_clip == 1.0, "defaults");
     CHECK(given[cli_find(tab, "lr") - tab->opts] && !given[cli_find(tab, "seq-len") - tab->opts], "given[]");
     cli_free(tab, &c);
     CHECK(parse(&c, given, "--tokens 5M --schedule linear", &e) == 0 && c.tokens == 5000000 && c.schedule == 1, "%s", e.msg);
@@ -177,95 +177,95 @@ static void test_resume_merge(void) {
 }
 
 static void test_schedule(void) {
-    pt_schedule s = {.lr = 1.0, .final_frac = 0.1, .warmup = 10, .steps = 111, .kind = PT_SCHED_COSINE};
-    CHECK(pt_lr(&s, 0) == 0.1 && pt_lr(&s, 4) == 0.5 && pt_lr(&s, 9) == 1.0, "warmup %g %g %g", pt_lr(&s, 0), pt_lr(&s, 4), pt_lr(&s, 9));
-    CHECK(pt_lr(&s, 10) == 1.0 && fabs(pt_lr(&s, 110) - 0.1) < 1e-15, "cosine ends %g %g", pt_lr(&s, 10), pt_lr(&s, 110));
-    CHECK(fabs(pt_lr(&s, 60) - 0.55) < 1e-12, "cosine midpoint %g", pt_lr(&s, 60));
+    tr_schedule s = {.lr = 1.0, .final_frac = 0.1, .warmup = 10, .steps = 111, .kind = TR_SCHED_COSINE};
+    CHECK(tr_lr(&s, 0) == 0.1 && tr_lr(&s, 4) == 0.5 && tr_lr(&s, 9) == 1.0, "warmup %g %g %g", tr_lr(&s, 0), tr_lr(&s, 4), tr_lr(&s, 9));
+    CHECK(tr_lr(&s, 10) == 1.0 && fabs(tr_lr(&s, 110) - 0.1) < 1e-15, "cosine ends %g %g", tr_lr(&s, 10), tr_lr(&s, 110));
+    CHECK(fabs(tr_lr(&s, 60) - 0.55) < 1e-12, "cosine midpoint %g", tr_lr(&s, 60));
     int mono = 1;
-    for (int i = 10; i < 110; i++) mono &= pt_lr(&s, i + 1) <= pt_lr(&s, i);
+    for (int i = 10; i < 110; i++) mono &= tr_lr(&s, i + 1) <= tr_lr(&s, i);
     CHECK(mono, "cosine decays monotonically");
-    s.kind = PT_SCHED_LINEAR;
-    CHECK(fabs(pt_lr(&s, 60) - 0.55) < 1e-12 && fabs(pt_lr(&s, 35) - 0.775) < 1e-12, "linear %g", pt_lr(&s, 35));
-    s.kind = PT_SCHED_CONSTANT;
-    CHECK(pt_lr(&s, 50) == 1.0 && pt_lr(&s, 110) == 1.0, "constant");
-    pt_schedule one = {.lr = 0.5, .final_frac = 0, .warmup = 0, .steps = 1, .kind = PT_SCHED_COSINE};
-    CHECK(pt_lr(&one, 0) == 0.5, "a one-step run trains at the peak");
+    s.kind = TR_SCHED_LINEAR;
+    CHECK(fabs(tr_lr(&s, 60) - 0.55) < 1e-12 && fabs(tr_lr(&s, 35) - 0.775) < 1e-12, "linear %g", tr_lr(&s, 35));
+    s.kind = TR_SCHED_CONSTANT;
+    CHECK(tr_lr(&s, 50) == 1.0 && tr_lr(&s, 110) == 1.0, "constant");
+    tr_schedule one = {.lr = 0.5, .final_frac = 0, .warmup = 0, .steps = 1, .kind = TR_SCHED_COSINE};
+    CHECK(tr_lr(&one, 0) == 0.5, "a one-step run trains at the peak");
 }
 
 static void test_state(void) {
-    pt_state s = {.world = 2, .step = 123, .cursor = 456789, .rng = 0xdeadbeefcafef00dull, .tokens = 1ull << 40,
+    tr_state s = {.world = 2, .step = 123, .cursor = 456789, .rng = 0xdeadbeefcafef00dull, .tokens = 1ull << 40,
                   .flops = 1.25e18, .data_fp = 77, .val_fp = 88};
     s.opts = "lr=0.001\nsteps=10\n";
     s.opts_len = strlen(s.opts);
     bbuf b = {0};
-    pt_state_encode(&s, &b);
-    pt_state d;
+    tr_state_encode(&s, &b);
+    tr_state d;
     berr e;
-    CHECK(pt_state_decode(b.p, b.n, "blob", &d, &e) == 0, "%s", e.msg);
+    CHECK(tr_state_decode(b.p, b.n, "blob", &d, &e) == 0, "%s", e.msg);
     CHECK(d.world == 2 && d.step == 123 && d.cursor == 456789 && d.rng == s.rng && d.tokens == s.tokens &&
               d.flops == 1.25e18 && d.data_fp == 77 && d.val_fp == 88 && strcmp(d.opts, s.opts) == 0, "round trip");
-    pt_state_free(&d);
+    tr_state_free(&d);
     int caught = 1;
     for (size_t i = 0; i < b.n; i++)
         for (int bit = 0; bit < 8; bit += 3) {
             b.p[i] ^= (uint8_t)(1u << bit);
-            if (pt_state_decode(b.p, b.n, "blob", &d, &e) == 0) {
+            if (tr_state_decode(b.p, b.n, "blob", &d, &e) == 0) {
                 caught = 0;
-                pt_state_free(&d);
+                tr_state_free(&d);
             }
             b.p[i] ^= (uint8_t)(1u << bit);
         }
     CHECK(caught, "a flipped bit in the trainer state went unnoticed");
     for (size_t n = 0; n < b.n; n++)
-        if (pt_state_decode(b.p, n, "blob", &d, &e) == 0) {
+        if (tr_state_decode(b.p, n, "blob", &d, &e) == 0) {
             caught = 0;
-            pt_state_free(&d);
+            tr_state_free(&d);
         }
     CHECK(caught, "a truncated trainer state was accepted");
-    CHECK(pt_state_decode("BERRYCKPxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 90, "x", &d, &e) != 0 &&
+    CHECK(tr_state_decode("BERRYCKPxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 90, "x", &d, &e) != 0 &&
               strstr(e.msg, "no pretrain magic"), "%s", e.msg);
     bbuf_free(&b);
 }
 
 static void test_order(void) {
-    pt_order o;
-    pt_order_init(&o, 1000, 42, 1);
+    tr_order o;
+    tr_order_init(&o, 1000, 42, 1);
     unsigned char seen[1000] = {0};
     int perm = 1, moved = 0;
     for (uint64_t g = 0; g < 1000; g++) {
-        uint64_t k = pt_order_item(&o, g);
+        uint64_t k = tr_order_item(&o, g);
         perm &= k < 1000 && !seen[k];
         if (k < 1000) seen[k] = 1;
         moved += k != g;
     }
     CHECK(perm && moved > 900, "epoch 0 is a shuffled permutation (%d moved)", moved);
-    uint64_t a = pt_order_item(&o, 1000), b0 = pt_order_item(&o, 0);
+    uint64_t a = tr_order_item(&o, 1000), b0 = tr_order_item(&o, 0);
     int differ = 0;
-    for (uint64_t g = 0; g < 20; g++) differ += pt_order_item(&o, 1000 + g) != pt_order_item(&o, g);
+    for (uint64_t g = 0; g < 20; g++) differ += tr_order_item(&o, 1000 + g) != tr_order_item(&o, g);
     CHECK(differ > 10, "epoch 1 has its own permutation (%llu %llu)", (unsigned long long)a, (unsigned long long)b0);
-    pt_order o2;
-    pt_order_init(&o2, 1000, 42, 1);
+    tr_order o2;
+    tr_order_init(&o2, 1000, 42, 1);
     int same = 1;
-    for (int64_t g = 2500; g >= 0; g -= 7) same &= pt_order_item(&o, (uint64_t)g) == pt_order_item(&o2, (uint64_t)g);  // any visiting order
+    for (int64_t g = 2500; g >= 0; g -= 7) same &= tr_order_item(&o, (uint64_t)g) == tr_order_item(&o2, (uint64_t)g);  // any visiting order
     CHECK(same, "the order is a function of (seed, position) alone");
-    pt_order_free(&o2);
-    pt_order_init(&o2, 1000, 43, 1);
+    tr_order_free(&o2);
+    tr_order_init(&o2, 1000, 43, 1);
     differ = 0;
-    for (uint64_t g = 0; g < 20; g++) differ += pt_order_item(&o, g) != pt_order_item(&o2, g);
+    for (uint64_t g = 0; g < 20; g++) differ += tr_order_item(&o, g) != tr_order_item(&o2, g);
     CHECK(differ > 10, "another seed gives another order");
-    pt_order_free(&o2);
-    pt_order_init(&o2, 10, 1, 0);
-    CHECK(pt_order_item(&o2, 3) == 3 && pt_order_item(&o2, 13) == 3, "no shuffle: identity per epoch");
-    pt_order_free(&o2);
-    pt_order_free(&o);
+    tr_order_free(&o2);
+    tr_order_init(&o2, 10, 1, 0);
+    CHECK(tr_order_item(&o2, 3) == 3 && tr_order_item(&o2, 13) == 3, "no shuffle: identity per epoch");
+    tr_order_free(&o2);
+    tr_order_free(&o);
 }
 
 static void test_runlog(void) {
     double v;
-    CHECK(pt_log_number("{\"step\": 12, \"loss\": 3.5}", "loss", &v) && v == 3.5, "number");
-    CHECK(!pt_log_number("{\"sample\": \"\\\"loss\\\": 9\", \"step\": 1}", "loss", &v), "a key inside a string is not a member");
-    CHECK(!pt_log_number("{\"c\": {\"loss\": 2}, \"step\": 1}", "loss", &v), "a nested key is not top-level");
-    CHECK(pt_log_number("{\"c\": {\"loss\": 2}, \"step\": 1}", "step", &v) && v == 1, "after a nested object");
+    CHECK(tr_log_number("{\"step\": 12, \"loss\": 3.5}", "loss", &v) && v == 3.5, "number");
+    CHECK(!tr_log_number("{\"sample\": \"\\\"loss\\\": 9\", \"step\": 1}", "loss", &v), "a key inside a string is not a member");
+    CHECK(!tr_log_number("{\"c\": {\"loss\": 2}, \"step\": 1}", "loss", &v), "a nested key is not top-level");
+    CHECK(tr_log_number("{\"c\": {\"loss\": 2}, \"step\": 1}", "step", &v) && v == 1, "after a nested object");
 
     char dir[] = "/tmp/berry_logXXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
@@ -276,20 +276,20 @@ static void test_runlog(void) {
           "{\"step\": 3, \"loss\": 3}\n{\"step\": 4, \"lo",
           f);
     fclose(f);
-    pt_log l;
+    tr_log l;
     int64_t dropped;
-    CHECK(pt_log_open(&l, path, 2, &dropped, &e) == 0, "%s", e.msg);
+    CHECK(tr_log_open(&l, path, 2, &dropped, &e) == 0, "%s", e.msg);
     CHECK(dropped == 2, "dropped %lld (step 3 and the partial line)", (long long)dropped);
-    pt_log_rec(&l, "\"step\": 3, \"loss\": %g", 2.5);
-    pt_log_close(&l);
+    tr_log_rec(&l, "\"step\": 3, \"loss\": %g", 2.5);
+    tr_log_close(&l);
     char *buf;
     size_t len;
     read_file(path, &buf, &len, &e);
     CHECK(strcmp(buf, "{\"event\": \"config\", \"step\": 0}\n{\"step\": 1, \"loss\": 5}\n{\"step\": 2, \"loss\": 4}\n"
                       "{\"step\": 3, \"loss\": 2.5}\n") == 0, "log after resume:\n%s", buf);
     free(buf);
-    CHECK(pt_log_open(&l, path, -1, NULL, &e) == 0, "new run");
-    pt_log_close(&l);
+    CHECK(tr_log_open(&l, path, -1, NULL, &e) == 0, "new run");
+    tr_log_close(&l);
     read_file(path, &buf, &len, &e);
     CHECK(len == 0, "a new run starts an empty log");
     free(buf);
@@ -299,7 +299,7 @@ static void test_runlog(void) {
     // checkpoint directory: listing ignores temporaries and other names; prune keeps the newest
     int64_t steps[] = {30, 10, 20, 1000000000};
     for (int i = 0; i < 4; i++) {
-        char *p = pt_ckpt_path(dir, steps[i]);
+        char *p = tr_ckpt_path(dir, steps[i]);
         write_file_atomic(p, "x", 1, &e);
         free(p);
     }
@@ -311,14 +311,14 @@ static void test_runlog(void) {
     }
     int64_t *got;
     int n;
-    CHECK(pt_ckpt_list(dir, &got, &n, &e) == 0 && n == 4 && got[0] == 10 && got[1] == 20 && got[2] == 30 &&
+    CHECK(tr_ckpt_list(dir, &got, &n, &e) == 0 && n == 4 && got[0] == 10 && got[1] == 20 && got[2] == 30 &&
               got[3] == 1000000000, "listing (%d)", n);
     free(got);
-    CHECK(pt_ckpt_prune(dir, 2, &e) == 0, "%s", e.msg);
-    CHECK(pt_ckpt_list(dir, &got, &n, &e) == 0 && n == 2 && got[0] == 30 && got[1] == 1000000000, "prune kept %d", n);
+    CHECK(tr_ckpt_prune(dir, 2, &e) == 0, "%s", e.msg);
+    CHECK(tr_ckpt_list(dir, &got, &n, &e) == 0 && n == 2 && got[0] == 30 && got[1] == 1000000000, "prune kept %d", n);
     free(got);
     char *latest;
-    CHECK(pt_ckpt_latest(dir, &latest, &e) != 0 && strstr(e.msg, "no usable checkpoint"), "junk files are not checkpoints: %s", e.msg);
+    CHECK(tr_ckpt_latest(dir, &latest, &e) != 0 && strstr(e.msg, "no usable checkpoint"), "junk files are not checkpoints: %s", e.msg);
     char *cmd = xasprintf("rm -rf %s", dir);
     CHECK(system(cmd) == 0, "cleanup");
     free(cmd);

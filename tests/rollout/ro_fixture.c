@@ -17,7 +17,7 @@
 #include "shards/records.h"
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 #include "verify/tasks.h"
 
 static void opts_for(tasks_opts *o, uint64_t seed) {

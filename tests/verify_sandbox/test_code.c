@@ -10,7 +10,7 @@
 #include "verify/candidates.h"
 #include "verify/check.h"
 #include "verify/code.h"
-#include "verify/problem_set.h"
+#include "shards/problem_set.h"
 #include "verify/tasks.h"
 
 static void test_extract(void) {
@@ -161,7 +161,7 @@ static void test_problem_set_and_router(sandbox *sb) {
     berr e;
     CHECK(tasks_generate(&o, pdir, &e) == 0, "generate: %s", e.msg);
     problem_set ps;
-    CHECK(problem_set_load(&ps, pdir, &e) == 0, "load: %s", e.msg);
+    CHECK(problem_set_load(&ps, pdir, PROBLEMS_ALL_SPLITS, 0, &e) == 0, "load: %s", e.msg);
     CHECK(ps.n > 100 && ps.n <= 300, "%zu distinct problems", ps.n);
     tasks_stream s;
     tasks_stream_init(&s, &o, &e);
@@ -227,7 +227,7 @@ static void test_problem_set_and_router(sandbox *sb) {
     free(v);
     problem_set_free(&ps);
     // A directory of something else is refused with its name.
-    CHECK(problem_set_load(&ps, dir, &e) == -1, "a directory without problem shards loaded");
+    CHECK(problem_set_load(&ps, dir, PROBLEMS_ALL_SPLITS, 0, &e) == -1, "a directory without problem shards loaded");
     rm_rf(dir);
     free(pdir);
     free(dir);

@@ -15,7 +15,7 @@
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
 #include "tests/test.h"
-#include "verify/problem_set.h"
+#include "shards/problem_set.h"
 #include "verify/tasks.h"
 
 #define VERIFY "build/bin/verify"
@@ -204,7 +204,7 @@ static void test_run(void) {
     if (!tok || bpe_save(tok, tokf, &e)) die("tokenizer: %s", e.msg);
 
     problem_set ps;
-    if (problem_set_load(&ps, pdir, &e)) die("%s", e.msg);
+    if (problem_set_load(&ps, pdir, PROBLEMS_ALL_SPLITS, 0, &e)) die("%s", e.msg);
     // Trees in input order; policy_version = tree index, so every verdict says which tree.
     size_t ntrees = ps.n * 3;
     expect *ex = xcalloc(ntrees * 3, sizeof *ex);

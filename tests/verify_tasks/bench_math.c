@@ -10,7 +10,7 @@
 
 #include "kernels/base.h"
 #include "verify/math.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 #include "verify/tasks.h"
 
 typedef struct completion {

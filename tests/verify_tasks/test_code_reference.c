@@ -11,7 +11,7 @@
 
 #include "kernels/base.h"
 #include "tests/test.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 #include "verify/tasks.h"
 
 // The checker: one JSON object per line {"id", "name", "code", "tests", "examples"}.

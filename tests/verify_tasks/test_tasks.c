@@ -12,7 +12,7 @@
 #include "shards/records.h"
 #include "tests/test.h"
 #include "verify/math.h"
-#include "verify/task_format.h"
+#include "shards/task_format.h"
 #include "verify/tasks.h"
 
 // ---- a set of 64-bit keys (open addressing; 0 is stored as a flag) ----------------------------------

@@ -11,20 +11,20 @@
 
 #include "kernels/base.h"
 
-typedef struct pt_log {
+typedef struct tr_log {
     FILE *f;
     char *path;
-} pt_log;
+} tr_log;
 
 // Opens path for a new run (truncated) or, with keep_upto >= 0, for a resumed one: records
 // with "step" above keep_upto (written after the checkpoint being resumed) and any partial
 // last line are dropped first (atomic rewrite). Returns the number of records dropped.
-int pt_log_open(pt_log *l, const char *path, int64_t keep_upto, int64_t *dropped, berr *e);
+int tr_log_open(tr_log *l, const char *path, int64_t keep_upto, int64_t *dropped, berr *e);
 // Writes one record: the caller passes the JSON members (without braces) by printf format.
-void pt_log_rec(pt_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// Starts a record for the caller to fill with fprintf(l->f, ...); pt_log_end closes it.
-FILE *pt_log_begin(pt_log *l);
-void pt_log_end(pt_log *l);
-void pt_log_close(pt_log *l);
-// The value of top-level numeric member "key" in a JSON line written by pt_log; 0 if absent.
-int pt_log_number(const char *line, const char *key, double *out);
+void tr_log_rec(tr_log *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Starts a record for the caller to fill with fprintf(l->f, ...); tr_log_end closes it.
+FILE *tr_log_begin(tr_log *l);
+void tr_log_end(tr_log *l);
+void tr_log_close(tr_log *l);
+// The value of top-level numeric member "key" in a JSON line written by tr_log; 0 if absent.
+int tr_log_number(const char *line, const char *key, double *out);

@@ -1,5 +1,5 @@
 // runlog.c — the jsonl run log (see runlog.h).
-#include "pretrain/runlog.h"
+#include "kernels/train/runlog.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int pt_log_number(const char *line, const char *key, double *out) {
+int tr_log_number(const char *line, const char *key, double *out) {
     // A small scanner: strings are skipped whole (escapes included), so a key only matches
     // where it is a member name of the top-level object.
     int depth = 0;
@@ -33,7 +33,7 @@ int pt_log_number(const char *line, const char *key, double *out) {
     return 0;
 }
 
-int pt_log_open(pt_log *l, const char *path, int64_t keep_upto, int64_t *dropped, berr *e) {
+int tr_log_open(tr_log *l, const char *path, int64_t keep_upto, int64_t *dropped, berr *e) {
     memset(l, 0, sizeof *l);
     if (dropped) *dropped = 0;
     if (keep_upto >= 0 && access(path, F_OK) == 0) {
@@ -50,7 +50,7 @@ int pt_log_open(pt_log *l, const char *path, int64_t keep_upto, int64_t *dropped
             }
             *nl = 0;
             double step;
-            if (pt_log_number(buf + i, "step", &step) && step <= (double)keep_upto) {
+            if (tr_log_number(buf + i, "step", &step) && step <= (double)keep_upto) {
                 bbuf_put(&keep, buf + i, strlen(buf + i));
                 bbuf_u8(&keep, '\n');
             } else if (dropped) (*dropped)++;
@@ -67,18 +67,18 @@ int pt_log_open(pt_log *l, const char *path, int64_t keep_upto, int64_t *dropped
     return 0;
 }
 
-FILE *pt_log_begin(pt_log *l) {
+FILE *tr_log_begin(tr_log *l) {
     if (l->f) fputc('{', l->f);
     return l->f;
 }
 
-void pt_log_end(pt_log *l) {
+void tr_log_end(tr_log *l) {
     if (!l->f) return;
     fputs("}\n", l->f);
     fflush(l->f);
 }
 
-void pt_log_rec(pt_log *l, const char *fmt, ...) {
+void tr_log_rec(tr_log *l, const char *fmt, ...) {
     if (!l->f) return;
     va_list ap;
     va_start(ap, fmt);
@@ -89,7 +89,7 @@ void pt_log_rec(pt_log *l, const char *fmt, ...) {
     fflush(l->f);
 }
 
-void pt_log_close(pt_log *l) {
+void tr_log_close(tr_log *l) {
     if (l->f) fclose(l->f);
     free(l->path);
     memset(l, 0, sizeof *l);

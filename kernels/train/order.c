@@ -1,12 +1,12 @@
 // order.c — per-epoch seeded permutations (see order.h).
-#include "pretrain/order.h"
+#include "kernels/train/order.h"
 
 #include <stdlib.h>
 
 #include "kernels/base.h"
 
-void pt_order_init(pt_order *o, uint64_t count, uint64_t seed, int shuffle) {
-    if (count > UINT32_MAX) die("pt_order: %llu items per epoch is above the 2^32 limit", (unsigned long long)count);
+void tr_order_init(tr_order *o, uint64_t count, uint64_t seed, int shuffle) {
+    if (count > UINT32_MAX) die("tr_order: %llu items per epoch is above the 2^32 limit", (unsigned long long)count);
     o->count = count;
     o->seed = seed;
     o->shuffle = shuffle;
@@ -15,7 +15,7 @@ void pt_order_init(pt_order *o, uint64_t count, uint64_t seed, int shuffle) {
 }
 
 // Fisher-Yates with an unbiased bounded draw (Lemire's multiply-shift with rejection).
-static void make_perm(pt_order *o, uint64_t epoch) {
+static void make_perm(tr_order *o, uint64_t epoch) {
     if (!o->perm) o->perm = xmalloc((o->count ? o->count : 1) * sizeof(uint32_t));
     for (uint64_t i = 0; i < o->count; i++) o->perm[i] = (uint32_t)i;
     uint64_t s = mix64(o->seed, 0x9E3779B97F4A7C15ull ^ epoch);
@@ -36,14 +36,14 @@ static void make_perm(pt_order *o, uint64_t epoch) {
     o->epoch = epoch;
 }
 
-uint64_t pt_order_item(pt_order *o, uint64_t g) {
+uint64_t tr_order_item(tr_order *o, uint64_t g) {
     uint64_t epoch = g / o->count, i = g % o->count;
     if (!o->shuffle) return i;
     if (epoch != o->epoch) make_perm(o, epoch);
     return o->perm[i];
 }
 
-void pt_order_free(pt_order *o) {
+void tr_order_free(tr_order *o) {
     free(o->perm);
     o->perm = NULL;
 }

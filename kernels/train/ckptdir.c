@@ -1,5 +1,5 @@
 // ckptdir.c — checkpoint naming, listing, pruning and the trainer state (see ckptdir.h).
-#include "pretrain/ckptdir.h"
+#include "kernels/train/ckptdir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-char *pt_ckpt_path(const char *dir, int64_t step) { return xasprintf("%s/ckpt_%08lld.bin", dir, (long long)step); }
+char *tr_ckpt_path(const char *dir, int64_t step) { return xasprintf("%s/ckpt_%08lld.bin", dir, (long long)step); }
 
 // "ckpt_<digits>.bin" exactly; temporaries ("....bin.tmp.<pid>") and other files do not match.
 static int parse_name(const char *name, int64_t *step) {
@@ -29,7 +29,7 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int pt_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e) {
+int tr_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e) {
     *steps = NULL;
     *n = 0;
     DIR *d = opendir(dir);
@@ -50,12 +50,12 @@ int pt_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e) {
     return 0;
 }
 
-int pt_ckpt_latest(const char *dir, char **path, berr *e) {
+int tr_ckpt_latest(const char *dir, char **path, berr *e) {
     int64_t *steps;
     int n;
-    if (pt_ckpt_list(dir, &steps, &n, e)) return -1;
+    if (tr_ckpt_list(dir, &steps, &n, e)) return -1;
     for (int i = n - 1; i >= 0; i--) {
-        char *p = pt_ckpt_path(dir, steps[i]);
+        char *p = tr_ckpt_path(dir, steps[i]);
         gpt2_ckpt_info info;
         berr e2;
         if (gpt2_ckpt_info_read(p, &info, &e2) == 0) {
@@ -70,14 +70,14 @@ int pt_ckpt_latest(const char *dir, char **path, berr *e) {
     return berr_set(e, "no usable checkpoint (ckpt_<step>.bin) in %s to resume from", dir);
 }
 
-int pt_ckpt_prune(const char *dir, int keep, berr *e) {
+int tr_ckpt_prune(const char *dir, int keep, berr *e) {
     if (keep <= 0) return 0;
     int64_t *steps;
     int n;
-    if (pt_ckpt_list(dir, &steps, &n, e)) return -1;
+    if (tr_ckpt_list(dir, &steps, &n, e)) return -1;
     int rc = 0;
     for (int i = 0; i + keep < n; i++) {
-        char *p = pt_ckpt_path(dir, steps[i]);
+        char *p = tr_ckpt_path(dir, steps[i]);
         if (unlink(p) != 0 && errno != ENOENT) rc = berr_set(e, "cannot remove old checkpoint %s: %s", p, strerror(errno));
         free(p);
     }
@@ -85,7 +85,7 @@ int pt_ckpt_prune(const char *dir, int keep, berr *e) {
     return rc;
 }
 
-int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, berr *e) {
+int tr_ckpt_read_state(const char *path, gpt2_ckpt_info *info, tr_state *st, berr *e) {
     if (gpt2_ckpt_info_read(path, info, e)) return -1;
     if (info->extra_bytes == 0) return berr_set(e, "%s has no trainer state (a model file, not a training checkpoint): use --init-from", path);
     if (!info->has_opt) return berr_set(e, "%s has no optimizer state to resume from: use --init-from", path);
@@ -97,7 +97,7 @@ int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, ber
     if (fseeko(f, -(off_t)n, SEEK_END) != 0 || fread(blob, 1, n, f) != n)
         rc = berr_set(e, "%s: cannot read the trainer state (its last %zu bytes)", path, n);
     fclose(f);
-    if (!rc) rc = pt_state_decode(blob, n, path, st, e);
+    if (!rc) rc = tr_state_decode(blob, n, path, st, e);
     if (!rc && st->step != info->step)
         rc = berr_set(e, "%s: trainer state is at step %llu but the model at step %llu", path,
                       (unsigned long long)st->step, (unsigned long long)info->step);
@@ -105,7 +105,7 @@ int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, ber
     return rc;
 }
 
-int pt_ckpt_clean_temps(const char *dir) {
+int tr_ckpt_clean_temps(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return 0;
     int removed = 0;

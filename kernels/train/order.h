@@ -5,15 +5,15 @@
 #pragma once
 #include <stdint.h>
 
-typedef struct pt_order {
+typedef struct tr_order {
     uint64_t count;  // items per epoch
     uint64_t seed;
     int shuffle;     // 0: identity order (evaluation)
     uint64_t epoch;  // epoch whose permutation is in perm
     uint32_t *perm;
-} pt_order;
+} tr_order;
 
-void pt_order_init(pt_order *o, uint64_t count, uint64_t seed, int shuffle);
+void tr_order_init(tr_order *o, uint64_t count, uint64_t seed, int shuffle);
 // The item at stream position g.
-uint64_t pt_order_item(pt_order *o, uint64_t g);
-void pt_order_free(pt_order *o);
+uint64_t tr_order_item(tr_order *o, uint64_t g);
+void tr_order_free(tr_order *o);

@@ -63,4 +63,9 @@ void cli_json_fields(FILE *f, const cli_table *t, const void *st);
 void cli_serialize(bbuf *out, const cli_table *t, const void *st);
 // Reads serialize()'s text back, setting each option; unknown names are an error.
 int cli_deserialize(const cli_table *t, void *st, const char *text, size_t len, berr *e);
+// --resume: the stored options (serialize()'s text) become the defaults, the command line
+// (cmd, parsed with given[]) is applied over them: CLI_LOCAL options and given CLI_FREE ones
+// take the command line's value; a given CLI_KEEP option must equal the stored one. Into *out.
+int cli_merge_resume(const cli_table *t, const void *cmd, const unsigned char *given, const char *stored, size_t stored_len,
+                     void *out, berr *e);
 void cli_free(const cli_table *t, void *st);  // frees strings

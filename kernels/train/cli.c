@@ -1,12 +1,11 @@
 // cli.c — the option-table engine (see cli.h).
-#include "pretrain/cli.h"
+#include "kernels/train/cli.h"
 
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pretrain/text.h"
 
 #define FIELD(st, o, T) ((T *)((char *)(st) + (o)->off))
 #define CFIELD(st, o, T) ((const T *)((const char *)(st) + (o)->off))
@@ -209,7 +208,7 @@ void cli_json_fields(FILE *f, const cli_table *t, const void *st) {
                 continue;
             }
             cli_value(o, st, v, sizeof v);
-            pt_json_bytes(f, v, strlen(v));
+            json_string(f, v, strlen(v));
         } else {
             cli_value(o, st, v, sizeof v);
             if (o->type == CLI_F64 && !isfinite(*CFIELD(st, o, double))) fputs("null", f);
@@ -268,4 +267,28 @@ void cli_free(const cli_table *t, void *st) {
             free(*FIELD(st, &t->opts[i], char *));
             *FIELD(st, &t->opts[i], char *) = NULL;
         }
+}
+
+int cli_merge_resume(const cli_table *t, const void *cmd, const unsigned char *given, const char *stored, size_t stored_len,
+                     void *out, berr *e) {
+    if (cli_defaults(t, out, e) || cli_deserialize(t, out, stored, stored_len, e)) return -1;
+    char a[4096], b[4096];
+    for (int i = 0; i < t->n; i++) {
+        const cli_opt *o = &t->opts[i];
+        if (o->type == CLI_SECTION) continue;
+        cli_value(o, cmd, a, sizeof a);
+        if (o->resume == CLI_LOCAL || (o->resume == CLI_FREE && given[i])) {
+            if (o->type == CLI_STR && !a[0]) {
+                char **f = (char **)((char *)out + o->off);
+                free(*f);
+                *f = NULL;
+            } else if (cli_set(t, out, o->name, a, e)) return -1;
+        } else if (o->resume == CLI_KEEP && given[i]) {
+            cli_value(o, out, b, sizeof b);
+            if (strcmp(a, b) != 0)
+                return berr_set(e, "--%s %s differs from the resumed run's %s: a resumed run keeps its configuration "
+                                   "(start a new run with --init-from to change it)", o->name, a, b[0] ? b : "(unset)");
+        }
+    }
+    return 0;
 }

@@ -4,19 +4,19 @@
 #include <stdint.h>
 
 #include "kernels/gpt2.h"
-#include "pretrain/state.h"
+#include "kernels/train/state.h"
 
-char *pt_ckpt_path(const char *dir, int64_t step);  // malloc'd
+char *tr_ckpt_path(const char *dir, int64_t step);  // malloc'd
 // Steps of the checkpoints in dir (sorted ascending, malloc'd); -1 on a listing error.
-int pt_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e);
+int tr_ckpt_list(const char *dir, int64_t **steps, int *n, berr *e);
 // The newest checkpoint in dir whose header is valid (a damaged newer one is reported on
 // stderr and passed over). Fails when there is none.
-int pt_ckpt_latest(const char *dir, char **path, berr *e);
+int tr_ckpt_latest(const char *dir, char **path, berr *e);
 // Deletes all but the newest `keep` checkpoints (keep 0: none deleted).
-int pt_ckpt_prune(const char *dir, int keep, berr *e);
+int tr_ckpt_prune(const char *dir, int keep, berr *e);
 // Reads the trainer state of a checkpoint without loading its tensors (the blob's own
 // checksum is checked; the full load later checks the whole file).
-int pt_ckpt_read_state(const char *path, gpt2_ckpt_info *info, pt_state *st, berr *e);
+int tr_ckpt_read_state(const char *path, gpt2_ckpt_info *info, tr_state *st, berr *e);
 // Removes temporaries ("ckpt_*.bin.tmp.<pid>", "model.bin.tmp.<pid>") left by processes that
 // are gone (a crash during a save); reports each on stderr. Returns how many were removed.
-int pt_ckpt_clean_temps(const char *dir);
+int tr_ckpt_clean_temps(const char *dir);

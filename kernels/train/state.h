@@ -11,9 +11,9 @@
 
 #include "kernels/base.h"
 
-#define PT_STATE_VERSION 1
+#define TR_STATE_VERSION 1
 
-typedef struct pt_state {
+typedef struct tr_state {
     uint32_t world;        // ranks of the run that saved it (informational)
     uint64_t step;         // optimizer steps done
     uint64_t cursor;       // position in the global data stream (sequences or SFT examples consumed)
@@ -23,9 +23,9 @@ typedef struct pt_state {
     uint64_t data_fp, val_fp;  // fingerprints of the training and validation data
     char *opts;            // the run's options (malloc'd, NUL-terminated)
     size_t opts_len;
-} pt_state;
+} tr_state;
 
-void pt_state_encode(const pt_state *s, bbuf *out);
+void tr_state_encode(const tr_state *s, bbuf *out);
 // Validates magic, version, sizes and checksum; `what` names the source in errors.
-int pt_state_decode(const void *blob, size_t len, const char *what, pt_state *s, berr *e);
-void pt_state_free(pt_state *s);
+int tr_state_decode(const void *blob, size_t len, const char *what, tr_state *s, berr *e);
+void tr_state_free(tr_state *s);

@@ -1,5 +1,5 @@
 // state.c — encode/decode of the trainer state blob (see state.h).
-#include "pretrain/state.h"
+#include "kernels/train/state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +7,10 @@
 #define MAGIC "BERRYPTS"
 #define FIXED (8 + 4 + 4 + 8 * 5 + 8 + 8 + 4)  // bytes before the options text
 
-void pt_state_encode(const pt_state *s, bbuf *out) {
+void tr_state_encode(const tr_state *s, bbuf *out) {
     size_t start = out->n;
     bbuf_put(out, MAGIC, 8);
-    bbuf_u32(out, PT_STATE_VERSION);
+    bbuf_u32(out, TR_STATE_VERSION);
     bbuf_u32(out, s->world);
     bbuf_u64(out, s->step);
     bbuf_u64(out, s->cursor);
@@ -26,14 +26,14 @@ void pt_state_encode(const pt_state *s, bbuf *out) {
     bbuf_u64(out, hash64(out->p + start, out->n - start, 0));
 }
 
-int pt_state_decode(const void *blob, size_t len, const char *what, pt_state *s, berr *e) {
+int tr_state_decode(const void *blob, size_t len, const char *what, tr_state *s, berr *e) {
     const uint8_t *p = blob;
     memset(s, 0, sizeof *s);
     if (len < FIXED + 8) return berr_set(e, "%s: trainer state is %zu bytes, too short (not written by pretrain?)", what, len);
     if (memcmp(p, MAGIC, 8) != 0) return berr_set(e, "%s: trainer state has no pretrain magic at its offset 0 (written by another stage?)", what);
     uint32_t version = le32(p + 8);
-    if (version != PT_STATE_VERSION)
-        return berr_set(e, "%s: trainer state version %u is not supported (this build reads %d)", what, version, PT_STATE_VERSION);
+    if (version != TR_STATE_VERSION)
+        return berr_set(e, "%s: trainer state version %u is not supported (this build reads %d)", what, version, TR_STATE_VERSION);
     if (le64(p + len - 8) != hash64(p, len - 8, 0)) return berr_set(e, "%s: trainer state checksum mismatch", what);
     uint32_t olen = le32(p + FIXED - 4);
     if ((size_t)FIXED + olen + 8 != len)
@@ -52,13 +52,13 @@ int pt_state_decode(const void *blob, size_t len, const char *what, pt_state *s,
     s->opts[olen] = 0;
     s->opts_len = olen;
     if (memchr(s->opts, 0, olen)) {
-        pt_state_free(s);
+        tr_state_free(s);
         return berr_set(e, "%s: trainer state options contain a NUL byte", what);
     }
     return 0;
 }
 
-void pt_state_free(pt_state *s) {
+void tr_state_free(tr_state *s) {
     free(s->opts);
     s->opts = NULL;
 }
