@@ -46,6 +46,9 @@ typedef struct kb_ops {
                                int, int, int, int);
     void (*classifier)(kb_ctx *, kb_act *, float *, float *, const int32_t *, const float *, float, float, int, int,
                        int, int);
+    void (*pg_loss)(kb_ctx *, kb_act *, const kb_pg_params *, const kb_pg_rows *, int, int, int, int);
+    void (*head_loss)(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const float *, const float *,
+                      kb_head_kind, float, float, int, int, int);
     void (*residual_forward)(kb_ctx *, kb_act *, const kb_act *, const kb_act *, size_t);
     void (*sum)(kb_ctx *, float *, const float *, size_t, int);
     void (*norm_squared)(kb_ctx *, float *, const float *, size_t, int);

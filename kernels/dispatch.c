@@ -226,6 +226,24 @@ void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, cons
                              want_grad));
 }
 
+void kb_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_pg_rows *rows, int N, int V, int Vp,
+                int want_grad) {
+    double nv = (double)N * V;
+    double bytes = (double)N * Vp * AS(ctx) * (want_grad ? 2 : 1) + 4.0 * N * 9;
+    // Entropy terms make the reduction a little dearer than the plain classifier's.
+    RUN(ctx, want_grad ? KB_BWD : KB_FWD, KB_CLASSIFIER, (want_grad ? 10 : 6) * nv, bytes,
+        ctx->ops->pg_loss(ctx, logits, p, rows, N, V, Vp, want_grad));
+}
+
+void kb_head_loss(kb_ctx *ctx, kb_act *dheads, float *loss, const kb_act *heads, const float *labels,
+                  const float *weight, const float *old, kb_head_kind kind, float clip, float dscale, int N, int H,
+                  int h) {
+    if (h < 0 || h >= H) die("kb_head_loss: head %d of %d", h, H);
+    double bytes = (double)N * H * AS(ctx) * (dheads ? 2 : 1) + 4.0 * N * (3 + (old != NULL) + (loss != NULL));
+    RUN(ctx, dheads ? KB_BWD : KB_FWD, KB_CLASSIFIER, 8.0 * N, bytes,
+        ctx->ops->head_loss(ctx, dheads, loss, heads, labels, weight, old, kind, clip, dscale, N, H, h));
+}
+
 void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act *b, size_t n) {
     RUN(ctx, KB_FWD, KB_OTHER, (double)n, 3.0 * n * AS(ctx), ctx->ops->residual_forward(ctx, out, a, b, n));
 }

@@ -1,6 +1,8 @@
 // gpt2.c — the GPT-2 model on the kernel library (one definition, any backend).
 #include "kernels/gpt2.h"
 
+#include "kernels/gpt2_block.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,44 +230,69 @@ static void upload_batch(gpt2 *m, const int32_t *tokens, const int32_t *targets,
     m->last_T = T;
 }
 
-// The trunk: embeddings, L blocks, final layernorm into lnf.
+void gpt2_block_forward(gpt2 *m, int l, int N, const gpt2_block_bufs *b, gpt2_attend_fn attend, void *arg) {
+    kb_ctx *ctx = m->ctx;
+    const int C = m->cfg.C, L = m->cfg.L;
+    const size_t lC = (size_t)l * C;
+    kb_matmul_forward(ctx, b->qkv, NULL, b->ln1, W(m, GPT2_QKVW, lC * 3 * C), W(m, GPT2_QKVB, lC * 3), N, C, 3 * C);
+    attend(arg, l, b->qkv, b->att);
+    kb_matmul_forward(ctx, b->proj, NULL, b->att, W(m, GPT2_ATTPROJW, lC * C), W(m, GPT2_ATTPROJB, lC), N, C, C);
+    kb_residual_layernorm_forward(ctx, b->resid2, b->ln2, b->ln2_mean, b->ln2_rstd, b->x, b->proj, W(m, GPT2_LN2W, lC),
+                                  W(m, GPT2_LN2B, lC), N, C);
+    kb_matmul_forward(ctx, b->fch_gelu, b->fch, b->ln2, W(m, GPT2_FCW, lC * 4 * C), W(m, GPT2_FCB, lC * 4), N, C, 4 * C);
+    kb_matmul_forward(ctx, b->proj, NULL, b->fch_gelu, W(m, GPT2_FCPROJW, lC * 4 * C), W(m, GPT2_FCPROJB, lC), N, 4 * C,
+                      C);
+    // The residual add is fused with the next layernorm: the next block's ln1, or lnf.
+    const kb_act *nw = l + 1 < L ? W(m, GPT2_LN1W, lC + C) : W(m, GPT2_LNFW, 0);
+    const kb_act *nb = l + 1 < L ? W(m, GPT2_LN1B, lC + C) : W(m, GPT2_LNFB, 0);
+    kb_residual_layernorm_forward(ctx, b->resid3, b->ln_next, b->next_mean, b->next_rstd, b->resid2, b->proj, nw, nb, N,
+                                  C);
+}
+
+// Training attention: causal over each of the B sequences of T tokens.
+typedef struct train_attend {
+    gpt2 *m;
+    int B, T;
+} train_attend;
+
+static void attend_causal(void *arg, int l, const kb_act *qkv, kb_act *att) {
+    train_attend *t = arg;
+    gpt2 *m = t->m;
+    const size_t BTn = (size_t)m->B * m->T;
+    kb_attention_forward(m->ctx, att, A(m)->att_lse + lay(m, l, BTn * m->cfg.NH), qkv, t->B, t->T, m->cfg.C, m->cfg.NH);
+}
+
+// The trunk: embeddings, L blocks, final layernorm into lnf; the scalar heads on lnf.
 static void trunk_forward(gpt2 *m, int B, int T) {
     kb_ctx *ctx = m->ctx;
     acts *a = A(m);
-    const int C = m->cfg.C, NH = m->cfg.NH, L = m->cfg.L, N = B * T;
+    const int C = m->cfg.C, L = m->cfg.L, N = B * T;
     const size_t BTC = (size_t)m->B * m->T * C, BTn = (size_t)m->B * m->T;
 
     kb_encoder_forward(ctx, a->encoded, m->tokens, NULL, W(m, GPT2_WTE, 0), W(m, GPT2_WPE, 0), N, T, C);
     kb_layernorm_forward(ctx, a->ln1, a->ln1_mean, a->ln1_rstd, a->encoded, W(m, GPT2_LN1W, 0), W(m, GPT2_LN1B, 0),
                          N, C);
+    train_attend ta = {m, B, T};
     for (int l = 0; l < L; l++) {
-        kb_act *x = l == 0 ? a->encoded : at(m, a->resid3, lay(m, l - 1, BTC));
-        kb_act *ln1 = at(m, a->ln1, lay(m, l, BTC)), *qkv = at(m, a->qkv, lay(m, l, 3 * BTC));
-        kb_act *atty = at(m, a->atty, lay(m, l, BTC)), *resid2 = at(m, a->resid2, lay(m, l, BTC));
-        kb_act *ln2 = at(m, a->ln2, lay(m, l, BTC)), *fch = at(m, a->fch, lay(m, l, 4 * BTC));
-        kb_act *fch_gelu = at(m, a->fch_gelu, lay(m, l, 4 * BTC)), *resid3 = at(m, a->resid3, lay(m, l, BTC));
-        float *lse = a->att_lse + lay(m, l, BTn * NH);
-        float *ln2_mean = a->ln2_mean + lay(m, l, BTn), *ln2_rstd = a->ln2_rstd + lay(m, l, BTn);
-
-        kb_matmul_forward(ctx, qkv, NULL, ln1, W(m, GPT2_QKVW, (size_t)l * 3 * C * C), W(m, GPT2_QKVB, (size_t)l * 3 * C),
-                          N, C, 3 * C);
-        kb_attention_forward(ctx, atty, lse, qkv, B, T, C, NH);
-        kb_matmul_forward(ctx, a->scratch, NULL, atty, W(m, GPT2_ATTPROJW, (size_t)l * C * C),
-                          W(m, GPT2_ATTPROJB, (size_t)l * C), N, C, C);
-        kb_residual_layernorm_forward(ctx, resid2, ln2, ln2_mean, ln2_rstd, x, a->scratch, W(m, GPT2_LN2W, (size_t)l * C),
-                                      W(m, GPT2_LN2B, (size_t)l * C), N, C);
-        kb_matmul_forward(ctx, fch_gelu, fch, ln2, W(m, GPT2_FCW, (size_t)l * 4 * C * C), W(m, GPT2_FCB, (size_t)l * 4 * C),
-                          N, C, 4 * C);
-        kb_matmul_forward(ctx, a->scratch, NULL, fch_gelu, W(m, GPT2_FCPROJW, (size_t)l * 4 * C * C),
-                          W(m, GPT2_FCPROJB, (size_t)l * C), N, 4 * C, C);
-        // The residual add is fused with the next layernorm: the next block's ln1, or lnf.
-        if (l + 1 < L)
-            kb_residual_layernorm_forward(ctx, resid3, at(m, a->ln1, lay(m, l + 1, BTC)), a->ln1_mean + lay(m, l + 1, BTn),
-                                          a->ln1_rstd + lay(m, l + 1, BTn), resid2, a->scratch,
-                                          W(m, GPT2_LN1W, (size_t)(l + 1) * C), W(m, GPT2_LN1B, (size_t)(l + 1) * C), N, C);
-        else
-            kb_residual_layernorm_forward(ctx, resid3, a->lnf, a->lnf_mean, a->lnf_rstd, resid2, a->scratch,
-                                          W(m, GPT2_LNFW, 0), W(m, GPT2_LNFB, 0), N, C);
+        int last = l + 1 == L;
+        gpt2_block_bufs b = {
+            .x = l == 0 ? a->encoded : at(m, a->resid3, lay(m, l - 1, BTC)),
+            .ln1 = at(m, a->ln1, lay(m, l, BTC)),
+            .qkv = at(m, a->qkv, lay(m, l, 3 * BTC)),
+            .att = at(m, a->atty, lay(m, l, BTC)),
+            .proj = a->scratch,
+            .resid2 = at(m, a->resid2, lay(m, l, BTC)),
+            .ln2 = at(m, a->ln2, lay(m, l, BTC)),
+            .fch = at(m, a->fch, lay(m, l, 4 * BTC)),
+            .fch_gelu = at(m, a->fch_gelu, lay(m, l, 4 * BTC)),
+            .resid3 = at(m, a->resid3, lay(m, l, BTC)),
+            .ln_next = last ? a->lnf : at(m, a->ln1, lay(m, l + 1, BTC)),
+            .ln2_mean = a->ln2_mean + lay(m, l, BTn),
+            .ln2_rstd = a->ln2_rstd + lay(m, l, BTn),
+            .next_mean = last ? a->lnf_mean : a->ln1_mean + lay(m, l + 1, BTn),
+            .next_rstd = last ? a->lnf_rstd : a->ln1_rstd + lay(m, l + 1, BTn),
+        };
+        gpt2_block_forward(m, l, N, &b, attend_causal, &ta);
     }
     if (m->cfg.n_scalar)
         kb_matmul_forward(ctx, m->head_out, NULL, a->lnf, W(m, GPT2_HEADW, 0), W(m, GPT2_HEADB, 0), N, C, m->cfg.n_scalar);

@@ -1,6 +1,8 @@
 // gpt2_decode.c — GPT-2 over a paged KV cache; see gpt2_decode.h.
 #include "kernels/gpt2_decode.h"
 
+#include "kernels/gpt2_block.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,41 +146,42 @@ void gpt2_dec_upload(gpt2_decoder *d, const gpt2_dec_call *c) {
     kb_upload(d->m->ctx, d->d.seeds, d->h.seeds, o.total);
 }
 
+// Decoding attention: each row over its own sequence's positions in the paged KV cache (and
+// a shared prefix read once per group), after writing its own K and V there.
+typedef struct dec_attend {
+    gpt2_decoder *d;
+    const gpt2_dec_call *c;
+} dec_attend;
+
+static void attend_paged(void *arg, int l, const kb_act *qkv, kb_act *att) {
+    dec_attend *t = arg;
+    gpt2_decoder *d = t->d;
+    const gpt2_dec_call *c = t->c;
+    kb_ctx *ctx = d->m->ctx;
+    const int C = d->m->cfg.C, NH = d->m->cfg.NH, n = c->n, bs = d->kv->bs;
+    const gpt2_dec_host *in = &d->d;
+    kb_kv_write(ctx, d->kv->k[l], d->kv->v[l], qkv, in->slots, n, C, NH, bs);
+    if (c->groups)
+        kb_prefix_attention(ctx, d->att2, d->lse2, qkv, d->kv->k[l], d->kv->v[l], in->prefix_table, d->max_blocks,
+                            in->prefix_len, in->row_off, in->group_rows, c->groups, C, NH, bs, c->prefix_keys);
+    kb_paged_attention(ctx, att, d->lse, qkv, d->kv->k[l], d->kv->v[l], in->block_table, d->max_blocks, in->kv_start,
+                       in->kv_end, n, C, NH, bs, c->keys);
+    if (c->groups) kb_attention_merge(ctx, att, d->lse, att, d->lse, d->att2, d->lse2, n, C, NH);
+}
+
 void gpt2_dec_forward(gpt2_decoder *d, const gpt2_dec_call *c) {
     gpt2 *m = d->m;
     kb_ctx *ctx = m->ctx;
-    const int C = m->cfg.C, NH = m->cfg.NH, L = m->cfg.L, n = c->n, bs = d->kv->bs;
+    const int C = m->cfg.C, L = m->cfg.L, n = c->n;
     const gpt2_dec_host *in = &d->d;
     kb_encoder_forward(ctx, d->x, in->tokens, in->positions, Wt(m, GPT2_WTE, 0), Wt(m, GPT2_WPE, 0), n, m->cfg.maxT, C);
     kb_layernorm_forward(ctx, d->ln, NULL, NULL, d->x, Wt(m, GPT2_LN1W, 0), Wt(m, GPT2_LN1B, 0), n, C);
-    for (int l = 0; l < L; l++) {
-        size_t lC = (size_t)l * C;
-        kb_matmul_forward(ctx, d->qkv, NULL, d->ln, Wt(m, GPT2_QKVW, lC * 3 * C), Wt(m, GPT2_QKVB, lC * 3), n, C, 3 * C);
-        kb_kv_write(ctx, d->kv->k[l], d->kv->v[l], d->qkv, in->slots, n, C, NH, bs);
-        if (c->groups) {
-            kb_prefix_attention(ctx, d->att2, d->lse2, d->qkv, d->kv->k[l], d->kv->v[l], in->prefix_table, d->max_blocks,
-                                in->prefix_len, in->row_off, in->group_rows, c->groups, C, NH, bs, c->prefix_keys);
-            kb_paged_attention(ctx, d->att, d->lse, d->qkv, d->kv->k[l], d->kv->v[l], in->block_table, d->max_blocks,
-                               in->kv_start, in->kv_end, n, C, NH, bs, c->keys);
-            kb_attention_merge(ctx, d->att, d->lse, d->att, d->lse, d->att2, d->lse2, n, C, NH);
-        } else {
-            kb_paged_attention(ctx, d->att, d->lse, d->qkv, d->kv->k[l], d->kv->v[l], in->block_table, d->max_blocks,
-                               in->kv_start, in->kv_end, n, C, NH, bs, c->keys);
-        }
-        kb_matmul_forward(ctx, d->proj, NULL, d->att, Wt(m, GPT2_ATTPROJW, lC * C), Wt(m, GPT2_ATTPROJB, lC), n, C, C);
-        kb_residual_layernorm_forward(ctx, d->x, d->ln, NULL, NULL, d->x, d->proj, Wt(m, GPT2_LN2W, lC),
-                                      Wt(m, GPT2_LN2B, lC), n, C);
-        kb_matmul_forward(ctx, d->fch_gelu, d->fch, d->ln, Wt(m, GPT2_FCW, lC * 4 * C), Wt(m, GPT2_FCB, lC * 4), n, C,
-                          4 * C);
-        kb_matmul_forward(ctx, d->proj, NULL, d->fch_gelu, Wt(m, GPT2_FCPROJW, lC * 4 * C), Wt(m, GPT2_FCPROJB, lC), n,
-                          4 * C, C);
-        if (l + 1 < L)
-            kb_residual_layernorm_forward(ctx, d->x, d->ln, NULL, NULL, d->x, d->proj, Wt(m, GPT2_LN1W, lC + C),
-                                          Wt(m, GPT2_LN1B, lC + C), n, C);
-        else
-            kb_residual_layernorm_forward(ctx, d->x, d->ln, NULL, NULL, d->x, d->proj, Wt(m, GPT2_LNFW, 0),
-                                          Wt(m, GPT2_LNFB, 0), n, C);
-    }
+    // The residual stream stays in x and every layernorm output in ln (in place, one token's
+    // worth of activations per row).
+    gpt2_block_bufs b = {.x = d->x, .ln1 = d->ln, .qkv = d->qkv, .att = d->att, .proj = d->proj, .resid2 = d->x,
+                         .ln2 = d->ln, .fch = d->fch, .fch_gelu = d->fch_gelu, .resid3 = d->x, .ln_next = d->ln};
+    dec_attend da = {d, c};
+    for (int l = 0; l < L; l++) gpt2_block_forward(m, l, n, &b, attend_paged, &da);
     if (!c->n_logits) return;
     kb_gather_rows(ctx, d->att, d->ln, in->logit_rows, c->n_logits, C);
     kb_matmul_forward(ctx, d->logits, NULL, d->att, Wt(m, GPT2_WTE, 0), NULL, c->n_logits, C, m->cfg.Vp);

@@ -170,6 +170,56 @@ void kb_attention_backward(kb_ctx *ctx, kb_act *dqkv, const kb_act *dout, const 
 void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, const int32_t *targets,
                    const float *row_scale, float dscale, float inv_temp, int N, int V, int Vp, int want_grad);
 
+// ---- RL losses: the policy-gradient loss in the classifier pass, and scalar heads -----------
+
+// The clipped-surrogate objective with its regularisers, per token (row) i with target a:
+//   logp   = log softmax(z)[a], z = logits·inv_temp  (the rollout's log-prob at that temperature)
+//   ratio  = exp(logp − lp_old[i])                    (lp_old: the proximal policy's log-prob)
+//   w_is   = min(exp(lp_old[i] − lp_behav[i]), is_cap)  (lp_behav NULL or is_cap 0: w_is = 1)
+//   pg     = −w_is · min(ratio·A, clip(ratio, 1−clip_low, 1+clip_high)·A), and with dual_clip c > 1
+//            and A < 0: pg = min(pg, −w_is·c·A)       (A = adv[i]: the advantage)
+//   kl     = k1: logp − lp_ref[i];  k3: exp(lp_ref − logp) − (lp_ref − logp) − 1
+//   H      = −Σ p log p                               (the entropy of softmax(z))
+//   loss_i = weight[i] · (pg + kl_coef·kl − ent_coef·H)
+// weight carries the mask (0: the row is ignored, as is a target < 0) and the normalisation
+// (1/tokens for token-level, 1/(len·sequences) for sequence-level: the caller's choice).
+// With want_grad the logits are overwritten in place by dscale·d loss_i / d logits: one pass to
+// reduce the row, one to write the gradient, as kb_classifier; no fp32 copy of the logits.
+// Per-row outputs (each may be NULL): logp, entropy, loss (loss_i), clipped (1 where the clip
+// (or dual clip) removed the ratio's gradient, else 0), ratio.
+typedef enum { KB_KL_K1 = 0, KB_KL_K3 = 1 } kb_kl_kind;
+typedef struct kb_pg_params {
+    float inv_temp;
+    float clip_low, clip_high;  // ε: the ratio is clipped to [1 − clip_low, 1 + clip_high]
+    float dual_clip;            // c > 1 bounds the loss of a negative advantage (0: off)
+    float is_cap;               // truncated importance weight cap (0: no behaviour correction)
+    float ent_coef, kl_coef;
+    kb_kl_kind kl_kind;
+    float dscale;               // gradient scale (e.g. 1/micro-steps)
+} kb_pg_params;
+// Device arrays of N rows; inputs may be NULL where a field is unused (lp_behav without
+// is_cap, lp_ref without kl_coef).
+typedef struct kb_pg_rows {
+    const int32_t *targets;
+    const float *weight, *adv, *lp_old, *lp_behav, *lp_ref;
+    float *logp, *entropy, *loss, *clipped, *ratio;
+} kb_pg_rows;
+void kb_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_pg_rows *rows, int N, int V, int Vp,
+                int want_grad);
+
+// Losses on one scalar head of N rows of heads (N, H), head column h: for rows with
+// weight[i] != 0, v = heads[i·H + h]:
+//   KB_HEAD_MSE: loss_i = weight·½(v − label)², or with clip > 0 (PPO's clipped value loss)
+//                weight·½·max((v − label)², (old + clamp(v − old, −clip, clip) − label)²)
+//   KB_HEAD_BCE: v is a logit, label a probability in [0, 1] (soft labels allowed):
+//                loss_i = weight·(softplus(v) − label·v)
+// dheads (N, H), if non-NULL, is overwritten: dscale·d loss_i / d v in column h, 0 elsewhere.
+// loss (N, fp32) may be NULL; old (N) is read only for a clipped MSE.
+typedef enum { KB_HEAD_MSE = 0, KB_HEAD_BCE = 1 } kb_head_kind;
+void kb_head_loss(kb_ctx *ctx, kb_act *dheads, float *loss, const kb_act *heads, const float *labels,
+                  const float *weight, const float *old, kb_head_kind kind, float clip, float dscale, int N, int H,
+                  int h);
+
 // out = a + b, elementwise over n.
 void kb_residual_forward(kb_ctx *ctx, kb_act *out, const kb_act *a, const kb_act *b, size_t n);
 // out[0] (device, fp32) = sum of x (accumulate != 0: +=). Deterministic (fixed order).

@@ -283,6 +283,10 @@ void cpu_attention_backward(kb_ctx *, kb_act *, const kb_act *, const kb_act *, 
 // cpu_classifier.c
 void cpu_classifier(kb_ctx *, kb_act *, float *, float *, const int32_t *, const float *, float, float, int, int, int,
                     int);
+// cpu_rl_loss.c
+void cpu_pg_loss(kb_ctx *, kb_act *, const kb_pg_params *, const kb_pg_rows *, int, int, int, int);
+void cpu_head_loss(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const float *, const float *,
+                   kb_head_kind, float, float, int, int, int);
 // cpu_optimizer.c
 void cpu_sum(kb_ctx *, float *, const float *, size_t, int);
 void cpu_norm_squared(kb_ctx *, float *, const float *, size_t, int);

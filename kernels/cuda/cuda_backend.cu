@@ -207,6 +207,8 @@ static kb_ops make_ops(void) {
     o.attention_forward = cuda_attention_forward;
     o.attention_backward = cuda_attention_backward;
     o.classifier = cuda_classifier;
+    o.pg_loss = cuda_pg_loss;
+    o.head_loss = cuda_head_loss;
     o.residual_forward = cuda_residual_forward;
     o.sum = cuda_sum;
     o.norm_squared = cuda_norm_squared;

@@ -76,6 +76,9 @@ void cuda_layernorm_backward(kb_ctx *, kb_act *, float *, float *, const kb_act 
                              const float *, const float *, int, int);
 void cuda_classifier(kb_ctx *, kb_act *, float *, float *, const int32_t *, const float *, float, float, int, int, int,
                      int);
+void cuda_pg_loss(kb_ctx *, kb_act *, const kb_pg_params *, const kb_pg_rows *, int, int, int, int);
+void cuda_head_loss(kb_ctx *, kb_act *, float *, const kb_act *, const float *, const float *, const float *,
+                    kb_head_kind, float, float, int, int, int);
 void cuda_encoder_forward(kb_ctx *, kb_act *, const int32_t *, const int32_t *, const kb_act *, const kb_act *, int,
                           int, int);
 void cuda_encoder_backward(kb_ctx *, float *, float *, const kb_act *, const int32_t *, int, int, int, int);
