@@ -64,6 +64,14 @@ static void layout(gpt2 *m) {
     m->n_params = off;
 }
 
+void gpt2_layout(const gpt2_config *c, size_t off[GPT2_NTENSORS], size_t size[GPT2_NTENSORS]) {
+    gpt2 tmp = {0};
+    tmp.cfg = *c;
+    layout(&tmp);
+    memcpy(off, tmp.off, sizeof tmp.off);
+    memcpy(size, tmp.size, sizeof tmp.size);
+}
+
 size_t gpt2_param_count(const gpt2_config *c) {
     gpt2 tmp = {0};
     tmp.cfg = *c;
@@ -151,6 +159,8 @@ void gpt2_build(gpt2 *m, kb_ctx *ctx, const gpt2_config *cfg, int B, int T, int 
     m->losses = kb_alloc(ctx, BT * 4);
     m->stats = kb_alloc(ctx, 4 * 4);
     kb_zero(ctx, m->stats, 4 * 4);
+    m->rl_out = kb_alloc(ctx, 5 * BT * 4);
+    if (training) m->rl_in = kb_alloc(ctx, 5 * BT * 4);
     if (cfg->n_scalar) {
         m->head_out = kb_alloc(ctx, BT * cfg->n_scalar * as);
         if (training) m->dhead = kb_alloc(ctx, BT * cfg->n_scalar * as);
@@ -168,7 +178,8 @@ void gpt2_free(gpt2 *m) {
         free(a);
     }
     if ((void *)m->wact != (void *)m->params) kb_free(ctx, m->wact);
-    void *bufs[] = {m->params, m->grads, m->m, m->v, m->tokens, m->targets, m->losses, m->stats, m->head_out, m->dhead};
+    void *bufs[] = {m->params, m->grads, m->m, m->v, m->tokens, m->targets, m->losses, m->stats, m->head_out, m->dhead,
+                    m->rl_in, m->rl_out};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) kb_free(ctx, bufs[i]);
     memset(m, 0, sizeof *m);
 }
@@ -298,28 +309,48 @@ static void trunk_forward(gpt2 *m, int B, int T) {
         kb_matmul_forward(ctx, m->head_out, NULL, a->lnf, W(m, GPT2_HEADW, 0), W(m, GPT2_HEADB, 0), N, C, m->cfg.n_scalar);
 }
 
-// Classifier in row chunks; with want_grad the gradient wrt lnf lands in dC and wte's
-// gradient is accumulated, chunk by chunk, so the logits buffer holds one chunk only.
-static void classifier_chunks(gpt2 *m, int N, float dscale, int want_grad) {
+// The vocabulary classifier in row chunks: the logits of one chunk at a time, then the loss
+// over them (the cross-entropy of kb_classifier, or with pg the fused policy-gradient loss of
+// kb_pg_loss). With want_grad the gradient wrt lnf lands in dC and wte's gradient is
+// accumulated, chunk by chunk, so the logits buffer holds one chunk only.
+typedef struct chunk_loss {
+    float dscale, inv_temp;
+    float *entropy;            // per-row entropies (cross-entropy only; NULL: not wanted)
+    const kb_pg_params *pg;    // NULL: cross-entropy
+} chunk_loss;
+
+static void classifier_chunks(gpt2 *m, int N, const chunk_loss *cl, int want_grad) {
     kb_ctx *ctx = m->ctx;
     acts *a = A(m);
     const int C = m->cfg.C, V = m->cfg.V, Vp = m->cfg.Vp;
+    const size_t BT = (size_t)m->B * m->T;
     for (int r0 = 0; r0 < N; r0 += m->chunk) {
         int n = N - r0 < m->chunk ? N - r0 : m->chunk;
         kb_act *lnf = at(m, a->lnf, (size_t)r0 * C);
         kb_matmul_forward(ctx, a->logits, NULL, lnf, W(m, GPT2_WTE, 0), NULL, n, C, Vp);
-        kb_classifier(ctx, a->logits, m->losses + r0, NULL, m->targets + r0, NULL, dscale, 1.0f, n, V, Vp, want_grad);
+        if (cl->pg) {
+            const float *in = m->rl_in;
+            float *out = m->rl_out;
+            kb_pg_rows rows = {m->targets + r0, in + r0, in + BT + r0, in + 2 * BT + r0,
+                               cl->pg->is_cap > 0 ? in + 3 * BT + r0 : NULL, cl->pg->kl_coef != 0 ? in + 4 * BT + r0 : NULL,
+                               out + r0, out + BT + r0, out + 2 * BT + r0, out + 3 * BT + r0, out + 4 * BT + r0};
+            kb_pg_loss(ctx, a->logits, cl->pg, &rows, n, V, Vp, want_grad);
+        } else {
+            kb_classifier(ctx, a->logits, m->losses + r0, cl->entropy ? cl->entropy + r0 : NULL, m->targets + r0, NULL,
+                          cl->dscale, cl->inv_temp, n, V, Vp, want_grad);
+        }
         if (want_grad)
             kb_matmul_backward(ctx, at(m, a->dC, (size_t)r0 * C), G(m, GPT2_WTE, 0), NULL, a->logits, lnf,
                                W(m, GPT2_WTE, 0), NULL, n, C, Vp);
     }
-    kb_sum(ctx, m->stats, m->losses, (size_t)N, 1);
+    kb_sum(ctx, m->stats, cl->pg ? m->rl_out + 2 * BT : m->losses, (size_t)N, 1);
 }
 
 void gpt2_forward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T) {
     upload_batch(m, tokens, targets, B, T);
     trunk_forward(m, B, T);
-    if (targets) classifier_chunks(m, B * T, 1.0f, 0);
+    chunk_loss cl = {.dscale = 1.0f, .inv_temp = 1.0f};
+    if (targets) classifier_chunks(m, B * T, &cl, 0);
 }
 
 void gpt2_logits(gpt2 *m, const int32_t *tokens, int B, int T, const int32_t *rows, int nrows, float *host) {
@@ -342,23 +373,27 @@ void gpt2_logits(gpt2 *m, const int32_t *tokens, int B, int T, const int32_t *ro
 
 // ---- backward -----------------------------------------------------------------------------------
 
-static void trunk_backward(gpt2 *m, int B, int T, int use_dhead) {
+// Where the gradient wrt lnf comes from: the classifier alone (in dC), the classifier plus the
+// heads' gradient in dhead, or the heads alone (no classifier ran).
+enum { HEADS_NONE, HEADS_ADD, HEADS_ONLY };
+
+static void trunk_backward(gpt2 *m, int B, int T, int heads) {
     kb_ctx *ctx = m->ctx;
     acts *a = A(m);
     const int C = m->cfg.C, NH = m->cfg.NH, L = m->cfg.L, N = B * T;
     const size_t BTC = (size_t)m->B * m->T * C, BTn = (size_t)m->B * m->T;
 
-    if (use_dhead && m->cfg.n_scalar) {
-        kb_matmul_backward(ctx, a->dtmp, G(m, GPT2_HEADW, 0), G(m, GPT2_HEADB, 0), m->dhead, a->lnf, W(m, GPT2_HEADW, 0),
-                           NULL, N, C, m->cfg.n_scalar);
-        kb_residual_forward(ctx, a->dC, a->dC, a->dtmp, (size_t)N * C);
+    if (heads != HEADS_NONE && m->cfg.n_scalar) {
+        kb_matmul_backward(ctx, heads == HEADS_ONLY ? a->dC : a->dtmp, G(m, GPT2_HEADW, 0), G(m, GPT2_HEADB, 0), m->dhead,
+                           a->lnf, W(m, GPT2_HEADW, 0), NULL, N, C, m->cfg.n_scalar);
+        if (heads == HEADS_ADD) kb_residual_forward(ctx, a->dC, a->dC, a->dtmp, (size_t)N * C);
     }
     // dC holds dL/dlnf; the residual stream's gradient accumulates into dresid.
     kb_zero(ctx, a->dresid, (size_t)N * C * kb_act_size(ctx));
     kb_act *last = at(m, a->resid3, lay(m, L - 1, BTC));
     kb_layernorm_backward(ctx, a->dresid, G(m, GPT2_LNFW, 0), G(m, GPT2_LNFB, 0), a->dC, last, W(m, GPT2_LNFW, 0),
                           a->lnf_mean, a->lnf_rstd, N, C);
-    for (int l = L - 1; l >= 0; l--) {
+    for (int l = L - 1; l >= m->train_from; l--) {  // frozen layers below train_from need no gradient
         kb_act *x = l == 0 ? a->encoded : at(m, a->resid3, lay(m, l - 1, BTC));
         kb_act *ln1 = at(m, a->ln1, lay(m, l, BTC)), *qkv = at(m, a->qkv, lay(m, l, 3 * BTC));
         kb_act *atty = at(m, a->atty, lay(m, l, BTC)), *resid2 = at(m, a->resid2, lay(m, l, BTC));
@@ -383,7 +418,8 @@ static void trunk_backward(gpt2 *m, int B, int T, int use_dhead) {
         kb_layernorm_backward(ctx, a->dresid, G(m, GPT2_LN1W, lC), G(m, GPT2_LN1B, lC), a->dC, x, W(m, GPT2_LN1W, lC),
                               a->ln1_mean + lay(m, l, BTn), a->ln1_rstd + lay(m, l, BTn), N, C);
     }
-    kb_encoder_backward(ctx, G(m, GPT2_WTE, 0), G(m, GPT2_WPE, 0), a->dresid, m->tokens, N, T, C, m->cfg.V);
+    if (m->train_from == 0)
+        kb_encoder_backward(ctx, G(m, GPT2_WTE, 0), G(m, GPT2_WPE, 0), a->dresid, m->tokens, N, T, C, m->cfg.V);
 }
 
 void gpt2_forward_backward(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T, float dscale,
@@ -392,8 +428,80 @@ void gpt2_forward_backward(gpt2 *m, const int32_t *tokens, const int32_t *target
     if (!targets) die("gpt2_forward_backward: targets are required");
     upload_batch(m, tokens, targets, B, T);
     trunk_forward(m, B, T);
-    classifier_chunks(m, B * T, dscale, 1);
-    trunk_backward(m, B, T, use_dhead);
+    chunk_loss cl = {.dscale = dscale, .inv_temp = 1.0f};
+    classifier_chunks(m, B * T, &cl, 1);
+    trunk_backward(m, B, T, use_dhead ? HEADS_ADD : HEADS_NONE);
+}
+
+// ---- RL ---------------------------------------------------------------------------------------------
+
+void gpt2_token_logprobs(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T, float temperature,
+                         float *logp, float *entropy) {
+    if (!targets) die("gpt2_token_logprobs: targets are required");
+    if (!(temperature >= 0) || !isfinite(temperature)) die("gpt2_token_logprobs: temperature %g", temperature);
+    upload_batch(m, tokens, targets, B, T);
+    trunk_forward(m, B, T);
+    const size_t n = (size_t)B * T, BT = (size_t)m->B * m->T;
+    chunk_loss cl = {.dscale = 1.0f, .inv_temp = temperature > 0 ? 1.0f / temperature : 1.0f,
+                     .entropy = entropy ? m->rl_out + BT : NULL};
+    classifier_chunks(m, (int)n, &cl, 0);
+    kb_download(m->ctx, logp, m->losses, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) logp[i] = targets[i] < 0 ? 0.0f : -logp[i];  // rows < 0 hold 0 already
+    if (entropy) kb_download(m->ctx, entropy, m->rl_out + BT, n * sizeof(float));
+}
+
+void gpt2_pg_forward_backward(gpt2 *m, const gpt2_pg_batch *b, int B, int T, const kb_pg_params *p) {
+    if (!m->training) die("gpt2_pg_forward_backward: the model was built for inference only");
+    if (!b->tokens || !b->targets || !b->weight || !b->adv || !b->lp_old)
+        die("gpt2_pg_forward_backward: tokens, targets, weight, adv and lp_old are required");
+    if (p->is_cap > 0 && !b->lp_behav) die("gpt2_pg_forward_backward: is_cap needs behaviour log-probs");
+    if (p->kl_coef != 0 && !b->lp_ref) die("gpt2_pg_forward_backward: kl_coef needs reference log-probs");
+    upload_batch(m, b->tokens, b->targets, B, T);
+    const size_t n = (size_t)B * T, BT = (size_t)m->B * m->T;
+    const float *src[5] = {b->weight, b->adv, b->lp_old, b->lp_behav, b->lp_ref};
+    for (int k = 0; k < 5; k++)
+        if (src[k]) kb_upload(m->ctx, m->rl_in + k * BT, src[k], n * sizeof(float));
+    trunk_forward(m, B, T);
+    chunk_loss cl = {.pg = p};
+    classifier_chunks(m, (int)n, &cl, 1);
+    trunk_backward(m, B, T, HEADS_NONE);
+}
+
+void gpt2_pg_read(gpt2 *m, float *logp, float *entropy, float *loss, float *clipped, float *ratio) {
+    const size_t n = (size_t)m->last_B * m->last_T, BT = (size_t)m->B * m->T;
+    float *dst[5] = {logp, entropy, loss, clipped, ratio};
+    for (int k = 0; k < 5; k++)
+        if (dst[k]) kb_download(m->ctx, dst[k], m->rl_out + k * BT, n * sizeof(float));
+}
+
+void gpt2_heads_forward(gpt2 *m, const int32_t *tokens, int B, int T, float *host) {
+    if (!m->cfg.n_scalar) die("gpt2_heads_forward: the model has no scalar heads");
+    upload_batch(m, tokens, NULL, B, T);
+    trunk_forward(m, B, T);
+    if (host) kb_download_act(m->ctx, host, m->head_out, (size_t)B * T * m->cfg.n_scalar);
+}
+
+void gpt2_head_forward_backward(gpt2 *m, const int32_t *tokens, const float *labels, const float *weight,
+                                const float *old, int B, int T, kb_head_kind kind, float clip, float dscale, int h) {
+    if (!m->training) die("gpt2_head_forward_backward: the model was built for inference only");
+    if (h < 0 || h >= m->cfg.n_scalar) die("gpt2_head_forward_backward: head %d of a model with %d", h, m->cfg.n_scalar);
+    if (clip > 0 && kind == KB_HEAD_MSE && !old) die("gpt2_head_forward_backward: a clipped MSE needs the old values");
+    upload_batch(m, tokens, NULL, B, T);
+    const size_t n = (size_t)B * T, BT = (size_t)m->B * m->T;
+    kb_upload(m->ctx, m->rl_in, labels, n * sizeof(float));
+    kb_upload(m->ctx, m->rl_in + BT, weight, n * sizeof(float));
+    if (old) kb_upload(m->ctx, m->rl_in + 2 * BT, old, n * sizeof(float));
+    trunk_forward(m, B, T);
+    kb_head_loss(m->ctx, m->dhead, m->rl_out + 2 * BT, m->head_out, m->rl_in, m->rl_in + BT, old ? m->rl_in + 2 * BT : NULL,
+                 kind, clip, dscale, (int)n, m->cfg.n_scalar, h);
+    kb_sum(m->ctx, m->stats, m->rl_out + 2 * BT, n, 1);
+    trunk_backward(m, B, T, HEADS_ONLY);
+}
+
+void gpt2_set_trainable(gpt2 *m, int first_layer) {
+    if (first_layer < 0 || first_layer >= m->cfg.L)
+        die("gpt2_set_trainable: first layer %d of a model with %d layers", first_layer, m->cfg.L);
+    m->train_from = first_layer;
 }
 
 void gpt2_zero_grad(gpt2 *m) {
@@ -406,15 +514,9 @@ void gpt2_reset_loss(gpt2 *m) { kb_zero(m->ctx, m->stats, 4); }
 void gpt2_update(gpt2 *m, const gpt2_opt *o, float lr) {
     kb_ctx *ctx = m->ctx;
     if (!m->training) die("gpt2_update: the model was built for inference only");
-    m->step++;
     kb_norm_squared(ctx, m->stats + 1, m->grads, m->n_params, 0);
-    const float *nsq = o->grad_clip > 0 ? m->stats + 1 : NULL;
-    kb_act *wa = (void *)m->wact == (void *)m->params ? NULL : m->wact;
-    size_t nd = m->n_decay, nr = m->n_params - nd;
-    kb_adamw(ctx, m->params, wa, m->grads, m->m, m->v, nd, lr, o->beta1, o->beta2, o->eps, o->weight_decay, m->step, nsq,
-             o->grad_clip);
-    kb_adamw(ctx, m->params + nd, wa ? kb_at(ctx, wa, nd) : NULL, m->grads + nd, m->m + nd, m->v + nd, nr, lr, o->beta1,
-             o->beta2, o->eps, 0.0f, m->step, nsq, o->grad_clip);
+    gpt2_shard whole = {0, m->n_params, m->n_params};  // the moments cover every parameter
+    gpt2_update_shard(m, &whole, o, lr, m->stats + 1);
 }
 
 void gpt2_read_stats(gpt2 *m, double *loss_sum, double *grad_norm) {

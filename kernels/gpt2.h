@@ -68,6 +68,9 @@ typedef struct gpt2 {
     float *stats;                  // device: [0] loss sum since reset, [1] grad norm² of the last update
     kb_act *head_out;              // device (B·T, n_scalar) scalar-head outputs of the last forward
     kb_act *dhead;                 // device (B·T, n_scalar) gradient the caller puts for the heads
+    float *rl_in;                  // device (5, B·T) per-token inputs of the RL losses (training only)
+    float *rl_out;                 // device (5, B·T) per-token outputs: logp, entropy, loss, clipped, ratio
+    int train_from;                // first layer whose weights train (0: all; > 0 also freezes the embeddings)
     int chunk;                     // classifier row chunk
     int last_B, last_T;
 } gpt2;
@@ -102,6 +105,40 @@ void gpt2_update(gpt2 *m, const gpt2_opt *o, float lr);
 // The one host sync of a step: the summed loss since the last reset (the caller divides by
 // its token count) and the gradient norm of the last update (before clipping).
 void gpt2_read_stats(gpt2 *m, double *loss_sum, double *grad_norm);
+// ---- RL: log-probs, the policy-gradient step, scalar heads ----------------------------------------
+
+// Forward, then per-token log-probabilities (and entropies, if entropy is non-NULL) of the
+// targets at a sampling temperature: log softmax(logits / temperature)[target], the quantity
+// rollout records (temperature 0, greedy, counts as 1). Host arrays of B·T; 0 where target < 0.
+void gpt2_token_logprobs(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T, float temperature,
+                         float *logp, float *entropy);
+
+// A policy-gradient micro-step: forward, the fused clipped-surrogate loss of kb_pg_loss in the
+// classifier's row chunks (no second forward, no fp32 logits), backward; accumulates into the
+// gradients and adds Σ loss_i to the loss statistics. Host arrays of B·T tokens.
+typedef struct gpt2_pg_batch {
+    const int32_t *tokens, *targets;     // targets < 0: not trained on
+    const float *weight, *adv, *lp_old;  // weight: mask × normalisation (kb_pg_loss)
+    const float *lp_behav, *lp_ref;      // or NULL (no behaviour correction / no KL term)
+} gpt2_pg_batch;
+void gpt2_pg_forward_backward(gpt2 *m, const gpt2_pg_batch *b, int B, int T, const kb_pg_params *p);
+// The per-token outputs of the last gpt2_pg_forward_backward (host arrays of its B·T; any NULL).
+void gpt2_pg_read(gpt2 *m, float *logp, float *entropy, float *loss, float *clipped, float *ratio);
+
+// Forward of the trunk and the scalar heads only (the vocabulary classifier is skipped); the
+// heads' outputs to host (B·T × n_scalar) when host is non-NULL.
+void gpt2_heads_forward(gpt2 *m, const int32_t *tokens, int B, int T, float *host);
+// A scalar-head micro-step without the vocabulary classifier, forward or backward: head h's
+// loss (kb_head_loss: MSE for a critic, BCE for a reward model) at the rows whose weight is
+// non-zero; accumulates into the gradients and adds Σ loss_i to the loss statistics. Host
+// arrays of B·T (old: the values a clipped MSE is clipped around, or NULL).
+void gpt2_head_forward_backward(gpt2 *m, const int32_t *tokens, const float *labels, const float *weight,
+                                const float *old, int B, int T, kb_head_kind kind, float clip, float dscale, int h);
+// Trains only layers >= first_layer (and the final layernorm and heads); 0 trains everything.
+// Frozen weights get no gradient and are left alone by the update (no decay either), and the
+// backward pass stops at first_layer.
+void gpt2_set_trainable(gpt2 *m, int first_layer);
+
 // FLOPs of one training token by the 6N + 6·L·C·T rule (for cross-checking the counters).
 double gpt2_flops_per_token_rule(const gpt2 *m, int T);
 
@@ -120,6 +157,16 @@ int gpt2_save(gpt2 *m, const char *path, int with_opt, const void *extra, size_t
 // Loads into a model built with the file's config; optimizer state only if with_opt and
 // the file has it (and the model is training). *extra (malloc'd) may be NULL if not wanted.
 int gpt2_load(gpt2 *m, const char *path, int with_opt, void **extra, size_t *extra_len, berr *e);
+
+// A model with scalar heads from a plain LM (or another head model) and back. The trunk (every
+// tensor but the heads) must have the same shape in the file as in m. gpt2_load_trunk loads
+// it, and the heads too when the file has the same number of them; otherwise m's heads are
+// initialised from seed (weights N(0, 0.02), biases 0). gpt2_save_lm writes m's trunk as a
+// plain LM checkpoint (n_scalar 0, no optimizer state), atomically.
+int gpt2_load_trunk(gpt2 *m, const char *path, uint64_t seed, berr *e);
+int gpt2_save_lm(gpt2 *m, const char *path, const void *extra, size_t extra_len, berr *e);
+// Offsets and sizes (floats) of every tensor of a config's parameter buffer.
+void gpt2_layout(const gpt2_config *c, size_t off[GPT2_NTENSORS], size_t size[GPT2_NTENSORS]);
 
 // ---- ZeRO-1: AdamW state sharded across data-parallel ranks (gpt2_shard.c) -------------------
 // A rank that owns params [off, off+len) keeps AdamW moments for that range only; gradients

@@ -38,21 +38,50 @@ void gpt2_set_shard(gpt2 *m, const gpt2_shard *s) {
     }
 }
 
-void gpt2_update_shard(gpt2 *m, const gpt2_shard *s, const gpt2_opt *o, float lr, const float *norm_sq) {
+// AdamW over parameters [a, b) of the shard s (moments indexed from s->off), split where the
+// decayed (2-D) parameters end.
+static void adamw_range(gpt2 *m, const gpt2_shard *s, size_t a, size_t b, const gpt2_opt *o, float lr,
+                        const float *nsq) {
     kb_ctx *ctx = m->ctx;
+    kb_act *wa = (void *)m->wact == (void *)m->params ? NULL : m->wact;
+    size_t cut = m->n_decay < a ? a : m->n_decay > b ? b : m->n_decay;
+    if (cut > a)
+        kb_adamw(ctx, m->params + a, wa ? kb_at(ctx, wa, a) : NULL, m->grads + a, m->m + (a - s->off), m->v + (a - s->off),
+                 cut - a, lr, o->beta1, o->beta2, o->eps, o->weight_decay, m->step, nsq, o->grad_clip);
+    if (b > cut)
+        kb_adamw(ctx, m->params + cut, wa ? kb_at(ctx, wa, cut) : NULL, m->grads + cut, m->m + (cut - s->off),
+                 m->v + (cut - s->off), b - cut, lr, o->beta1, o->beta2, o->eps, 0.0f, m->step, nsq, o->grad_clip);
+}
+
+// The parameters that train when layers below train_from are frozen: each per-layer tensor's
+// upper layers, the final layernorm and the heads (the embeddings freeze with the first layer).
+static int trainable_ranges(const gpt2 *m, size_t lo[GPT2_NTENSORS], size_t hi[GPT2_NTENSORS]) {
+    int n = 0;
+    for (int t = 0; t < GPT2_NTENSORS; t++) {
+        size_t a = m->off[t], b = m->off[t] + m->size[t];
+        if (t == GPT2_WTE || t == GPT2_WPE) continue;
+        if (t != GPT2_HEADW && t != GPT2_HEADB && t != GPT2_LNFW && t != GPT2_LNFB)
+            a += m->size[t] / (size_t)m->cfg.L * (size_t)m->train_from;
+        if (b > a) lo[n] = a, hi[n++] = b;
+    }
+    return n;
+}
+
+void gpt2_update_shard(gpt2 *m, const gpt2_shard *s, const gpt2_opt *o, float lr, const float *norm_sq) {
     if (!m->training) die("gpt2_update_shard: the model was built for inference only");
     m->step++;
     const float *nsq = o->grad_clip > 0 ? norm_sq : NULL;
-    kb_act *wa = (void *)m->wact == (void *)m->params ? NULL : m->wact;
-    size_t off = s->off, len = s->len;
-    // The shard may straddle the boundary between decayed (2-D) and undecayed parameters.
-    size_t nd = m->n_decay > off ? (m->n_decay - off < len ? m->n_decay - off : len) : 0;
-    if (nd)
-        kb_adamw(ctx, m->params + off, wa ? kb_at(ctx, wa, off) : NULL, m->grads + off, m->m, m->v, nd, lr, o->beta1,
-                 o->beta2, o->eps, o->weight_decay, m->step, nsq, o->grad_clip);
-    if (len > nd)
-        kb_adamw(ctx, m->params + off + nd, wa ? kb_at(ctx, wa, off + nd) : NULL, m->grads + off + nd, m->m + nd,
-                 m->v + nd, len - nd, lr, o->beta1, o->beta2, o->eps, 0.0f, m->step, nsq, o->grad_clip);
+    size_t off = s->off, end = s->off + s->len;
+    if (m->train_from == 0) {
+        if (end > off) adamw_range(m, s, off, end, o, lr, nsq);
+        return;
+    }
+    size_t lo[GPT2_NTENSORS], hi[GPT2_NTENSORS];
+    int n = trainable_ranges(m, lo, hi);
+    for (int i = 0; i < n; i++) {
+        size_t a = lo[i] > off ? lo[i] : off, b = hi[i] < end ? hi[i] : end;
+        if (b > a) adamw_range(m, s, a, b, o, lr, nsq);
+    }
 }
 
 void gpt2_refresh_working(gpt2 *m) {

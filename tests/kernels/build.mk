@@ -4,6 +4,7 @@
 TESTS += $(BUILD)/tests/kernels/test_cpu_ops
 TESTS += $(BUILD)/tests/kernels/test_cpu_decode
 TESTS += $(BUILD)/tests/kernels/test_model
+TESTS += $(BUILD)/tests/kernels/test_rl
 BENCHES += $(BUILD)/tests/kernels/bench_cpu_ops $(BUILD)/tests/kernels/bench_cpu_step $(BUILD)/tests/kernels/bench_cpu_decode
 $(BUILD)/tests/kernels/%: $(call objs,tests/kernels/%.c) $(LIB_KERNELS) $(LIB_BASE)
 	$(LINK)
