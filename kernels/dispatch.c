@@ -217,21 +217,33 @@ void kb_attention_backward(kb_ctx *ctx, kb_act *dqkv, const kb_act *dout, const 
         ctx->ops->attention_backward(ctx, dqkv, dout, qkv, out, lse, B, T, C, NH));
 }
 
+// Adds counts without running anything (the forward part of a fused forward+backward op).
+static void charge(kb_ctx *ctx, kb_phase phase, kb_op_class cls, double flops, double bytes) {
+    kb_counts *c = &ctx->counts[ctx->stage];
+    c->flops[phase][cls] += flops;
+    c->bytes[phase][cls] += bytes;
+}
+
+// The classifier's forward (softmax, loss: 5 FLOPs a logit) is charged as forward even when
+// its gradient is fused into the same pass (2 more FLOPs a logit, charged as backward), so a
+// stage's forward:backward ratio means what it says.
 void kb_classifier(kb_ctx *ctx, kb_act *logits, float *nll, float *entropy, const int32_t *targets,
                    const float *row_scale, float dscale, float inv_temp, int N, int V, int Vp, int want_grad) {
-    double nv = (double)N * V;
-    double bytes = (double)N * Vp * AS(ctx) * (want_grad ? 2 : 1) + 8.0 * N + (entropy ? 4.0 * N : 0);
-    RUN(ctx, want_grad ? KB_BWD : KB_FWD, KB_CLASSIFIER, (want_grad ? 7 : 5) * nv, bytes,
+    double nv = (double)N * V, rd = (double)N * Vp * AS(ctx);
+    double bytes = rd + 8.0 * N + (entropy ? 4.0 * N : 0);
+    if (want_grad) charge(ctx, KB_FWD, KB_CLASSIFIER, 5 * nv, bytes);
+    RUN(ctx, want_grad ? KB_BWD : KB_FWD, KB_CLASSIFIER, want_grad ? 2 * nv : 5 * nv, want_grad ? rd : bytes,
         ctx->ops->classifier(ctx, logits, nll, entropy, targets, row_scale, dscale, inv_temp, N, V, Vp,
                              want_grad));
 }
 
 void kb_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_pg_rows *rows, int N, int V, int Vp,
                 int want_grad) {
-    double nv = (double)N * V;
-    double bytes = (double)N * Vp * AS(ctx) * (want_grad ? 2 : 1) + 4.0 * N * 9;
-    // Entropy terms make the reduction a little dearer than the plain classifier's.
-    RUN(ctx, want_grad ? KB_BWD : KB_FWD, KB_CLASSIFIER, (want_grad ? 10 : 6) * nv, bytes,
+    double nv = (double)N * V, rd = (double)N * Vp * AS(ctx), bytes = rd + 4.0 * N * 10;
+    // As kb_classifier: the forward part (6 FLOPs a logit with the entropy) is forward, the
+    // fused gradient (4 more) backward.
+    if (want_grad) charge(ctx, KB_FWD, KB_CLASSIFIER, 6 * nv, bytes);
+    RUN(ctx, want_grad ? KB_BWD : KB_FWD, KB_CLASSIFIER, want_grad ? 4 * nv : 6 * nv, want_grad ? rd : bytes,
         ctx->ops->pg_loss(ctx, logits, p, rows, N, V, Vp, want_grad));
 }
 

@@ -97,6 +97,16 @@ typedef struct acts {
 // Element offset of layer l's slice of a per-layer buffer that holds `per` elements a layer.
 static size_t lay(const gpt2 *m, int l, size_t per) { return m->training ? (size_t)l * per : 0; }
 static kb_act *at(const gpt2 *m, const kb_act *p, size_t i) { return kb_at(m->ctx, p, i); }
+// Every public entry point that runs ops charges them to the model's role, if it has one.
+static void enter(const gpt2 *m) {
+    if (m->role[0]) kb_set_stage(m->ctx, m->role);
+}
+
+void gpt2_set_role(gpt2 *m, const char *role) {
+    if (role && strlen(role) >= sizeof m->role) die("gpt2_set_role: role name '%s' is too long", role);
+    snprintf(m->role, sizeof m->role, "%s", role ? role : "");
+}
+
 static kb_act *W(const gpt2 *m, int t, size_t i) { return kb_at(m->ctx, m->wact, m->off[t] + i); }
 static float *G(const gpt2 *m, int t, size_t i) { return m->grads + m->off[t] + i; }
 
@@ -226,6 +236,7 @@ void gpt2_init(gpt2 *m, uint64_t seed) {
 // ---- forward ------------------------------------------------------------------------------------
 
 static void upload_batch(gpt2 *m, const int32_t *tokens, const int32_t *targets, int B, int T) {
+    enter(m);
     if (B < 1 || T < 1 || B * T > m->B * m->T || T > m->T)
         die("gpt2: micro-batch %dx%d exceeds the built size %dx%d", B, T, m->B, m->T);
     size_t n = (size_t)B * T;
@@ -514,6 +525,7 @@ void gpt2_reset_loss(gpt2 *m) { kb_zero(m->ctx, m->stats, 4); }
 void gpt2_update(gpt2 *m, const gpt2_opt *o, float lr) {
     kb_ctx *ctx = m->ctx;
     if (!m->training) die("gpt2_update: the model was built for inference only");
+    enter(m);
     kb_norm_squared(ctx, m->stats + 1, m->grads, m->n_params, 0);
     gpt2_shard whole = {0, m->n_params, m->n_params};  // the moments cover every parameter
     gpt2_update_shard(m, &whole, o, lr, m->stats + 1);

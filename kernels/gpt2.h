@@ -71,6 +71,7 @@ typedef struct gpt2 {
     float *rl_in;                  // device (5, B·T) per-token inputs of the RL losses (training only)
     float *rl_out;                 // device (5, B·T) per-token outputs: logp, entropy, loss, clipped, ratio
     int train_from;                // first layer whose weights train (0: all; > 0 also freezes the embeddings)
+    char role[KB_STAGE_NAME];      // counter stage the model's ops are charged to ("" : the caller's)
     int chunk;                     // classifier row chunk
     int last_B, last_T;
 } gpt2;
@@ -79,6 +80,10 @@ typedef struct gpt2 {
 // builds an inference-only model (no gradients, optimizer state or per-layer activations).
 void gpt2_build(gpt2 *m, kb_ctx *ctx, const gpt2_config *cfg, int B, int T, int training);
 void gpt2_free(gpt2 *m);
+// Charges every op the model runs from now on to the counter stage `role` (kb_set_stage), so
+// a process with several models (policy, reference, critic, reward model) reports FLOPs and
+// bytes of each, by phase: e.g. "ppo.policy", "ppo.reference". NULL or "": the caller's stage.
+void gpt2_set_role(gpt2 *m, const char *role);
 // GPT-2 initialisation from a seed: N(0, 0.02) weights, residual projections scaled by
 // 1/sqrt(2L), zero biases, unit layernorm gains, N(0, 0.01) positions. Same bits on every
 // backend (drawn on the host).

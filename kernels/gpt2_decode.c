@@ -174,6 +174,7 @@ void gpt2_dec_forward(gpt2_decoder *d, const gpt2_dec_call *c) {
     kb_ctx *ctx = m->ctx;
     const int C = m->cfg.C, L = m->cfg.L, n = c->n;
     const gpt2_dec_host *in = &d->d;
+    if (m->role[0]) kb_set_stage(ctx, m->role);
     kb_encoder_forward(ctx, d->x, in->tokens, in->positions, Wt(m, GPT2_WTE, 0), Wt(m, GPT2_WPE, 0), n, m->cfg.maxT, C);
     kb_layernorm_forward(ctx, d->ln, NULL, NULL, d->x, Wt(m, GPT2_LN1W, 0), Wt(m, GPT2_LN1B, 0), n, C);
     // The residual stream stays in x and every layernorm output in ln (in place, one token's

@@ -51,7 +51,7 @@ typedef enum {
     KB_NCLASSES
 } kb_op_class;
 
-#define KB_MAX_STAGES 8
+#define KB_MAX_STAGES 32
 #define KB_STAGE_NAME 32
 
 // ---- context ----------------------------------------------------------------------------

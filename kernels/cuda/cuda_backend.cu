@@ -4,31 +4,27 @@
 
 #include "kernels/cuda/cuda_common.cuh"
 
-// Every allocation carries its size in a table so kb_free can report it.
-typedef struct alloc_rec {
-    void *p;
-    size_t bytes;
-} alloc_rec;
-static alloc_rec *g_allocs;
-static size_t g_nallocs, g_cap_allocs;
-
-static void remember(void *p, size_t bytes) {
-    if (g_nallocs == g_cap_allocs) {
-        g_cap_allocs = g_cap_allocs ? 2 * g_cap_allocs : 256;
-        g_allocs = (alloc_rec *)xrealloc(g_allocs, g_cap_allocs * sizeof *g_allocs);
+// Every allocation carries its size in the context's table so kb_free can report it (per
+// context: several contexts, and several models on one, never share state).
+static void remember(kb_ctx *ctx, void *p, size_t bytes) {
+    cuda_state *s = CS(ctx);
+    if (s->nallocs == s->cap_allocs) {
+        s->cap_allocs = s->cap_allocs ? 2 * s->cap_allocs : 256;
+        s->allocs = (cuda_alloc_rec *)xrealloc(s->allocs, s->cap_allocs * sizeof *s->allocs);
     }
-    g_allocs[g_nallocs].p = p;
-    g_allocs[g_nallocs].bytes = bytes;
-    g_nallocs++;
+    s->allocs[s->nallocs].p = p;
+    s->allocs[s->nallocs].bytes = bytes;
+    s->nallocs++;
 }
-static size_t forget(void *p) {
-    for (size_t i = 0; i < g_nallocs; i++)
-        if (g_allocs[i].p == p) {
-            size_t b = g_allocs[i].bytes;
-            g_allocs[i] = g_allocs[--g_nallocs];
+static size_t forget(kb_ctx *ctx, void *p) {
+    cuda_state *s = CS(ctx);
+    for (size_t i = 0; i < s->nallocs; i++)
+        if (s->allocs[i].p == p) {
+            size_t b = s->allocs[i].bytes;
+            s->allocs[i] = s->allocs[--s->nallocs];
             return b;
         }
-    die("kb_free: %p was not allocated by the CUDA backend", p);
+    die("kb_free: %p was not allocated by this CUDA context", p);
 }
 
 extern "C" cudaStream_t cuda_stream_of(kb_ctx *ctx) { return STREAM(ctx); }
@@ -90,6 +86,7 @@ static void cu_close(kb_ctx *ctx) {
     cudaFree(s->partials);
     cublasLtDestroy(s->lt);
     cudaStreamDestroy(s->stream);
+    free(s->allocs);
     free(s);
     ctx->impl = NULL;
 }
@@ -115,13 +112,13 @@ static void *cu_alloc(kb_ctx *ctx, size_t bytes, berr *e) {
         berr_set(e, "%s (GPU has %.2f GiB free of %.2f GiB)", cudaGetErrorString(err), fr / 1073741824.0, tot / 1073741824.0);
         return NULL;
     }
-    remember(p, bytes);
+    remember(ctx, p, bytes);
     return p;
 }
 
 static size_t cu_free(kb_ctx *ctx, void *p) {
     CUDA_CHECK(cudaStreamSynchronize(STREAM(ctx)));
-    size_t b = forget(p);
+    size_t b = forget(ctx, p);
     CUDA_CHECK(cudaFree(p));
     return b;
 }

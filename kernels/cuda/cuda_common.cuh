@@ -29,8 +29,16 @@ typedef __nv_bfloat16 bf16;
 #define STAGE_SLOTS 16
 #define STAGE_SLOT_BYTES (2u << 20)
 
+typedef struct cuda_alloc_rec {
+    void *p;
+    size_t bytes;
+} cuda_alloc_rec;
+
 typedef struct cuda_state {
     int device;
+    cuda_alloc_rec *allocs;  // live allocations (kb_free reports their size)
+    size_t nallocs, cap_allocs;
+    void *mm;                // the matmul plans (cuda_matmul.cu)
     int sm_count;
     cudaStream_t stream;
     cublasLtHandle_t lt;

@@ -33,13 +33,15 @@ typedef struct matmul_state {
     float *dbias_tmp;
     size_t dbias_cap;
 } matmul_state;
-static matmul_state *g_mm;  // one per process: berry opens one CUDA context at a time
+// The plans belong to the context (CS(ctx)->mm).
+#define MM(ctx) ((matmul_state *)CS(ctx)->mm)
 
 void cuda_matmul_init(kb_ctx *ctx) {
-    if (!g_mm) g_mm = (matmul_state *)xcalloc(1, sizeof *g_mm);
+    if (!CS(ctx)->mm) CS(ctx)->mm = xcalloc(1, sizeof(matmul_state));
 }
 
 void cuda_matmul_shutdown(kb_ctx *ctx) {
+    matmul_state *g_mm = MM(ctx);
     if (!g_mm) return;
     for (int i = 0; i < g_mm->nplans; i++) {
         plan *p = &g_mm->plans[i];
@@ -52,10 +54,11 @@ void cuda_matmul_shutdown(kb_ctx *ctx) {
     cudaFree(g_mm->dbias_tmp);
     free(g_mm->plans);
     free(g_mm);
-    g_mm = NULL;
+    CS(ctx)->mm = NULL;
 }
 
 static plan *get_plan(kb_ctx *ctx, plan_key key, const void *bias, const void *aux, int aux_ld) {
+    matmul_state *g_mm = MM(ctx);
     for (int i = 0; i < g_mm->nplans; i++)
         if (!memcmp(&g_mm->plans[i].key, &key, sizeof key)) return &g_mm->plans[i];
     if (g_mm->nplans == g_mm->cap) {
@@ -402,6 +405,7 @@ static void matmul_backward_dw(kb_ctx *ctx, float *dw, float *db, const kb_act *
     // The bias gradient (sum over N = the k dimension of B) comes from the BGRADB epilogue
     // into a scratch vector that is then added to db.
     float *dbtmp = NULL;
+    matmul_state *g_mm = MM(ctx);
     if (db) {
         if (g_mm->dbias_cap < (size_t)OC) {
             CUDA_CHECK(cudaStreamSynchronize(STREAM(ctx)));

@@ -103,6 +103,14 @@ int main(int argc, char **argv) {
              kb_matmul_backward(ctx, z, dwte, NULL, logits, x, wte, NULL, chunk, C, Vp));
         TIME("classifier softmax+grad (8192 rows)", 0, 3.0 * chunk * Vp * as,
              kb_classifier(ctx, logits, nll, NULL, tg, NULL, 1e-5f, 1.0f, chunk, V, Vp, 1));
+        // The fused policy-gradient loss in the same pass (every term on), against the line above.
+        float *rin = kb_alloc(ctx, (size_t)chunk * 6 * 4), *rout = kb_alloc(ctx, (size_t)chunk * 5 * 4);
+        kb_zero(ctx, rin, (size_t)chunk * 6 * 4);
+        kb_pg_params pgp = {.inv_temp = 1.25f, .clip_low = 0.2f, .clip_high = 0.28f, .dual_clip = 3, .is_cap = 2,
+                            .ent_coef = 0.01f, .kl_coef = 0.05f, .kl_kind = KB_KL_K3, .dscale = 1e-5f};
+        kb_pg_rows pgr = {tg, rin, rin + chunk, rin + 2 * chunk, rin + 3 * chunk, rin + 4 * chunk, rout, rout + chunk,
+                          rout + 2 * chunk, rout + 3 * chunk, rout + 4 * chunk};
+        TIME("pg loss (all terms) + grad (8192 rows)", 0, 3.0 * chunk * Vp * as, kb_pg_loss(ctx, logits, &pgp, &pgr, chunk, V, Vp, 1));
     }
     printf("attention (model FLOPs, causal)\n");
     double pairs = (double)B * NH * T * (T + 1) / 2.0, hs = (double)C / NH;

@@ -1,7 +1,7 @@
 # Device-only programs: CUDA ops and model against the CPU reference, and the training
 # benchmark. Built by `make`, run by `make device-check` on a machine with a GPU.
 DEVICE_PROGS := $(BUILD)/tests/device/test_cuda_ops $(BUILD)/tests/device/test_cuda_model \
-                $(BUILD)/tests/device/test_cuda_decode $(BUILD)/tests/device/bench_gpt2 $(BUILD)/tests/device/bench_ops \
+                $(BUILD)/tests/device/test_cuda_decode $(BUILD)/tests/device/test_cuda_rl $(BUILD)/tests/device/bench_gpt2 $(BUILD)/tests/device/bench_ops \
                 $(BUILD)/tests/device/bench_rollout
 BINS += $(DEVICE_PROGS)
 $(BUILD)/tests/device/%: $(call objs,tests/device/%.c) $(LIB_KERNELS) $(LIB_BASE)

@@ -22,7 +22,7 @@ fail=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 
 if has tests; then
-    for t in test_cuda_ops test_cuda_model test_cuda_decode; do
+    for t in test_cuda_ops test_cuda_model test_cuda_decode test_cuda_rl; do
         "$B/tests/device/$t" > "$OUT/$t.log" 2>&1; rc=$?
         echo "== $t: $(tail -n 1 "$OUT/$t.log") (exit $rc)"
         [ $rc = 0 ] || { fail=1; grep FAIL "$OUT/$t.log" | head; }
