@@ -245,6 +245,11 @@ void problem_free(problem_rec *p) {
 // then per node: u32 parent, u32 finish, u64 seed, u32 n_tokens, u32 n_steps,
 // n_tokens u32 ids, n_tokens f32 log-probs, n_steps u32 step ends.
 
+uint64_t traj_tree_id(const traj_rec *t) {
+    uint64_t root = t->n_nodes ? t->nodes[0].seed : (t->n_prompt ? t->prompt[0] : 0);
+    return mix64(mix64(t->problem_id, t->policy_version), root) | 1;  // never 0: 0 means "not known"
+}
+
 void traj_encode(bbuf *out, const traj_rec *t) {
     bbuf_u64(out, t->problem_id);
     bbuf_u32(out, t->policy_version);
@@ -337,7 +342,8 @@ void traj_free(traj_rec *t) {
 }
 
 // ---- verdicts -------------------------------------------------------------------------------------------
-// u64 problem_id, u32 node, u32 policy_version, u32 outcome, f32 cpu_seconds, string detail.
+// u64 problem_id, u32 node, u32 policy_version, u32 outcome, f32 cpu_seconds, string detail;
+// schema 2: u64 tree_id.
 
 void verdict_encode(bbuf *out, const verdict_rec *v) {
     bbuf_u64(out, v->problem_id);
@@ -346,6 +352,7 @@ void verdict_encode(bbuf *out, const verdict_rec *v) {
     bbuf_u32(out, v->outcome);
     bbuf_f32(out, v->cpu_seconds);
     put_str(out, v->detail);
+    bbuf_u64(out, v->tree_id);
 }
 
 int verdict_decode(const uint8_t *rec, size_t len, uint32_t schema, verdict_rec *out, berr *e) {
@@ -360,7 +367,7 @@ int verdict_decode(const uint8_t *rec, size_t len, uint32_t schema, verdict_rec 
         return berr_set(e, "verdicts record: unknown outcome %u at record byte offset 16", out->outcome);
     if (out->cpu_seconds < 0)
         return berr_set(e, "verdicts record: negative cpu_seconds %g at record byte offset 20", out->cpu_seconds);
-    if (rd_str(&r, "detail", &out->detail) || rd_end(&r)) {
+    if (rd_str(&r, "detail", &out->detail) || (schema >= 2 && rd_u64(&r, "tree_id", &out->tree_id)) || rd_end(&r)) {
         verdict_free(out);
         return -1;
     }
@@ -534,6 +541,7 @@ int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *re
                 (unsigned long long)v.problem_id, v.node, v.policy_version, outcome_name(v.outcome),
                 (double)v.cpu_seconds);
         json_key_str(f, "detail", v.detail);
+        if (schema >= 2) fprintf(f, ",\"tree_id\":%llu", (unsigned long long)v.tree_id);
         fputs("}\n", f);
         verdict_free(&v);
         return 0;

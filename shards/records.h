@@ -90,12 +90,18 @@ typedef struct traj_rec {
     uint32_t n_nodes;
     traj_node *nodes;
 } traj_rec;
+// The id that names a tree: problem, policy version and the first root's seed (rollout seeds
+// every node from its run's seed, problem and node, so two runs give two ids unless they
+// sampled the very same tree). Verdicts and labels carry it.
+uint64_t traj_tree_id(const traj_rec *t);
 void traj_encode(bbuf *out, const traj_rec *t);
 int traj_decode(const uint8_t *rec, size_t len, uint32_t schema, traj_rec *out, berr *e);
 void traj_free(traj_rec *t);
 
 // ---- verdicts (SHARD_VERDICTS) ------------------------------------------------------------------
-#define VERDICT_SCHEMA 1
+// Schema 2 adds tree_id (traj_tree_id of the tree the leaf belongs to); schema 1 records read
+// with tree_id 0 (the tree is then known by problem id and policy version alone).
+#define VERDICT_SCHEMA 2
 enum verdict_outcome { OUTCOME_PASS = 0, OUTCOME_FAIL = 1, OUTCOME_TIMEOUT = 2, OUTCOME_CRASH = 3, OUTCOME_VIOLATION = 4 };
 const char *outcome_name(uint32_t outcome);  // "pass", "fail", "timeout", "crash", "violation"
 typedef struct verdict_rec {
@@ -105,6 +111,7 @@ typedef struct verdict_rec {
     uint32_t outcome;         // enum verdict_outcome
     float cpu_seconds;        // verifier CPU time spent on this check
     char *detail;             // human-readable reason
+    uint64_t tree_id;         // the leaf's tree (traj_tree_id); 0 for a lone candidate or a schema-1 record
 } verdict_rec;
 void verdict_encode(bbuf *out, const verdict_rec *v);
 int verdict_decode(const uint8_t *rec, size_t len, uint32_t schema, verdict_rec *out, berr *e);

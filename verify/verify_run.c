@@ -114,7 +114,8 @@ static int verify_tree(stream_stage *st, sandbox *sb, const sandbox_limits *lim,
     if (!rc && check_batch(sb, lim, items, k, v, e)) rc = berr_wrap(e, "%s record %llu", pos->shard, (unsigned long long)pos->record);
     bbuf rec = {0};
     for (uint32_t j = 0; j < k && !rc; j++) {
-        verdict_rec vr = {t->problem_id, leaf[j], t->policy_version, v[j].outcome, v[j].cpu_seconds, v[j].detail};
+        verdict_rec vr = {t->problem_id, leaf[j], t->policy_version, v[j].outcome, v[j].cpu_seconds, v[j].detail,
+                          traj_tree_id(t)};
         rec.n = 0;
         verdict_encode(&rec, &vr);
         if (stage_emit(st, rec.p, rec.n, e)) rc = -1;

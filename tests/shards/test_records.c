@@ -38,7 +38,7 @@ static void test_tokens(uint64_t *s) {
 
 // Decoding every strict prefix of a valid record must fail (and never read past it:
 // the copy is exactly k bytes long, so ASan catches an overread).
-#define CHECK_PREFIXES(decode, rec_t, free_fn, b)                                        \
+#define CHECK_PREFIXES_S(decode, rec_t, free_fn, b, schema)                             \
     do {                                                                                 \
         int bad = 0;                                                                     \
         for (size_t k = 0; k < (b).n; k += 1 + (b).n / 200) {                            \
@@ -46,7 +46,7 @@ static void test_tokens(uint64_t *s) {
             memcpy(cp, (b).p, k);                                                        \
             rec_t tmp;                                                                   \
             berr e2;                                                                     \
-            if (decode(cp, k, 1, &tmp, &e2) == 0) {                                      \
+            if (decode(cp, k, schema, &tmp, &e2) == 0) {                                 \
                 bad++;                                                                   \
                 free_fn(&tmp);                                                           \
             } else if (!strstr(e2.msg, "record")) {                                      \
@@ -56,6 +56,7 @@ static void test_tokens(uint64_t *s) {
         }                                                                                \
         CHECK(bad == 0, "%d truncated " #rec_t " records decoded or gave no message", bad); \
     } while (0)
+#define CHECK_PREFIXES(decode, rec_t, free_fn, b) CHECK_PREFIXES_S(decode, rec_t, free_fn, b, 1)
 
 static void test_problems(uint64_t *s) {
     for (int it = 0; it < 200; it++) {
@@ -162,7 +163,7 @@ static void test_verdicts_scores(uint64_t *s) {
         int rc = verdict_decode(b.p, b.n, VERDICT_SCHEMA, &w, &e);
         CHECK(rc == 0 && verdict_eq(&v, &w), "verdict round trip: %s", rc ? e.msg : "fields differ");
         if (!rc) verdict_free(&w);
-        if (it < 40) CHECK_PREFIXES(verdict_decode, verdict_rec, verdict_free, b);
+        if (it < 40) CHECK_PREFIXES_S(verdict_decode, verdict_rec, verdict_free, b, VERDICT_SCHEMA);
         verdict_free(&v);
 
         score_rec r = rand_score(s, it < 150 ? 40 : 10000);

@@ -131,7 +131,7 @@ int main(void) {
     // Empty shards of every kind.
     for (uint32_t kind = 1; kind <= SHARD_KIND_MAX; kind++) {
         char *path = xasprintf("%s/empty%u.shard", dir, kind);
-        shard_writer *w = shard_create(path, kind, 1, "test-writer", &e);
+        shard_writer *w = shard_create(path, kind, record_schema_max(kind), "test-writer", &e);
         CHECK(w && shard_finish(w, &e) == 0, "empty shard: %s", e.msg);
         recs r = {NULL, 0};
         check_reads(path, kind, &r, &s);

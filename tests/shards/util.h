@@ -107,6 +107,7 @@ static inline traj_rec rand_traj(uint64_t *s, uint32_t size) {
 static inline verdict_rec rand_verdict(uint64_t *s, uint32_t size) {
     verdict_rec v = {rng_next(s), rnd(s, 100), rnd(s, 50), rnd(s, OUTCOME_VIOLATION + 1), rng_uniform(s) * 3, NULL};
     v.detail = rand_str(s, rnd(s, size + 1));
+    v.tree_id = rng_next(s);
     return v;
 }
 
@@ -184,7 +185,8 @@ static inline int traj_eq(const traj_rec *a, const traj_rec *b) {
 
 static inline int verdict_eq(const verdict_rec *a, const verdict_rec *b) {
     return a->problem_id == b->problem_id && a->node == b->node && a->policy_version == b->policy_version &&
-           a->outcome == b->outcome && a->cpu_seconds == b->cpu_seconds && str_eq(a->detail, b->detail);
+           a->outcome == b->outcome && a->cpu_seconds == b->cpu_seconds && str_eq(a->detail, b->detail) &&
+           a->tree_id == b->tree_id;
 }
 
 static inline int score_eq(const score_rec *a, const score_rec *b) {
