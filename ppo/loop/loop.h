@@ -1,0 +1,63 @@
+// loop.h — build/bin/berry: the RL loop as one command (internal to ppo/loop/).
+//
+// A run is described by one config file of `key = value` lines (loop_config.c: the keys and
+// their meaning; `stage.option = value` passes an option to a stage). The driver starts each
+// stage as its own process in one run directory, one subdirectory per stage, and only starts,
+// watches and restarts them: stages meet in shard directories and checkpoints, and every
+// stage is resumable, so the same command after a crash (of the driver or a stage) continues
+// where the run was.
+#pragma once
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kernels/base.h"
+
+#define LOOP_MAX_PASS 256
+
+typedef struct loop_pass {  // `stage.option = value` lines, in file order
+    char stage[16], opt[64], *value;
+    int line;
+} loop_pass;
+
+typedef struct loop_config {
+    char *path;  // the config file
+    // run
+    char *out, *backend, *placement;
+    int64_t seed;
+    int sft_control;
+    // data
+    char *kinds, *difficulty;
+    int64_t corpus_docs, vocab_size, heldout_problems, sft_problems;
+    char *init_from, *tokenizer;
+    // RL
+    int64_t iterations, problems_per_iter, eval_every, eval_max_new;
+    double temperature;
+    loop_pass pass[LOOP_MAX_PASS];
+    int npass;
+} loop_config;
+
+// Reads and validates a config file: unknown keys, bad values and missing files are errors
+// naming the file and line. bin: the directory holding the stage binaries (to check the
+// passed-through options against each stage's own options).
+int loop_config_load(loop_config *c, const char *path, const char *bin, berr *e);
+void loop_config_free(loop_config *c);
+void loop_config_help(FILE *f);
+// Appends "--opt value" of every pass-through line of `stage` to argv (*n entries so far).
+void loop_config_args(const loop_config *c, const char *stage, const char **argv, int *n, int max);
+
+// ---- processes ----------------------------------------------------------------------------------
+
+typedef struct loop_run {
+    const char *bin;  // directory of the stage binaries
+    const char *dir;  // run directory
+    FILE *log;        // the run's log.jsonl
+    double t0;
+    int quiet;
+} loop_run;
+
+// Runs argv (argv[0] is a binary name in r->bin) with stdout and stderr appended to
+// DIR/logs/<name>.log, waits, and records it in the run log. A stage killed by a signal it did
+// not ask for is started again (it resumes), up to twice. The child dies with the driver
+// (PR_SET_PDEATHSIG), so a killed driver leaves no stage running. Returns the exit status
+// (0: success) or -1 when it could not be started.
+int loop_exec(loop_run *r, const char *name, const char *const *argv, berr *e);
