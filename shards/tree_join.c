@@ -198,12 +198,39 @@ static int read_dir(const char *dir, uint32_t kind, int require_closed, rec_list
     return rc;
 }
 
+// Trees in (problem id, tree id) order: the set does not depend on how a producer split its
+// output into shards, or where a restarted producer committed.
+typedef struct tree_key {
+    uint64_t problem, id;
+    size_t i;
+} tree_key;
+
+static int by_tree(const void *a, const void *b) {
+    const tree_key *x = a, *y = b;
+    if (x->problem != y->problem) return x->problem < y->problem ? -1 : 1;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static void sort_trees(rec_list *tl) {
+    traj_rec *t = tl->items;
+    tree_key *k = xmalloc((tl->n ? tl->n : 1) * sizeof *k);
+    for (size_t i = 0; i < tl->n; i++) k[i] = (tree_key){t[i].problem_id, traj_tree_id(&t[i]), i};
+    qsort(k, tl->n, sizeof *k, by_tree);
+    traj_rec *nt = xmalloc((tl->n ? tl->n : 1) * sizeof *nt);
+    char **nw = xmalloc((tl->n ? tl->n : 1) * sizeof *nw);
+    for (size_t i = 0; i < tl->n; i++) nt[i] = t[k[i].i], nw[i] = tl->where[k[i].i];
+    free(tl->items), free(tl->where), free(k);
+    tl->items = nt, tl->where = nw, tl->cap = tl->n;
+}
+
 int vtree_set_load(vtree_set *s, const char *traj_dir, const char *verdict_dir, int require_closed, berr *e) {
     memset(s, 0, sizeof *s);
     rec_list tl = {.size = sizeof(traj_rec)}, vl = {.size = sizeof(verdict_rec)};
     int rc = read_dir(traj_dir, SHARD_TRAJECTORIES, require_closed, &tl, e);
     if (!rc) rc = read_dir(verdict_dir, SHARD_VERDICTS, require_closed, &vl, e);
     if (!rc && tl.n == 0) rc = berr_set(e, "%s holds no trajectory trees", traj_dir);
+    if (!rc) sort_trees(&tl);
     if (!rc) rc = vtree_set_join(s, tl.items, (const char *const *)tl.where, tl.n, vl.items, vl.n,
                                  (const char *const *)vl.where, e);
     traj_rec *t = tl.items;

@@ -32,6 +32,7 @@ typedef struct vtree_set {
 
 // Loads every finished trajectory shard of traj_dir and every verdict shard of verdict_dir
 // (require_closed: both directories must have been closed by their producers) and joins them.
+// The trees come in (problem id, tree id) order, whatever the shards' layout.
 int vtree_set_load(vtree_set *s, const char *traj_dir, const char *verdict_dir, int require_closed, berr *e);
 // The same from trees already in memory (each taken over, then zeroed) and verdicts.
 int vtree_set_join(vtree_set *s, traj_rec *trees, const char *const *where, size_t n, const verdict_rec *v, size_t nv,

@@ -137,12 +137,24 @@ static void test_model(void) {
     for (int i = 0; i < N; i++) old[i] = lp[0][i] + 0.1f * rng_normal(&g_rng);
     kb_pg_params p = {.inv_temp = 1 / 0.7f, .clip_low = 0.2f, .clip_high = 0.2f, .ent_coef = 0.01f, .dscale = 1.0f};
     gpt2_pg_batch pb = {tok, tg, w, adv, old, NULL, NULL};
-    float *g[2];
+    float *g[2], *out[2][5];
+    double lsum[2];
     for (int k = 0; k < 2; k++) {
         gpt2_zero_grad(ms[k]);
         gpt2_pg_forward_backward(ms[k], &pb, B, T, &p);
         g[k] = get_f32(ms[k]->ctx, ms[k]->grads, ms[k]->n_params);
+        for (int j = 0; j < 5; j++) out[k][j] = xmalloc(N * 4);
+        gpt2_pg_read(ms[k], out[k][0], out[k][1], out[k][2], out[k][3], out[k][4]);
+        gpt2_read_stats(ms[k], &lsum[k], NULL);
     }
+    printf("  pg loss sum cpu %.6g cuda %.6g\n", lsum[0], lsum[1]);
+    const char *on[5] = {"pg step: logp", "pg step: entropy", "pg step: loss", "pg step: clipped", "pg step: ratio"};
+    for (int j = 0; j < 5; j++) {
+        if (j == 3) continue;  // flags: a ratio at a clip bound may flip
+        EXPECT_CLOSE(on[j], out[1][j], out[0][j], N, 2e-2);
+    }
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 5; j++) free(out[k][j]);
     for (int t = 0; t < GPT2_NTENSORS; t++) {
         if (!mc.size[t] || t == GPT2_HEADW || t == GPT2_HEADB) continue;
         char name[64];
