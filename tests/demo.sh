@@ -1,115 +1,41 @@
 #!/usr/bin/env bash
-# make demo (first version): from nothing to a base model and its verified pass@1.
+# make demo: from nothing to a reasoning-tuned model, with its report — the RL loop of
+# build/bin/berry on the built-in tasks:
 #
-#   1. problems and the built-in corpus from the verify stage's generators
-#   2. a BPE tokenizer trained on the corpus, and the corpus as token shards
-#   3. pretraining a small GPT-2 (on the GPU if there is one; on the CPU at a size that takes
-#      about 5 minutes on 2 cores, reaching a pass@1 around 20% on one-step problems)
-#   4. answers to held-out problems sampled from the model (greedy)
-#   5. the answers checked by the verifiers (math and code, in the sandbox)
-#   6. a report (text) and the loss curve (SVG)
+#   1. problems and a pretraining corpus from the verify stage's generators; a BPE tokenizer
+#   2. pretraining a small GPT-2 (the base model)
+#   3. RL iterations: rollout samples trajectory trees on fresh train problems, verify run
+#      checks every leaf (math exactly, code in the sandbox), ppo turns the verdicts into tree
+#      advantages and publishes the next policy
+#   4. held-out pass@1 (greedy) of the base and of the policies, and of an SFT control given
+#      the same FLOPs on reference solutions
+#   5. report.txt and report.html: pass@1 with confidence intervals, the RL curves, the FLOPs
+#      table (post-training against pretraining, forward against backward)
 #
-# Everything goes to DEMO_OUT (default build/demo), started afresh. DEMO_SMOKE=1 runs the same
-# pipeline at toy sizes in well under a minute (the test suite does).
+# Config: tests/rl/gpu.conf on a GPU (d6 on every task kind), tests/rl/cpu.conf on the CPU (a
+# 0.9M-parameter model on one-step problems, minutes on 2 cores), tests/rl/smoke.conf with
+# DEMO_SMOKE=1. DEMO_CONFIG overrides the choice; DEMO_BACKEND=cpu forces the CPU config.
+# Everything goes to DEMO_OUT (default build/demo), started afresh (DEMO_KEEP=1: continue a run
+# that was stopped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 OUT=${DEMO_OUT:-$BUILD/demo}
-SMOKE=${DEMO_SMOKE:-0}
-P=$BUILD/bin/pretrain
-SH=$BUILD/bin/shards
-V=$BUILD/bin/verify
-for b in "$P" "$SH" "$V"; do
-    [ -x "$b" ] || { echo "demo: $b is missing: run make first" >&2; exit 1; }
+for b in berry pretrain rollout verify ppo shards; do
+    [ -x "$BUILD/bin/$b" ] || { echo "demo: $BUILD/bin/$b is missing: run make first" >&2; exit 1; }
 done
-BACKEND=${DEMO_BACKEND:-$($P device)}
-t_start=$(date +%s)
-stage() { echo; echo "=== demo [$1/6] $2 ($(( $(date +%s) - t_start )) s)"; }
-
-# Sizes. CPU: a 4-layer, 128-channel model on one-step arithmetic and linear equations
-# (difficulty 1), about 5 minutes on 2 cores; GPU: d6 on every task kind; smoke: toy sizes.
-if [ "$SMOKE" = 1 ]; then
-    KINDS=arith,linear; DIFF=1; DOCS=3000; TRAIN_PROBLEMS=200; HELDOUT=8; VOCAB=300
-    MODEL=(--layers 1 --channels 32 --heads 2); SEQ=64; MB=8; BATCH=512; STEPS=30; LR=3e-3; WARMUP=3
-    EVAL=15; MAXNEW=32
-elif [ "$BACKEND" = cuda ]; then
-    KINDS=all; DIFF=1-3; DOCS=400000; TRAIN_PROBLEMS=20000; HELDOUT=500; VOCAB=4096
-    MODEL=(--depth 6); SEQ=256; MB=64; BATCH=65536; STEPS=1500; LR=1.5e-3; WARMUP=100
-    EVAL=250; MAXNEW=192
-else
-    KINDS=arith,linear; DIFF=1; DOCS=40000; TRAIN_PROBLEMS=2000; HELDOUT=100; VOCAB=400
-    MODEL=(--layers 4 --channels 128 --heads 4); SEQ=128; MB=16; BATCH=2048; STEPS=2000; LR=3e-3; WARMUP=50
-    EVAL=250; MAXNEW=64
-fi
+BACKEND=${DEMO_BACKEND:-$($BUILD/bin/pretrain device)}
+if [ -n "${DEMO_CONFIG:-}" ]; then CONF=$DEMO_CONFIG
+elif [ "${DEMO_SMOKE:-0}" = 1 ]; then CONF=tests/rl/smoke.conf
+elif [ "$BACKEND" = cuda ]; then CONF=tests/rl/gpu.conf
+else CONF=tests/rl/cpu.conf; fi
 # Idle OpenMP threads sleep instead of spinning: on a busy machine spinning threads steal the
 # cores the working ones need (5x slower steps measured); on an idle one it costs nothing.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-
-rm -rf "$OUT"
-mkdir -p "$OUT"
-echo "demo: backend $BACKEND, output in $OUT$([ "$SMOKE" = 1 ] && echo ' (smoke sizes)')"
-
-stage 1 "problems and corpus (verify gen, verify corpus)"
-$V corpus --out "$OUT/corpus.txt" --kinds "$KINDS" --difficulty "$DIFF" --count "$DOCS" --quiet
-# (train-split problems are for the later stages: SFT, rollout, RL; held-out ones measure pass@1)
-$V gen --out "$OUT/problems" --kinds "$KINDS" --difficulty "$DIFF" --count "$TRAIN_PROBLEMS" --split train --quiet
-$V gen --out "$OUT/heldout" --kinds "$KINDS" --difficulty "$DIFF" --count "$HELDOUT" --split heldout --quiet
-
-stage 2 "tokenizer and token shards (shards train-tokenizer, shards tokenize)"
-$SH train-tokenizer --vocab-size "$VOCAB" --out "$OUT/tok.bpe" "$OUT/corpus.txt"
-$SH tokenize --tokenizer "$OUT/tok.bpe" --out "$OUT/tokens" "$OUT/corpus.txt"
-
-stage 3 "pretraining ($BACKEND)"
-$P --data "$OUT/tokens" --tokenizer "$OUT/tok.bpe" "${MODEL[@]}" --seq-len "$SEQ" --micro-batch "$MB" \
-    --batch-tokens "$BATCH" --steps "$STEPS" --lr "$LR" --warmup "$WARMUP" --eval-every "$EVAL" --ckpt-every "$EVAL" \
-    --sample-every "$EVAL" --sample-tokens 48 --sample-prompt "Compute " --backend "$BACKEND" --out "$OUT/run"
-
-stage 4 "answers to held-out problems (pretrain generate, greedy)"
-$P generate --ckpt "$OUT/run/model.bin" --tokenizer "$OUT/tok.bpe" --problems "$OUT/heldout" --max-new "$MAXNEW" \
-    --backend "$BACKEND" --out "$OUT/candidates.jsonl"
-
-stage 5 "checking the answers (verify check)"
-$V check --problems "$OUT/heldout" --candidates "$OUT/candidates.jsonl" --out "$OUT/verdicts"
-
-stage 6 "report and loss curve (pretrain plot)"
-$P plot --log "$OUT/run/log.jsonl" --out "$OUT/loss.svg" --title "berry demo: pretraining loss ($BACKEND)"
-$SH cat "$OUT/verdicts" 2>/dev/null > "$OUT/verdicts.jsonl"
-$SH cat "$OUT/heldout" 2>/dev/null > "$OUT/heldout.jsonl"
-{
-    echo "berry demo report ($(date -u '+%Y-%m-%d %H:%M UTC'))"
-    echo
-    echo "backend:        $BACKEND ($(grep -o '"device": "[^"]*"' "$OUT/run/log.jsonl" | head -1 | cut -d'"' -f4))"
-    echo "corpus:         $DOCS documents ($KINDS, difficulty $DIFF), $(wc -c < "$OUT/corpus.txt") bytes"
-    echo "tokenizer:      byte-level BPE, $VOCAB ids"
-    awk -F'"model": ' 'NR == 1 && /"event": "config"/ { split($2, a, "}"); print "model:          " a[1] "}" }' \
-        "$OUT/run/log.jsonl"
-    grep -o '"n_params": [0-9]*' "$OUT/run/log.jsonl" | head -1 | sed 's/"n_params": /parameters:     /'
-    awk '/"event": "end"/ { match($0, /"seconds": [0-9.]*/); s = substr($0, RSTART + 11, RLENGTH - 11);
-          match($0, /"tokens": [0-9]*/); t = substr($0, RSTART + 10, RLENGTH - 10);
-          match($0, /"flops_total": [0-9.e+]*/); f = substr($0, RSTART + 15, RLENGTH - 15);
-          printf "training:       %s steps, %s tokens, %.1f s, %.4g FLOPs (pretrain stage, counted)\n", '"$STEPS"', t, s, f }' \
-        "$OUT/run/log.jsonl"
-    awk '/"loss": / && !/val_loss/ { match($0, /"loss": [0-9.e+-]*/); l = substr($0, RSTART + 8, RLENGTH - 8); if (!n++) f = l }
-         /"val_loss"/ { match($0, /"val_loss": [0-9.e+-]*/); v = substr($0, RSTART + 12, RLENGTH - 12); if (!m++) vf = v }
-         END { printf "train loss:     %.4f -> %.4f\nvalidation:     %.4f -> %.4f\n", f, l, vf, v }' "$OUT/run/log.jsonl"
-    echo
-    # pass@1 overall and per task kind: verdicts joined with the problems' kinds
-    awk 'FNR == NR { if (match($0, /"id": *[0-9]+/)) { id = substr($0, RSTART, RLENGTH); sub(/.*: */, "", id);
-                       match($0, /"task": *"[a-z]+"/); k = substr($0, RSTART, RLENGTH); sub(/.*: *"/, "", k); sub(/"/, "", k);
-                       kind[id] = k }; next }
-         { match($0, /"problem_id": *[0-9]+/); id = substr($0, RSTART, RLENGTH); sub(/.*: */, "", id);
-           k = (id in kind) ? kind[id] : "?"; n[k]++; N++
-           if ($0 ~ /"outcome": *"pass"/) { p[k]++; P++ } }
-         END { printf "pass@1 (greedy, held-out problems, checked by the verifiers): %d/%d = %.1f%%\n", P, N, N ? 100 * P / N : 0
-               for (k in n) printf "  %-8s %d/%d = %.1f%%\n", k, p[k], n[k], 100 * p[k] / n[k] }' \
-        "$OUT/heldout.jsonl" "$OUT/verdicts.jsonl"
-    echo
-    echo "a few answers (problem -> completion):"
-    head -3 "$OUT/candidates.jsonl" | cut -c1-200
-    echo
-    echo "files: $OUT/loss.svg (loss curve), $OUT/run/log.jsonl (run log), $OUT/run/model.bin (weights),"
-    echo "       $OUT/candidates.jsonl (answers), $OUT/verdicts (verdict shards)"
-    echo "total time: $(( $(date +%s) - t_start )) s"
-} > "$OUT/report.txt"
+[ "${DEMO_KEEP:-0}" = 1 ] || rm -rf "$OUT"
+echo "demo: backend $BACKEND, config $CONF, output in $OUT"
+t0=$(date +%s)
+"$BUILD/bin/berry" run --config "$CONF" --out "$OUT"
 echo
 cat "$OUT/report.txt"
+echo "whole demo: $(( $(date +%s) - t0 )) s"

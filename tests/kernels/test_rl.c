@@ -440,14 +440,14 @@ static void test_model_gradients(void) {
         float *p = xmalloc(m.n_params * 4), *g = xmalloc(m.n_params * 4);
         perturb(&m, p, 23, 0.1f);
         float lp[32];
-        gpt2_token_logprobs(&m, tok, tg, B, T, 1.0f, lp, NULL);
+        gpt2_token_logprobs(&m, tok, tg, B, T, 0.7f, lp, NULL);
         for (int i = 0; i < N; i++) {
             old[i] = lp[i] + 0.05f * rng_normal(&r);  // ratios near 1: inside the clip
             beh[i] = old[i] + 0.2f * rng_normal(&r);
             ref[i] = lp[i] + 0.3f * rng_normal(&r);
         }
         pg_obj o = {{tok, tg, w, adv, old, beh, ref},
-                    {.inv_temp = 1.0f, .clip_low = 0.2f, .clip_high = 0.2f, .is_cap = 2.0f, .ent_coef = 0.02f,
+                    {.inv_temp = 1.0f / 0.7f, .clip_low = 0.2f, .clip_high = 0.2f, .is_cap = 2.0f, .ent_coef = 0.02f,
                      .kl_coef = 0.1f, .kl_kind = KB_KL_K3, .dscale = 1.0f},
                     B, T};
         pg_objective_of(&m, &o);
