@@ -29,6 +29,11 @@ static const cli_opt opts[] = {
      "berry tokenizer of the trajectories (required; its vocabulary must be the policy's)"},
     {CLI_STR, "out", F(out), NULL, 0, 0, NULL, CLI_LOCAL, "DIR",
      "policy directory: policy-v<N+1>.bin (and critic-v<N+1>.bin) are published here (required)"},
+    {CLI_COUNT, "take", F(take), "0", 0, 1e12, NULL, CLI_KEEP, "K",
+     "stream form (rollout running ahead): train on K trees of the directories, which need not be closed (0: all, closed)"},
+    {CLI_COUNT, "skip", F(skip), "0", 0, 1e15, NULL, CLI_KEEP, "S",
+     "stream form: after the first S trees (the earlier iterations'), in the order of the shards"},
+    {CLI_F64, "wait", F(wait), "3600", 0, 1e9, NULL, CLI_FREE, "SEC", "stream form: wait at most SEC for the trees and verdicts"},
     {CLI_STR, "work", F(work), NULL, 0, 0, NULL, CLI_LOCAL, "DIR",
      "this iteration's checkpoints, log.jsonl, report.json, opt.bin (default: OUT/ppo-v<N+1>)"},
     SECTION("Rewards"),
@@ -100,6 +105,7 @@ int ppo_config_check(const ppo_config *c, berr *e) {
     if (!c->out) return berr_set(e, "--out DIR is required");
     if (c->dual_clip != 0 && c->dual_clip <= 1) return berr_set(e, "--dual-clip %g must be above 1 (or 0: off)", c->dual_clip);
     if (c->critic && c->advantage != PPO_ADV_GAE) return berr_set(e, "--critic is for --advantage gae");
+    if (c->skip && !c->take) return berr_set(e, "--skip goes with --take");
     if (c->kl_mode == PPO_KL_REWARD && c->kl_coef > 0 && c->advantage != PPO_ADV_GAE)
         return berr_set(e, "--kl-mode reward needs per-token credit: use --advantage gae, or --kl-mode loss");
     return 0;

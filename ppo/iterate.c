@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kernels/train/ckptdir.h"
 #include "kernels/train/order.h"
@@ -498,7 +499,45 @@ int ppo_main(int argc, char **argv, int first) {
         comm_finalize(x->cm);
         return 0;
     }
-    rc = vtree_set_load(&x->trees, c->trajectories, c->verdicts, 1, &e);
+    if (!c->take) {
+        rc = vtree_set_load(&x->trees, c->trajectories, c->verdicts, 1, &e);
+    } else {  // stream form: wait for trees [skip, skip + take) and their verdicts
+        double t0 = now_sec(), said = 0;
+        for (;;) {
+            size_t complete = 0;
+            int closed = 0;
+            int got = vtree_set_load_range(&x->trees, c->trajectories, c->verdicts, (size_t)c->skip, (size_t)c->take,
+                                           &complete, &closed, &e);
+            if (got) {
+                rc = got < 0 ? -1 : 0;
+                break;
+            }
+            if (closed) {
+                // verify may still be writing the last verdicts; a closed verdict directory ends it
+                char *vc = xasprintf("%s/CLOSED", c->verdicts);
+                int vclosed = file_exists(vc);
+                free(vc);
+                if (vclosed) {
+                    rc = berr_set(&e, "%s and %s are closed with %zu complete trees: trees %lld..%lld will never come",
+                                  c->trajectories, c->verdicts, complete, (long long)c->skip,
+                                  (long long)(c->skip + c->take - 1));
+                    break;
+                }
+            }
+            double t = now_sec();
+            if (t - t0 > c->wait) {
+                rc = berr_set(&e, "waited %.0f s for trees %lld..%lld of %s with their verdicts: only %zu complete", t - t0,
+                              (long long)c->skip, (long long)(c->skip + c->take - 1), c->trajectories, complete);
+                break;
+            }
+            if (x->rank == 0 && !c->quiet && t - said >= 10) {
+                fprintf(stderr, "ppo: waiting for trees %lld..%lld (%zu complete so far)\n", (long long)c->skip,
+                        (long long)(c->skip + c->take - 1), complete);
+                said = t;
+            }
+            usleep(200000);
+        }
+    }
     if (!rc) rc = ppo_rows_build(&x->r, &x->trees, c, x->version, x->pinfo.cfg.maxT, x->pinfo.cfg.V, &e);
     if (!rc && x->rank == 0) rc = mkdir_p(x->work, &e);
     tr_agree(x->cm, rc, &e, 1);

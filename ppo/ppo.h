@@ -27,6 +27,8 @@ typedef struct ppo_config {
     int advantage, group_norm;
     double tree_mix, gamma, lambda, adv_eps;
     int max_staleness;
+    int64_t take, skip;  // stream form: trees [skip, skip + take) of still-growing directories
+    double wait;         // ... waiting at most this long for them
     // update
     int epochs, minibatches, micro_batch, loss_norm, proximal;
     double lr, critic_lr, weight_decay, beta1, beta2, eps, grad_clip;

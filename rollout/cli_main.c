@@ -22,6 +22,7 @@ typedef struct opts {
     const char *policy, *follow, *tokenizer, *problems, *out, *name, *instruction, *stats;
     int64_t policy_version;  // -1: from the file name (policy-v<N>.bin), else 0
     double follow_poll, progress, commit_seconds, idle_timeout;
+    int64_t pace_n, pace_ahead;  // --pace N,K (0: off)
     int part, parts, commit_records, skip_long, backend;  // backend: 0 auto, 1 cpu, 2 cuda
     size_t kv_bytes;                                     // 0: the backend's default
     ro_config rc;
@@ -40,6 +41,9 @@ static void usage(FILE *f) {
             "  --follow DIR           use the newest DIR/policy-v<N>.bin and pick up each newer one as it is\n"
             "                         published (problems started after that use it; running ones finish first)\n"
             "  --follow-poll SEC      how often to look for a new version (default 1)\n"
+            "  --pace N,K             with --follow: start the p-th problem (stream order) only with a policy\n"
+            "                         version >= p/N - K: a trainer taking N trees a version is never more\n"
+            "                         than K versions behind (the RL loop's pooled placement)\n"
             "  --tokenizer FILE       berry tokenizer file (its vocabulary must be the checkpoint's)\n"
             "  --problems DIR         problem shard directory (streamed: shards are taken as they appear)\n"
             "  --out DIR              trajectory shard directory\n"
@@ -118,7 +122,7 @@ static int parse_buckets(const char *s, ro_config *c, berr *e) {
 
 enum {
     O_POLICY = 256, O_POLICY_VERSION, O_FOLLOW, O_FOLLOW_POLL, O_TOKENIZER, O_PROBLEMS, O_OUT, O_NAME, O_PART, O_PARTS,
-    O_INSTRUCTION, O_SKIP_LONG, O_IDLE, O_ROOTS, O_FORK, O_DEPTH, O_BUDGET, O_MAX_NEW, O_FORCE_STEP, O_TEMP, O_TOPK,
+    O_INSTRUCTION, O_SKIP_LONG, O_IDLE, O_PACE, O_ROOTS, O_FORK, O_DEPTH, O_BUDGET, O_MAX_NEW, O_FORCE_STEP, O_TEMP, O_TOPK,
     O_TOPP, O_SEED, O_BACKEND, O_KV, O_BS, O_MAX_BATCH, O_PREFILL, O_PREFILL_PAD, O_BUCKETS, O_NO_SHARE, O_CASCADE, O_COMMIT_RECORDS,
     O_COMMIT_SECONDS, O_PROGRESS, O_STATS, O_HELP
 };
@@ -128,7 +132,7 @@ static int parse_opts(int argc, char **argv, opts *o, berr *e) {
         {"policy", 1, 0, O_POLICY}, {"policy-version", 1, 0, O_POLICY_VERSION}, {"follow", 1, 0, O_FOLLOW},
         {"follow-poll", 1, 0, O_FOLLOW_POLL}, {"tokenizer", 1, 0, O_TOKENIZER}, {"problems", 1, 0, O_PROBLEMS},
         {"out", 1, 0, O_OUT}, {"name", 1, 0, O_NAME}, {"part", 1, 0, O_PART}, {"parts", 1, 0, O_PARTS},
-        {"instruction", 1, 0, O_INSTRUCTION}, {"skip-long-prompts", 0, 0, O_SKIP_LONG}, {"idle-timeout", 1, 0, O_IDLE},
+        {"instruction", 1, 0, O_INSTRUCTION}, {"skip-long-prompts", 0, 0, O_SKIP_LONG}, {"idle-timeout", 1, 0, O_IDLE}, {"pace", 1, 0, O_PACE},
         {"roots", 1, 0, O_ROOTS}, {"fork", 1, 0, O_FORK}, {"depth", 1, 0, O_DEPTH}, {"budget", 1, 0, O_BUDGET},
         {"max-new", 1, 0, O_MAX_NEW}, {"force-step", 1, 0, O_FORCE_STEP}, {"temperature", 1, 0, O_TEMP},
         {"top-k", 1, 0, O_TOPK}, {"top-p", 1, 0, O_TOPP}, {"seed", 1, 0, O_SEED}, {"backend", 1, 0, O_BACKEND},
@@ -167,6 +171,18 @@ static int parse_opts(int argc, char **argv, opts *o, berr *e) {
         case O_INSTRUCTION: o->instruction = a; break;
         case O_SKIP_LONG: o->skip_long = 1; break;
         case O_IDLE: rc = parse_f64("--idle-timeout", a, 0, 1e9, &o->idle_timeout, e); break;
+        case O_PACE: {
+            const char *comma = strchr(a, ',');
+            char nbuf[32];
+            if (!comma || (size_t)(comma - a) >= sizeof nbuf) {
+                rc = berr_set(e, "--pace wants N,K (problems a policy version, versions ahead), got '%s'", a);
+                break;
+            }
+            snprintf(nbuf, sizeof nbuf, "%.*s", (int)(comma - a), a);
+            rc = parse_i64("--pace N", nbuf, 1, INT32_MAX, &o->pace_n, e);
+            if (!rc) rc = parse_i64("--pace K", comma + 1, 0, INT32_MAX, &o->pace_ahead, e);
+            break;
+        }
         case O_ROOTS: rc = parse_int("--roots", a, 1, 4096, &o->rc.roots, e); break;
         case O_FORK: rc = parse_int("--fork", a, 1, 64, &o->rc.fork, e); break;
         case O_DEPTH: rc = parse_int("--depth", a, 0, 64, &o->rc.depth, e); break;
@@ -212,6 +228,7 @@ static int parse_opts(int argc, char **argv, opts *o, berr *e) {
         return berr_set(e, "--tokenizer, --problems and --out are required (see --help)");
     if (o->part >= o->parts) return berr_set(e, "--part %d must be below --parts %d", o->part, o->parts);
     if (o->follow && o->policy_version >= 0) return berr_set(e, "--policy-version goes with --policy, not --follow");
+    if (o->pace_n && !o->follow) return berr_set(e, "--pace goes with --follow (it waits for newer policy versions)");
     return 0;
 }
 
@@ -243,6 +260,7 @@ typedef struct run {
     char *policy_path;
     int versions_used;
     uint64_t problems_read, skipped_long, trees_pending, tokens_written;
+    uint64_t pace_base;  // problems committed by earlier runs (the stream index of this run's first)
     double t_start, t_commit, t_progress, t_poll;
     bbuf rec;
 } run;
@@ -523,7 +541,7 @@ static int setup(run *r, berr *e) {
         if (r->L.base_cursor && stream_set_cursor(r->in, r->L.base_cursor, strlen(r->L.base_cursor), NULL, e))
             return berr_wrap(e, "restoring the input cursor of %s/%s", o->out, last);
         fprintf(stderr, "rollout: resuming %s after %llu problems written (%zu more done beyond the cursor)\n",
-                r->producer, (unsigned long long)r->L.problems, r->L.nskip);
+                r->producer, (unsigned long long)r->L.problems, r->L.nskip);        r->pace_base = r->L.problems - r->L.nskip;  // problems before the restored cursor
     }
     // config echo
     const ro_config *c = ro_config_of(r->E);
@@ -557,12 +575,21 @@ static int newer_policy(run *r, char **path, uint32_t *v, berr *e) {
     return 0;
 }
 
+// --pace N,K: the held problem is the p-th of the stream; it may start with version v only if
+// v >= p / N - K.
+static int paced_out(const run *r) {
+    if (!r->o->pace_n) return 0;
+    uint64_t p = r->pace_base + r->problems_read - 1;
+    return (int64_t)r->version < (int64_t)(p / (uint64_t)r->o->pace_n) - r->o->pace_ahead;
+}
+
 static int main_loop(run *r, berr *e) {
     held h = {0};
     int input_end = 0, rc = 0;
     char *next_path = NULL;
     uint32_t next_version = 0;
     ro_engine *E = r->E;
+    int gated = 0;
     kb_set_stage(r->ctx, "rollout");
     r->t_commit = r->t_progress = now_sec();
     while (!rc) {
@@ -593,13 +620,23 @@ static int main_loop(run *r, berr *e) {
                     break;
                 }
             }
+            if (paced_out(r)) {  // too far ahead of the trainer: wait for a newer version
+                gated = 1;
+                break;
+            }
             if (ro_add(E, h.id, h.tok, h.n, h.answer_line, h.entry, e)) return -1;
             h.have = 0;
         }
         if (!ro_busy(E)) {
             if (input_end && !next_path && !h.have) break;
+            if (gated && !next_path) {
+                usleep((useconds_t)(r->o->follow_poll * 1e6));
+                r->t_poll = 0;
+            }
+            gated = 0;
             continue;
         }
+        gated = 0;
         ro_step(E);
         ro_result res;
         while (ro_take(E, &res)) {

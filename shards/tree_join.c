@@ -157,10 +157,11 @@ static void *list_push(rec_list *l, const char *where) {
     return (char *)l->items + l->size * l->n++;
 }
 
-static int read_dir(const char *dir, uint32_t kind, int require_closed, rec_list *out, berr *e) {
+static int read_dir(const char *dir, uint32_t kind, int require_closed, rec_list *out, int *closed, berr *e) {
     shard_dir_listing l;
     if (shard_dir_list(dir, &l, e)) return -1;
     int rc = 0;
+    if (closed) *closed = l.closed;
     if (require_closed && !l.closed)
         rc = berr_set(e, "%s is not closed (its producer has not finished writing it)", dir);
     for (size_t i = 0; i < l.n_shards && !rc; i++) {
@@ -227,8 +228,8 @@ static void sort_trees(rec_list *tl) {
 int vtree_set_load(vtree_set *s, const char *traj_dir, const char *verdict_dir, int require_closed, berr *e) {
     memset(s, 0, sizeof *s);
     rec_list tl = {.size = sizeof(traj_rec)}, vl = {.size = sizeof(verdict_rec)};
-    int rc = read_dir(traj_dir, SHARD_TRAJECTORIES, require_closed, &tl, e);
-    if (!rc) rc = read_dir(verdict_dir, SHARD_VERDICTS, require_closed, &vl, e);
+    int rc = read_dir(traj_dir, SHARD_TRAJECTORIES, require_closed, &tl, NULL, e);
+    if (!rc) rc = read_dir(verdict_dir, SHARD_VERDICTS, require_closed, &vl, NULL, e);
     if (!rc && tl.n == 0) rc = berr_set(e, "%s holds no trajectory trees", traj_dir);
     if (!rc) sort_trees(&tl);
     if (!rc) rc = vtree_set_join(s, tl.items, (const char *const *)tl.where, tl.n, vl.items, vl.n,
@@ -240,6 +241,68 @@ int vtree_set_load(vtree_set *s, const char *traj_dir, const char *verdict_dir, 
     for (size_t i = 0; i < tl.n; i++) free(tl.where[i]);
     for (size_t i = 0; i < vl.n; i++) free(vl.where[i]);
     free(tl.items), free(tl.where), free(vl.items), free(vl.where);
+    return rc;
+}
+
+static void lists_free(rec_list *tl, rec_list *vl) {
+    traj_rec *t = tl->items;
+    for (size_t i = 0; i < tl->n; i++) traj_free(&t[i]);
+    verdict_rec *v = vl->items;
+    for (size_t i = 0; i < vl->n; i++) verdict_free(&v[i]);
+    for (size_t i = 0; i < tl->n; i++) free(tl->where[i]);
+    for (size_t i = 0; i < vl->n; i++) free(vl->where[i]);
+    free(tl->items), free(tl->where), free(vl->items), free(vl->where);
+}
+
+int vtree_set_load_range(vtree_set *s, const char *traj_dir, const char *verdict_dir, size_t skip, size_t take,
+                         size_t *complete, int *closed, berr *e) {
+    memset(s, 0, sizeof *s);
+    *complete = 0;
+    rec_list tl = {.size = sizeof(traj_rec)}, vl = {.size = sizeof(verdict_rec)};
+    int rc = read_dir(traj_dir, SHARD_TRAJECTORIES, 0, &tl, closed, e);
+    if (!rc) rc = read_dir(verdict_dir, SHARD_VERDICTS, 0, &vl, NULL, e);
+    traj_rec *t = tl.items;
+    verdict_rec *v = vl.items;
+    if (!rc) {
+        // Verdicts per tree (by tree id), then the longest prefix of trees whose leaves all have one.
+        idx_map by_id;
+        map_init(&by_id, tl.n);
+        uint32_t *have = xcalloc(tl.n ? tl.n : 1, sizeof *have);
+        for (size_t i = 0; i < tl.n; i++) *map_slot(&by_id, traj_tree_id(&t[i])) = i + 1;
+        for (size_t j = 0; j < vl.n; j++) {
+            size_t idx = v[j].tree_id ? *map_slot(&by_id, v[j].tree_id) : 0;
+            if (idx) have[idx - 1]++;
+        }
+        size_t k = 0;
+        for (; k < tl.n; k++) {
+            uint8_t *child = xcalloc(t[k].n_nodes ? t[k].n_nodes : 1, 1);
+            uint32_t leaves = 0;
+            for (uint32_t n = 0; n < t[k].n_nodes; n++)
+                if (t[k].nodes[n].parent != TRAJ_ROOT) child[t[k].nodes[n].parent] = 1;
+            for (uint32_t n = 0; n < t[k].n_nodes; n++) leaves += !child[n];
+            free(child);
+            if (have[k] < leaves) break;
+        }
+        *complete = k;
+        if (k >= skip + take) {
+            // The range's trees, and the verdicts that name them.
+            idx_map in_range;
+            map_init(&in_range, take);
+            for (size_t i = skip; i < skip + take; i++) *map_slot(&in_range, traj_tree_id(&t[i])) = 1;
+            size_t nv = 0;
+            for (size_t j = 0; j < vl.n; j++)
+                if (v[j].tree_id && *map_slot(&in_range, v[j].tree_id)) v[nv] = v[j], vl.where[nv++] = vl.where[j];
+                else verdict_free(&v[j]), free(vl.where[j]);
+            vl.n = nv;
+            rc = vtree_set_join(s, t + skip, (const char *const *)tl.where + skip, take, v, nv,
+                                (const char *const *)vl.where, e);
+            map_free(&in_range);
+            rc = rc ? -1 : 1;
+        }
+        map_free(&by_id);
+        free(have);
+    }
+    lists_free(&tl, &vl);
     return rc;
 }
 

@@ -37,6 +37,13 @@ int vtree_set_load(vtree_set *s, const char *traj_dir, const char *verdict_dir, 
 // The same from trees already in memory (each taken over, then zeroed) and verdicts.
 int vtree_set_join(vtree_set *s, traj_rec *trees, const char *const *where, size_t n, const verdict_rec *v, size_t nv,
                    const char *const *vwhere, berr *e);
+// The stream form (the pooled placement, where rollout and verify run ahead): trees in the
+// order of their shards' names and records (finished shards only; the directories need not be
+// closed). When trees [skip, skip + take) of that order all have every leaf's verdict, they are
+// joined into s and 1 is returned; otherwise 0 (*complete: the trees of the longest prefix that
+// do), or -1 on an error. *closed: whether the trajectory directory is closed (no more to come).
+int vtree_set_load_range(vtree_set *s, const char *traj_dir, const char *verdict_dir, size_t skip, size_t take,
+                         size_t *complete, int *closed, berr *e);
 void vtree_set_free(vtree_set *s);
 
 // The nodes from a root to node i (root first) into path (capacity t->n_nodes); returns the count.

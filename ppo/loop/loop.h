@@ -29,6 +29,8 @@ typedef struct loop_config {
     char *kinds, *difficulty;
     int64_t corpus_docs, vocab_size, heldout_problems, sft_problems;
     char *init_from, *tokenizer;
+    char *rollout_devices, *train_devices;  // pooled: CUDA_VISIBLE_DEVICES of each pool
+    int64_t pool_ahead;
     // RL
     int64_t iterations, problems_per_iter, eval_every, eval_max_new;
     double temperature;
@@ -53,7 +55,21 @@ typedef struct loop_run {
     FILE *log;        // the run's log.jsonl
     double t0;
     int quiet;
+    const char *devices;  // CUDA_VISIBLE_DEVICES for the next stages (NULL: inherited)
 } loop_run;
+
+// A stage that runs beside the driver (the pooled placement's rollout and verify).
+typedef struct loop_bg {
+    const char *name;
+    const char *const *argv;
+    const char *devices;
+    int pid, restarts, done, status;
+} loop_bg;
+// Starts it (its output appended to DIR/logs/<name>.log); 0 or -1.
+int loop_bg_start(loop_run *r, loop_bg *b, berr *e);
+// Looks at it without waiting (wait: until it ends): restarts it when a signal it did not ask
+// for killed it (twice at most); returns -1 when it failed, else 0 (b->done once it succeeded).
+int loop_bg_poll(loop_run *r, loop_bg *b, int wait, berr *e);
 
 // Runs argv (argv[0] is a binary name in r->bin) with stdout and stderr appended to
 // DIR/logs/<name>.log, waits, and records it in the run log. A stage killed by a signal it did

@@ -39,6 +39,9 @@ static const key keys[] = {
     {"eval_every", K_INT, F(eval_every), "5", 1, 1e6, "held-out pass@1 every K iterations (and before and after)"},
     {"eval_max_new", K_INT, F(eval_max_new), "64", 1, 65536, "tokens an evaluation answer may take"},
     {"temperature", K_F64, F(temperature), "1", 0, 100, "rollout's sampling temperature (ppo takes log-probs at it)"},
+    {"pool_ahead", K_INT, F(pool_ahead), "1", 0, 1000, "pooled: versions rollout may run ahead of ppo (rollout --pace)"},
+    {"rollout_devices", K_STR, F(rollout_devices), NULL, 0, 0, "pooled: CUDA_VISIBLE_DEVICES of rollout and verify (e.g. 0)"},
+    {"train_devices", K_STR, F(train_devices), NULL, 0, 0, "pooled: CUDA_VISIBLE_DEVICES of ppo and the evaluations (e.g. 1)"},
     {"sft_control", K_FLAG, F(sft_control), "1", 0, 1, "1: also fine-tune the base with the same FLOPs on reference solutions"},
 };
 #undef F
@@ -51,11 +54,11 @@ static const struct {
 } stages[] = {
     {"pretrain", "pretrain", NULL, " data tokenizer out resume resume-from init-from sft problems val-problems backend "},
     {"sft", "pretrain", NULL, " data tokenizer out resume resume-from init-from sft problems val-problems backend steps tokens "},
-    {"rollout", "rollout", NULL, " policy follow tokenizer problems out policy-version backend temperature name part parts "},
+    {"rollout", "rollout", NULL, " policy follow tokenizer problems out policy-version backend temperature name part parts pace "},
     {"eval", "rollout", NULL, " policy follow tokenizer problems out policy-version backend temperature roots depth name "},
     {"verify", "verify", "run", " problems trajectories out tokenizer part parts "},
     {"ppo", "ppo", NULL, " policy policy-version reference critic optimizer trajectories verdicts tokenizer out work backend "
-                         "temperature "},
+                         "temperature take skip "},
 };
 #define NSTAGES (int)(sizeof stages / sizeof stages[0])
 

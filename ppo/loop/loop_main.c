@@ -12,6 +12,7 @@
 // file), and every stage resumes, so the same command after a kill -9 of the driver or of any
 // stage continues from the last published policy version without losing or repeating work.
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,28 @@ static int evaluate(run *x, const char *name, const char *ckpt) {
     return rc;
 }
 
+// ppo of iteration i over trajectories/verdicts (take > 0: the stream form, trees
+// [i·take, (i+1)·take) of directories rollout and verify are still writing). ppo itself says
+// "already published" when the iteration is done.
+static int ppo_step(run *x, int64_t i, const char *traj, const char *verdicts, int64_t take) {
+    const loop_config *c = &x->c;
+    char nm[64];
+    args a = {0};
+    add(&a, "ppo"), add(&a, "--policy"), addf(&a, "%s/policy/policy-v%lld.bin", x->R, (long long)i), add(&a, "--reference");
+    addf(&a, "%s/policy/policy-v0.bin", x->R), add(&a, "--trajectories"), add(&a, traj), add(&a, "--verdicts");
+    add(&a, verdicts), add(&a, "--tokenizer"), add(&a, x->tok), add(&a, "--out"), addf(&a, "%s/policy", x->R);
+    add(&a, "--temperature"), addf(&a, "%.17g", c->temperature > 0 ? c->temperature : 1.0), add(&a, "--backend");
+    add(&a, c->backend), add(&a, "--seed"), addf(&a, "%lld", (long long)c->seed), add(&a, "--ckpt-every"), add(&a, "8");
+    if (take) add(&a, "--take"), addf(&a, "%lld", (long long)take), add(&a, "--skip"), addf(&a, "%lld", (long long)(i * take));
+    if (i > 0 && exists("%s/policy/ppo-v%lld/opt.bin", x->R, (long long)i))
+        add(&a, "--optimizer"), addf(&a, "%s/policy/ppo-v%lld/opt.bin", x->R, (long long)i);
+    if (i > 0 && exists("%s/policy/critic-v%lld.bin", x->R, (long long)i))
+        add(&a, "--critic"), addf(&a, "%s/policy/critic-v%lld.bin", x->R, (long long)i);
+    pass(x, &a, "ppo");
+    snprintf(nm, sizeof nm, "iter-%lld-ppo", (long long)i);
+    return exec_args(x, nm, &a);
+}
+
 static int iteration(run *x, int64_t i) {
     const loop_config *c = &x->c;
     char *d = xasprintf("%s/iter-%lld", x->R, (long long)i), *pol = xasprintf("%s/policy/policy-v%lld.bin", x->R, (long long)i);
@@ -202,22 +225,70 @@ static int iteration(run *x, int64_t i) {
         snprintf(nm, sizeof nm, "iter-%lld-verify", (long long)i);
         rc = exec_args(x, nm, &a);
     }
-    if (!rc) {  // ppo itself says "already published" when this iteration is done
-        args a = {0};
-        add(&a, "ppo"), add(&a, "--policy"), add(&a, pol), add(&a, "--reference");
-        addf(&a, "%s/policy/policy-v0.bin", x->R), add(&a, "--trajectories"), addf(&a, "%s/traj", d), add(&a, "--verdicts");
-        addf(&a, "%s/verdicts", d), add(&a, "--tokenizer"), add(&a, x->tok), add(&a, "--out"), addf(&a, "%s/policy", x->R);
-        add(&a, "--temperature"), addf(&a, "%.17g", c->temperature > 0 ? c->temperature : 1.0), add(&a, "--backend");
-        add(&a, c->backend), add(&a, "--seed"), addf(&a, "%lld", (long long)c->seed), add(&a, "--ckpt-every"), add(&a, "8");
-        if (i > 0 && exists("%s/policy/ppo-v%lld/opt.bin", x->R, (long long)i))
-            add(&a, "--optimizer"), addf(&a, "%s/policy/ppo-v%lld/opt.bin", x->R, (long long)i);
-        if (i > 0 && exists("%s/policy/critic-v%lld.bin", x->R, (long long)i))
-            add(&a, "--critic"), addf(&a, "%s/policy/critic-v%lld.bin", x->R, (long long)i);
-        pass(x, &a, "ppo");
-        snprintf(nm, sizeof nm, "iter-%lld-ppo", (long long)i);
-        rc = exec_args(x, nm, &a);
+    if (!rc) {
+        char *t = xasprintf("%s/traj", d), *v = xasprintf("%s/verdicts", d);
+        rc = ppo_step(x, i, t, v, 0);
+        free(t), free(v);
     }
     free(d), free(pol), free(pd);
+    return rc;
+}
+
+static int eval_after(run *x, int64_t i) {
+    if (!((i + 1) % x->c.eval_every == 0 || i + 1 == x->c.iterations)) return 0;
+    char name[32], *p = xasprintf("%s/policy/policy-v%lld.bin", x->R, (long long)i + 1);
+    snprintf(name, sizeof name, "v%lld", (long long)i + 1);
+    int rc = evaluate(x, name, p);
+    free(p);
+    return rc;
+}
+
+// The pooled placement: rollout and verify run beside the loop as long-lived processes over
+// one problem stream (every iteration's problems), rollout following the policy directory and
+// paced to at most pool_ahead versions ahead; ppo takes each iteration's trees from the
+// growing directories. With rollout_devices / train_devices the two pools are two GPUs.
+static int pooled(run *x) {
+    const loop_config *c = &x->c;
+    int64_t K = c->problems_per_iter, n = c->iterations;
+    char *pd = xasprintf("%s/pool/problems", x->R), *td = xasprintf("%s/pool/traj", x->R),
+         *vd = xasprintf("%s/pool/verdicts", x->R);
+    int rc = gen_problems(x, pd, "train", K * n, c->seed * 7919 + 1, "pool-problems");
+    args ra = {0}, va = {0};
+    add(&ra, "rollout"), add(&ra, "--follow"), addf(&ra, "%s/policy", x->R), add(&ra, "--pace");
+    addf(&ra, "%lld,%lld", (long long)K, (long long)c->pool_ahead), add(&ra, "--tokenizer"), add(&ra, x->tok);
+    add(&ra, "--problems"), add(&ra, pd), add(&ra, "--out"), add(&ra, td), add(&ra, "--temperature");
+    addf(&ra, "%.17g", c->temperature), add(&ra, "--backend"), add(&ra, c->backend), add(&ra, "--seed");
+    addf(&ra, "%lld", (long long)(c->seed * 104729 + 1)), add(&ra, "--commit-records"), addf(&ra, "%lld", (long long)(K < 64 ? K : 64));
+    add(&ra, "--commit-seconds"), add(&ra, "2");
+    pass(x, &ra, "rollout");
+    add(&va, "verify"), add(&va, "run"), add(&va, "--problems"), add(&va, pd), add(&va, "--trajectories"), add(&va, td);
+    add(&va, "--out"), add(&va, vd), add(&va, "--tokenizer"), add(&va, x->tok), add(&va, "--commit-seconds"), add(&va, "1");
+    pass(x, &va, "verify");
+    loop_bg rb = {"pool-rollout", ra.v, c->rollout_devices, 0, 0, 0, 0}, vb = {"pool-verify", va.v, c->rollout_devices, 0, 0, 0, 0};
+    if (!rc && !exists("%s/CLOSED", td)) rc = loop_bg_start(&x->r, &rb, &x->e);
+    else rb.done = 1;
+    if (!rc && !exists("%s/CLOSED", vd)) rc = loop_bg_start(&x->r, &vb, &x->e);
+    else vb.done = 1;
+    x->r.devices = c->train_devices;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        if (loop_bg_poll(&x->r, &rb, 0, &x->e) || loop_bg_poll(&x->r, &vb, 0, &x->e)) {
+            rc = -1;
+            break;
+        }
+        rc = ppo_step(x, i, td, vd, K);
+        if (!rc) rc = eval_after(x, i);
+        if (!rc) rc = loop_report(x->R, c, x->tok, 0, &x->e);
+    }
+    // rollout ends when the problem stream is done (the last problems with the newest policy)
+    if (!rc) rc = loop_bg_poll(&x->r, &rb, 1, &x->e);
+    if (!rc) rc = loop_bg_poll(&x->r, &vb, 1, &x->e);
+    if (rc) {  // take the pools down with the run
+        if (rb.pid > 0) kill(rb.pid, SIGKILL);
+        if (vb.pid > 0) kill(vb.pid, SIGKILL);
+    }
+    x->r.devices = NULL;
+    free(pd), free(td), free(vd);
+    args_free(&ra), args_free(&va);
     return rc;
 }
 
@@ -311,11 +382,6 @@ int loop_run_main(int argc, char **argv, int first) {
         fprintf(stderr, "berry run: error: %s: no run directory: give out = DIR or --out DIR\n", o.config);
         return 2;
     }
-    if (strcmp(c->placement, "timesliced")) {
-        fprintf(stderr, "berry run: error: %s: placement %s: this build runs the timesliced placement only\n", o.config,
-                c->placement);
-        return 2;
-    }
     x->R = c->out;
     if (mkdir_p(x->R, e)) {
         fprintf(stderr, "berry run: error: %s\n", e->msg);
@@ -341,16 +407,19 @@ int loop_run_main(int argc, char **argv, int first) {
         rc = mkdir_p(pdir, e) || read_file(x->base, &buf, &len, e) ? -1 : write_file_atomic(pol0, buf, len, e);
         if (!rc) free(buf);
     }
-    if (!rc) rc = evaluate(x, "v0", pol0);
-    for (int64_t i = 0; !rc && i < c->iterations; i++) {
-        rc = iteration(x, i);
-        if (!rc && ((i + 1) % c->eval_every == 0 || i + 1 == c->iterations)) {
-            char name[32], *p = xasprintf("%s/policy/policy-v%lld.bin", x->R, (long long)i + 1);
-            snprintf(name, sizeof name, "v%lld", (long long)i + 1);
-            rc = evaluate(x, name, p);
-            free(p);
+    if (!rc) {
+        x->r.devices = c->train_devices;
+        rc = evaluate(x, "v0", pol0);
+        x->r.devices = NULL;
+    }
+    if (!rc && !strcmp(c->placement, "pooled")) {
+        rc = pooled(x);
+    } else {
+        for (int64_t i = 0; !rc && i < c->iterations; i++) {
+            rc = iteration(x, i);
+            if (!rc) rc = eval_after(x, i);
+            if (!rc) rc = loop_report(x->R, c, x->tok, 0, e);  // the report grows with the run
         }
-        if (!rc) rc = loop_report(x->R, c, x->tok, 0, e);  // the report grows with the run
     }
     if (!rc && c->sft_control) {
         loop_flops fl;

@@ -78,6 +78,11 @@ int loop_flops_read(const char *R, const loop_config *c, loop_flops *f, berr *e)
         }
         free(st), free(rp);
     }
+    {  // the pooled placement's one long-lived rollout
+        char *st = slurp("%s/pool/traj/rollout.stats.json", R);
+        if (st) f->rollout_fwd += num_in(st, NULL, "flops");
+        free(st);
+    }
     char *names[] = {"v0", "sft"};
     for (int k = 0; k < 2; k++) {
         char *st = slurp("%s/eval/%s/traj/rollout.stats.json", R, names[k]);

@@ -64,6 +64,31 @@ if [ $killed = 1 ]; then
 fi
 check "... with the same final policy" cmp -s "$T/a/policy/policy-v2.bin" "$T/c/policy/policy-v2.bin"
 
+# ---- the pooled placement: rollout and verify beside the loop ------------------------------------------------
+{ grep -v '^iterations' "$CONF"; echo "iterations = 3"; echo "placement = pooled"; } > "$T/pool.conf"
+"$BERRY" run --config "$T/pool.conf" --out "$T/p" 2> "$T/p1.log" &
+pid=$!
+for _ in $(seq 1 600); do [ -f "$T/p/policy/policy-v1.bin" ] && break; sleep 0.02; done
+kill -9 $pid 2> /dev/null; wait $pid 2> /dev/null
+sleep 0.2
+check "pooled: the killed driver took rollout and verify along" bash -c "! pgrep -f '[r]ollout --follow $T/p' > /dev/null && ! pgrep -f '[v]erify run --problems $T/p' > /dev/null"
+"$BERRY" run --config "$T/pool.conf" --out "$T/p" 2> "$T/p2.log"; rc=$?
+check "pooled: the same command finishes the run (exit $rc)" test $rc = 0
+check "pooled: three versions published" bash -c "[ -f '$T/p/policy/policy-v3.bin' ] && [ ! -f '$T/p/policy/policy-v4.bin' ]"
+nt=$("$SH" cat --quiet "$T/p/pool/traj" | wc -l)
+check "pooled: the stream holds every problem's tree once (24 = $nt)" test "$nt" = 24
+check "pooled: every leaf has one verdict" python3 -c "
+import json, subprocess
+t = [json.loads(l) for l in subprocess.run(['$SH', 'cat', '--quiet', '$T/p/pool/traj'], capture_output=True, text=True).stdout.splitlines()]
+v = [json.loads(l) for l in subprocess.run(['$SH', 'cat', '--quiet', '$T/p/pool/verdicts'], capture_output=True, text=True).stdout.splitlines()]
+leaves = sum(len(x['nodes']) - len({n['parent'] for n in x['nodes'] if n['parent'] is not None}) for x in t)
+keys = {(r['tree_id'], r['node']) for r in v}
+assert len(v) == leaves == len(keys), (len(v), leaves, len(keys))"
+check "pooled: staleness within pool_ahead (1)" python3 -c "
+import json
+for k in (1, 2, 3):
+    d = json.load(open('$T/p/policy/ppo-v%d/report.json' % k)); assert d['staleness_max'] <= 1 and d['dropped_stale'] == 0, d"
+
 # ---- bad configs: a clear message naming the line, exit 2, nothing started -------------------------------
 bad_conf() {
     local what=$1 want=$2 line=$3
