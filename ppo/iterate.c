@@ -285,6 +285,9 @@ static void compute_advantages(it *x) {
         }
         free(rw), free(vv), free(aa), free(rr);
     }
+    if (c->neg_scale != 1)
+        for (size_t i = 0; i < nt; i++)
+            if (r->adv[i] < 0) r->adv[i] *= (float)c->neg_scale;
     free(group), free(ga);
 }
 

@@ -25,7 +25,7 @@ typedef struct ppo_config {
     int kl_mode;
     // advantages
     int advantage, group_norm;
-    double tree_mix, gamma, lambda, adv_eps;
+    double tree_mix, gamma, lambda, adv_eps, neg_scale;
     int max_staleness;
     int64_t take, skip;  // stream form: trees [skip, skip + take) of still-growing directories
     double wait;         // ... waiting at most this long for them
