@@ -483,8 +483,8 @@ static void sample_row(const sample_args *a, const float *x, float u, float *ws,
 void cpu_sample(kb_ctx *ctx, int32_t *tokens, float *logprobs, const kb_act *logits, const uint64_t *seeds,
                 const uint64_t *counters, int N, int V, int Vp, float temperature, int top_k, float top_p) {
     if (V < 1 || Vp < V) die("kb_sample: vocabulary %d with padded width %d", V, Vp);
-    if (!(temperature >= 0) || isinf(temperature))
-        die("kb_sample: temperature %g must be a finite number >= 0 (0: greedy)", temperature);
+    if (!(temperature >= 0) || isinf(temperature) || (temperature > 0 && isinf(1.0f / temperature)))
+        die("kb_sample: temperature %g must be 0 (greedy) or a finite number whose inverse is finite", temperature);
     if (top_k < 0) die("kb_sample: top_k %d must be >= 0 (0: no top-k)", top_k);
     if (!(top_p >= 0 && top_p <= 1)) die("kb_sample: top_p %g must be in [0, 1]", top_p);
     if (top_p < 1 && (top_k == 0 || top_k >= V))

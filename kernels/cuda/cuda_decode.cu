@@ -415,7 +415,8 @@ __device__ __forceinline__ uint32_t fkey(float f) {
 
 __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, float *logprobs, const bf16 *logits,
                                                             const uint64_t *seeds, const uint64_t *counters, int V,
-                                                            int Vp, float temp, int top_k, float top_p) {
+                                                            int Vp, float inv, int greedy, int top_k,
+                                                            float top_p) {
     __shared__ msz red[SM_THREADS / 32];
     __shared__ msz total;
     __shared__ int red_i[SM_THREADS / 32];
@@ -427,13 +428,12 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
     __shared__ float chunk_sum[SM_THREADS];
     const int row = blockIdx.x, tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
     const bf16 *x = logits + (size_t)row * Vp;
-    const float inv = temp > 0 ? 1.0f / temp : 1.0f;
     // pass 1: the max M and S = Σ exp(z − M) of the full softmax of z, by the classifier's
     // reduction (cuda_softmax_row.cuh): the log-prob below is exactly minus its nll
     msz_block_merge(msz_row_partial(x, V, inv), red, &total);
     const float M = total.m, S = total.s;
-    if (temp <= 0) {
-        // greedy: the lowest id whose z is the max (temperature 1)
+    if (greedy) {
+        // greedy (z at temperature 1: inv is 1): the lowest id whose z is the max
         int am = 0x7fffffff;
         for (int i = tid; i < V; i += SM_THREADS)
             if (row_z(__bfloat162float(x[i]), inv) == M) {
@@ -629,8 +629,11 @@ void cuda_sample(kb_ctx *ctx, int32_t *tokens, float *logprobs, const kb_act *lo
     if (top_k > SM_MAXK) die("cuda sampling: top_k %d above %d", top_k, SM_MAXK);
     if (top_p < 1.0f && (top_k <= 0 || top_k >= V))
         die("cuda sampling: top_p < 1 needs top_k in [1, %d]", SM_MAXK);
-    sample_kernel<<<N, SM_THREADS, 0, STREAM(ctx)>>>(tokens, logprobs, (const bf16 *)logits, seeds, counters, V, Vp,
-                                                     temperature, top_k, top_p);
+    // 1/temperature on the host, as the trainer computes the classifier's inv_temp (device
+    // division is approximate under --use_fast_math): the same z, so the same log-prob
+    float inv = temperature > 0 ? 1.0f / temperature : 1.0f;
+    sample_kernel<<<N, SM_THREADS, 0, STREAM(ctx)>>>(tokens, logprobs, (const bf16 *)logits, seeds, counters, V, Vp, inv,
+                                                     temperature == 0, top_k, top_p);
     LAUNCH_CHECK();
 }
 
