@@ -19,8 +19,12 @@ static int load_shard(pt_problems *ps, const char *path, int split, berr *e) {
         const uint8_t *rec;
         size_t len;
         problem_rec p;
-        if (shard_get(r, i, &rec, &len, e) || problem_decode(rec, len, info->schema_version, &p, e)) {
+        if (shard_get(r, i, &rec, &len, e)) {
             rc = berr_wrap(e, "%s: record %llu", path, (unsigned long long)i);
+            break;
+        }
+        if (problem_decode(rec, len, info->schema_version, &p, e)) {
+            rc = record_refused(e, path, i, info);
             break;
         }
         if (split >= 0 && p.split != (uint32_t)split) {

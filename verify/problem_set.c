@@ -60,7 +60,7 @@ int problem_set_load(problem_set *ps, const char *dir, berr *e) {
             }
             problem_rec p;
             if (problem_decode(rec, len, info->schema_version, &p, e)) {
-                rc = berr_wrap(e, "%s record %llu", path, (unsigned long long)k);
+                rc = record_refused(e, path, k, info);
                 break;
             }
             const problem_rec *old = problem_set_find(ps, p.id);
