@@ -507,7 +507,7 @@ int record_refused(berr *e, const char *path, uint64_t record, const shard_info 
              "%s record %llu: %s. The whole shard is refused. Producer %s wrote it (%s) with a value that readers do "
              "not accept; writers check every record before publishing it, so an older build wrote this one. "
              "Regenerate it: run %s again with this build into a fresh directory, then the stages after it "
-             "(shards/FORMAT.md, \"Refused records\")",
+             "(shards/FORMAT.md, 2.2 \"Refused records\")",
              path, (unsigned long long)record, why, in->producer, when, kind_stage(in->kind));
     return -1;
 }
