@@ -34,6 +34,10 @@ for b in bin/rollout bin/verify bin/shards tests/device/logprob_compare; do
 done
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# as tests/device/run.sh: cuDNN from a Python wheel where there is one; NVLink multicast off
+export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
+cudnn_lib=$(python3 -c "import nvidia.cudnn as c, os; print(os.path.join(c.__path__[0], 'lib'))" 2>/dev/null)
+[ -n "$cudnn_lib" ] && export LD_LIBRARY_PATH="$cudnn_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 pass=0; fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
