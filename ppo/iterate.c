@@ -308,7 +308,8 @@ static void run_steps(it *x, step_stats *tot) {
     float *o_ent = xmalloc(BT * 4), *o_clip = xmalloc(BT * 4), *o_ratio = xmalloc(BT * 4);
     size_t *rows = xmalloc(r->n * sizeof *rows);
     gpt2_opt op = {(float)c->beta1, (float)c->beta2, (float)c->eps, (float)c->weight_decay, (float)c->grad_clip};
-    kb_pg_params pp = {.inv_temp = c->temperature > 0 ? (float)(1 / c->temperature) : 1.0f,
+    // 1/T as rollout and gpt2_token_logprobs compute it: in float, from the float temperature
+    kb_pg_params pp = {.inv_temp = c->temperature > 0 ? 1.0f / (float)c->temperature : 1.0f,
                        .clip_low = (float)c->clip_low, .clip_high = (float)c->clip_high, .dual_clip = (float)c->dual_clip,
                        .is_cap = c->proximal == PPO_PROX_RECOMPUTE ? (float)c->is_cap : 0.0f,
                        .ent_coef = (float)c->ent_coef,

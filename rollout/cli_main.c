@@ -399,8 +399,7 @@ static int read_problem(run *r, held *h, int wait, berr *e) {
         if (rc == STREAM_END) return 2;
         if (rc == STREAM_EMPTY) return 0;
         problem_rec p;
-        if (problem_decode(rec, len, pos.schema, &p, e))
-            return berr_wrap(e, "%s/%s record %llu", r->o->problems, pos.shard, (unsigned long long)pos.record);
+        if (problem_decode(rec, len, pos.schema, &p, e)) return stream_refused(r->o->problems, &pos, e);
         r->problems_read++;
         ro_entry *x = ledger_read(&r->L, pos.shard, pos.record, p.id, stream_cursor(r->in, 0));
         if (!x) {  // written by an earlier run

@@ -71,9 +71,13 @@ static int cat_file(const char *path, cat_state *st, berr *e) {
             rc = -1;
             break;
         }
-        if (st->tok && in->kind == SHARD_TOKENS ? print_tokens_text(st->tok, in->schema_version, rec, len, e)
-                                                : record_print_json(stdout, in->kind, in->schema_version, rec, len, e)) {
-            rc = berr_wrap(e, "%s: record %llu", path, (unsigned long long)i);
+        if (st->tok && in->kind == SHARD_TOKENS) {
+            if (print_tokens_text(st->tok, in->schema_version, rec, len, e)) {
+                rc = berr_wrap(e, "%s: record %llu", path, (unsigned long long)i);
+                break;
+            }
+        } else if (record_print_json(stdout, in->kind, in->schema_version, rec, len, e)) {
+            rc = record_refused(e, path, i, in);
             break;
         }
         st->left--;

@@ -48,8 +48,12 @@ static int load_shard(problem_set *ps, const char *path, int split, size_t *cap,
         const uint8_t *rec;
         size_t len;
         problem_rec p;
-        if (shard_get(r, k, &rec, &len, e) || problem_decode(rec, len, info->schema_version, &p, e)) {
+        if (shard_get(r, k, &rec, &len, e)) {
             rc = berr_wrap(e, "%s record %llu", path, (unsigned long long)k);
+            break;
+        }
+        if (problem_decode(rec, len, info->schema_version, &p, e)) {
+            rc = record_refused(e, path, k, info);
             break;
         }
         if (split != PROBLEMS_ALL_SPLITS && p.split != (uint32_t)split) {

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shards/shard.h"
 
@@ -43,13 +44,24 @@ uint32_t record_schema_max(uint32_t kind) {
 typedef struct rd {
     const uint8_t *p;
     size_t len, off;
-    const char *what;  // the record kind, for messages
+    const char *kind;  // the record kind
     berr *e;
+    char what[96];     // "<kind> record", then with the problem (and node) once read: for messages
 } rd;
+
+static void rd_init(rd *r, const uint8_t *rec, size_t len, const char *kind, berr *e) {
+    r->p = rec, r->len = len, r->off = 0, r->kind = kind, r->e = e;
+    snprintf(r->what, sizeof r->what, "%s record", kind);
+}
+// Names the problem (and the node, unless it is UINT32_MAX) in later messages.
+static void rd_name(rd *r, uint64_t problem, uint32_t node) {
+    if (node == UINT32_MAX) snprintf(r->what, sizeof r->what, "%s record of problem %llu", r->kind, (unsigned long long)problem);
+    else snprintf(r->what, sizeof r->what, "%s record of problem %llu node %u", r->kind, (unsigned long long)problem, node);
+}
 
 static int rd_need(rd *r, const char *field, uint64_t n) {
     if (n > r->len - r->off)
-        return berr_set(r->e, "%s record: field %s needs %llu bytes at record byte offset %zu, only %zu remain", r->what,
+        return berr_set(r->e, "%s: field %s needs %llu bytes at record byte offset %zu, only %zu remain", r->what,
                         field, (unsigned long long)n, r->off, r->len - r->off);
     return 0;
 }
@@ -76,7 +88,7 @@ static int rd_f32(rd *r, const char *field, float *v) {
     *v = f32_at(r->p + r->off);
     r->off += 4;
     if (!isfinite(*v))
-        return berr_set(r->e, "%s record: field %s at record byte offset %zu is not a finite number", r->what, field,
+        return berr_set(r->e, "%s: field %s at record byte offset %zu is not a finite number", r->what, field,
                         r->off - 4);
     return 0;
 }
@@ -100,7 +112,7 @@ static int rd_f32s(rd *r, const char *field, uint32_t n, float **out) {
     for (uint32_t i = 0; i < n; i++) {
         v[i] = f32_at(r->p + r->off);
         if (!isfinite(v[i]))
-            return berr_set(r->e, "%s record: field %s[%u] at record byte offset %zu is not a finite number", r->what,
+            return berr_set(r->e, "%s: field %s[%u] at record byte offset %zu is not a finite number", r->what,
                             field, i, r->off);
         r->off += 4;
     }
@@ -114,7 +126,7 @@ static int rd_str(rd *r, const char *field, char **out) {
     const uint8_t *s = r->p + r->off;
     const void *nul = memchr(s, 0, n);
     if (nul)
-        return berr_set(r->e, "%s record: field %s holds a NUL byte at record byte offset %zu", r->what, field,
+        return berr_set(r->e, "%s: field %s holds a NUL byte at record byte offset %zu", r->what, field,
                         r->off + (size_t)((const uint8_t *)nul - s));
     char *v = xmalloc((size_t)n + 1);
     memcpy(v, s, n);
@@ -125,7 +137,7 @@ static int rd_str(rd *r, const char *field, char **out) {
 }
 static int rd_end(rd *r) {
     if (r->off != r->len)
-        return berr_set(r->e, "%s record: %zu unexpected bytes after the last field at record byte offset %zu", r->what,
+        return berr_set(r->e, "%s: %zu unexpected bytes after the last field at record byte offset %zu", r->what,
                         r->len - r->off, r->off);
     return 0;
 }
@@ -214,16 +226,17 @@ void problem_encode(bbuf *out, const problem_rec *p) {
 int problem_decode(const uint8_t *rec, size_t len, uint32_t schema, problem_rec *out, berr *e) {
     memset(out, 0, sizeof *out);
     if (check_schema("problems", schema, PROBLEM_SCHEMA, e)) return -1;
-    rd r = {rec, len, 0, "problems", e};
-    if (rd_u64(&r, "id", &out->id) || rd_u32(&r, "task", &out->task) || rd_u32(&r, "split", &out->split) ||
-        rd_u32(&r, "difficulty", &out->difficulty))
+    rd r;
+    rd_init(&r, rec, len, "problems", e);
+    if (rd_u64(&r, "id", &out->id)) return -1;
+    rd_name(&r, out->id, UINT32_MAX);
+    if (rd_u32(&r, "task", &out->task) || rd_u32(&r, "split", &out->split) || rd_u32(&r, "difficulty", &out->difficulty))
         return -1;
     if (out->task < 1 || out->task > TASK_KIND_MAX)
-        return berr_set(e, "problems record: unknown task kind %u at record byte offset 8", out->task);
-    if (out->split > SPLIT_HELDOUT)
-        return berr_set(e, "problems record: unknown split %u at record byte offset 12", out->split);
+        return berr_set(e, "%s: unknown task kind %u at record byte offset 8", r.what, out->task);
+    if (out->split > SPLIT_HELDOUT) return berr_set(e, "%s: unknown split %u at record byte offset 12", r.what, out->split);
     if (out->difficulty < 1)
-        return berr_set(e, "problems record: difficulty 0 at record byte offset 16 (1 is the easiest)");
+        return berr_set(e, "%s: difficulty 0 at record byte offset 16 (1 is the easiest)", r.what);
     if (rd_str(&r, "prompt", &out->prompt) || rd_str(&r, "answer", &out->answer) || rd_str(&r, "tests", &out->tests) ||
         rd_str(&r, "solution", &out->solution) || rd_end(&r)) {
         problem_free(out);
@@ -278,11 +291,10 @@ static int traj_node_decode(rd *r, uint32_t k, traj_node *nd) {
         rd_u32(r, f, &nd->n_tokens) || rd_u32(r, f, &nd->n_steps))
         return -1;
     if (nd->parent != TRAJ_ROOT && nd->parent >= k)
-        return berr_set(r->e, "trajectories record: node %u (record byte offset %zu) has parent %u, which does not "
-                        "precede it", k, at, nd->parent);
+        return berr_set(r->e, "%s: node %u (record byte offset %zu) has parent %u, which does not precede it", r->what, k,
+                        at, nd->parent);
     if (nd->finish > FINISH_BUDGET)
-        return berr_set(r->e, "trajectories record: node %u (record byte offset %zu) has unknown finish %u", k, at,
-                        nd->finish);
+        return berr_set(r->e, "%s: node %u (record byte offset %zu) has unknown finish %u", r->what, k, at, nd->finish);
     snprintf(f, sizeof f, "nodes[%u].tokens", k);
     // Check the whole node fits before allocating anything for it.
     if (rd_need(r, f, (uint64_t)nd->n_tokens * 8 + (uint64_t)nd->n_steps * 4) || rd_u32s(r, f, nd->n_tokens, &nd->tokens))
@@ -291,22 +303,26 @@ static int traj_node_decode(rd *r, uint32_t k, traj_node *nd) {
     if (rd_f32s(r, f, nd->n_tokens, &nd->logprobs)) return -1;
     for (uint32_t i = 0; i < nd->n_tokens; i++)
         if (nd->logprobs[i] > 0)
-            return berr_set(r->e, "trajectories record: node %u log-prob %u is %g, above 0", k, i, nd->logprobs[i]);
+            return berr_set(r->e, "%s: node %u log-prob %u is %g, above 0 (a log-prob is <= 0)", r->what, k, i,
+                            nd->logprobs[i]);
     snprintf(f, sizeof f, "nodes[%u].step_ends", k);
     if (rd_u32s(r, f, nd->n_steps, &nd->step_ends)) return -1;
     for (uint32_t i = 0; i < nd->n_steps; i++)
         if (nd->step_ends[i] > nd->n_tokens || (i && nd->step_ends[i] <= nd->step_ends[i - 1]))
-            return berr_set(r->e, "trajectories record: node %u step end %u is %u: step ends must increase and not "
-                            "exceed the node's %u tokens", k, i, nd->step_ends[i], nd->n_tokens);
+            return berr_set(r->e, "%s: node %u step end %u is %u: step ends must increase and not exceed the node's %u "
+                            "tokens", r->what, k, i, nd->step_ends[i], nd->n_tokens);
     return 0;
 }
 
 int traj_decode(const uint8_t *rec, size_t len, uint32_t schema, traj_rec *out, berr *e) {
     memset(out, 0, sizeof *out);
     if (check_schema("trajectories", schema, TRAJ_SCHEMA, e)) return -1;
-    rd r = {rec, len, 0, "trajectories", e};
-    if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u32(&r, "policy_version", &out->policy_version) ||
-        rd_u32(&r, "n_prompt", &out->n_prompt) || rd_u32(&r, "n_nodes", &out->n_nodes))
+    rd r;
+    rd_init(&r, rec, len, "trajectories", e);
+    if (rd_u64(&r, "problem_id", &out->problem_id)) return -1;
+    rd_name(&r, out->problem_id, UINT32_MAX);
+    if (rd_u32(&r, "policy_version", &out->policy_version) || rd_u32(&r, "n_prompt", &out->n_prompt) ||
+        rd_u32(&r, "n_nodes", &out->n_nodes))
         return -1;
     uint32_t n_nodes = out->n_nodes;
     out->n_nodes = 0;  // counts the nodes allocated so far, for traj_free on failure
@@ -358,15 +374,17 @@ void verdict_encode(bbuf *out, const verdict_rec *v) {
 int verdict_decode(const uint8_t *rec, size_t len, uint32_t schema, verdict_rec *out, berr *e) {
     memset(out, 0, sizeof *out);
     if (check_schema("verdicts", schema, VERDICT_SCHEMA, e)) return -1;
-    rd r = {rec, len, 0, "verdicts", e};
-    if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u32(&r, "node", &out->node) ||
-        rd_u32(&r, "policy_version", &out->policy_version) || rd_u32(&r, "outcome", &out->outcome) ||
+    rd r;
+    rd_init(&r, rec, len, "verdicts", e);
+    if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u32(&r, "node", &out->node)) return -1;
+    rd_name(&r, out->problem_id, out->node);
+    if (rd_u32(&r, "policy_version", &out->policy_version) || rd_u32(&r, "outcome", &out->outcome) ||
         rd_f32(&r, "cpu_seconds", &out->cpu_seconds))
         return -1;
     if (out->outcome > OUTCOME_VIOLATION)
-        return berr_set(e, "verdicts record: unknown outcome %u at record byte offset 16", out->outcome);
+        return berr_set(e, "%s: unknown outcome %u at record byte offset 16", r.what, out->outcome);
     if (out->cpu_seconds < 0)
-        return berr_set(e, "verdicts record: negative cpu_seconds %g at record byte offset 20", out->cpu_seconds);
+        return berr_set(e, "%s: negative cpu_seconds %g at record byte offset 20", r.what, out->cpu_seconds);
     if (rd_str(&r, "detail", &out->detail) || (schema >= 2 && rd_u64(&r, "tree_id", &out->tree_id)) || rd_end(&r)) {
         verdict_free(out);
         return -1;
@@ -393,10 +411,11 @@ void score_encode(bbuf *out, const score_rec *s) {
 int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out, berr *e) {
     memset(out, 0, sizeof *out);
     if (check_schema("scores", schema, SCORE_SCHEMA, e)) return -1;
-    rd r = {rec, len, 0, "scores", e};
-    if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u32(&r, "node", &out->node) || rd_f32(&r, "orm", &out->orm) ||
-        rd_u32(&r, "n_steps", &out->n_steps))
-        return -1;
+    rd r;
+    rd_init(&r, rec, len, "scores", e);
+    if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u32(&r, "node", &out->node)) return -1;
+    rd_name(&r, out->problem_id, out->node);
+    if (rd_f32(&r, "orm", &out->orm) || rd_u32(&r, "n_steps", &out->n_steps)) return -1;
     if (rd_f32s(&r, "prm", out->n_steps, &out->prm) || rd_end(&r)) {
         score_free(out);
         return -1;
@@ -468,6 +487,36 @@ int record_check(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len,
     default: return berr_set(e, "unknown record kind %u", kind);
     }
     return rc ? -1 : record_key(kind, schema, rec, len, key, e);
+}
+
+// ---- refused records ------------------------------------------------------------------------------
+
+// The stage that writes each kind, for the advice in record_refused.
+static const char *kind_stage(uint32_t kind) {
+    switch (kind) {
+    case SHARD_TOKENS: return "shards tokenize or shards import-llmc";
+    case SHARD_PROBLEMS: return "verify gen";
+    case SHARD_TRAJECTORIES: return "rollout";
+    case SHARD_VERDICTS: return "verify run or verify check";
+    case SHARD_SCORES: return "reward";
+    default: return "the program that wrote it";
+    }
+}
+
+int record_refused(berr *e, const char *path, uint64_t record, const shard_info *in) {
+    if (!e) return -1;
+    char why[sizeof e->msg], when[32] = "an unknown time";
+    memcpy(why, e->msg, sizeof why);
+    time_t t = (time_t)in->created_unix;
+    struct tm tm;
+    if (gmtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    snprintf(e->msg, sizeof e->msg,
+             "%s record %llu: %s. The whole shard is refused. Producer %s wrote it (%s) with a value that readers do "
+             "not accept; writers check every record before publishing it, so an older build wrote this one. "
+             "Regenerate it: run %s again with this build into a fresh directory, then the stages after it "
+             "(shards/FORMAT.md, 2.2 \"Refused records\")",
+             path, (unsigned long long)record, why, in->producer, when, kind_stage(in->kind));
+    return -1;
 }
 
 // ---- JSON ----------------------------------------------------------------------------------------------

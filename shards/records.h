@@ -137,8 +137,19 @@ uint32_t record_schema_max(uint32_t kind);
 // token record, the problem id of problems, trajectories, verdicts and scores, 0 for bytes.
 // Fails when the record is too short to hold it.
 int record_key(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, uint64_t *key, berr *e);
-// Decodes the record fully (every field validated), frees it, and returns its key.
+// Decodes the record fully (every field validated), frees it, and returns its key. Readers
+// and the shard writer (shard_append) run it alike, so a stage cannot publish a record that
+// the readers of its kind would refuse.
 int record_check(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, uint64_t *key, berr *e);
+
+// ---- refused records ---------------------------------------------------------------------------
+// What a reader does with a record of a finished shard that its kind's decoder refuses (an
+// out-of-range value from a writer that did not check its records: shards/FORMAT.md,
+// "Refused records"): it refuses the whole shard. This wraps e (the decoder's reason) with
+// the file and record, the producer and creation time from the shard's header, and how to
+// regenerate the shard. Returns -1.
+struct shard_info;
+int record_refused(berr *e, const char *path, uint64_t record, const struct shard_info *in);
 
 // ---- JSON (one object per record, for `shards cat`) --------------------------------------------
 // Decodes a record of the given kind/schema and prints it as one JSON line. Strings are

@@ -188,9 +188,16 @@ int shard_append(shard_writer *w, const void *rec, size_t len, berr *e) {
                         (unsigned long long)w->count, len, SHARD_RECORD_MAX);
     if (w->ftab.n / FRAME_ENTRY_BYTES >= UINT32_MAX - 1)
         return berr_set(e, "%s: too many frames in one shard", w->path);
+    // The readers' own validation (records.h, record_check): a record they would refuse is
+    // never published. The writer fails and its temporary goes at once; the caller's
+    // shard_finish then publishes nothing.
     uint64_t key;
-    if (record_key(w->kind, w->schema, rec, len, &key, e))
-        return berr_wrap(e, "%s: record %llu", w->path, (unsigned long long)w->count);
+    if (record_check(w->kind, w->schema, rec, len, &key, e)) {
+        w->failed = 1;
+        if (w->af.f) atomic_abort(&w->af);
+        return berr_wrap(e, "%s: record %llu refused on write (the shard is discarded, nothing is published)", w->path,
+                         (unsigned long long)w->count);
+    }
     if (w->frame_records && w->frame.n + len > w->frame_target && flush_frame(w, e)) {
         w->failed = 1;
         return -1;
@@ -614,8 +621,8 @@ int shard_verify_reader(shard_reader *r, uint32_t expect_kind, berr *e) {
         uint64_t key;
         if (record_check(in->kind, in->schema_version, rec, len, &key, e)) {
             uint32_t f = frame_of(r, i);
-            return berr_wrap(e, "%s: record %llu (in frame %u at byte offset %llu)", r->path, (unsigned long long)i, f,
-                             (unsigned long long)r->frames[f].off);
+            berr_wrap(e, "in frame %u at byte offset %llu", f, (unsigned long long)r->frames[f].off);
+            return record_refused(e, r->path, i, in);
         }
         if (key != shard_record_key(r, i))
             return berr_set(e, "%s: record %llu has key %llu, the index (at byte offset %llu) says %llu", r->path,

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shards/records.h"
 #include "shards/stream.h"
 
 // Per input producer: shards with seq < seq are done, and records < rec of shard seq.
@@ -346,6 +347,7 @@ int stream_next(stream_reader *s, int wait, const uint8_t **rec, size_t *len, st
                     pos->kind = in->kind;
                     pos->schema = in->schema_version;
                     pos->key = shard_record_key(s->open, pc->rec);
+                    pos->info = in;
                 }
                 pc->rec++;
                 s->records_read++;
@@ -373,6 +375,13 @@ int stream_next(stream_reader *s, int wait, const uint8_t **rec, size_t *len, st
                             s->o.idle_timeout);
         wait_for_change(s);
     }
+}
+
+int stream_refused(const char *dir, const stream_pos *pos, berr *e) {
+    char *path = xasprintf("%s/%s", dir, pos->shard);
+    record_refused(e, path, pos->record, pos->info);
+    free(path);
+    return -1;
 }
 
 // ---- the exactly-once stage ---------------------------------------------------------------------------------

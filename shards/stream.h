@@ -111,6 +111,7 @@ typedef struct stream_pos {
     uint64_t record;       // index in the shard
     uint32_t kind, schema;
     uint64_t key;
+    const shard_info *info;  // the shard's header (its producer, creation time)
 } stream_pos;
 
 enum { STREAM_END = 0, STREAM_RECORD = 1, STREAM_EMPTY = 2 };
@@ -123,6 +124,9 @@ stream_reader *stream_open(const char *dir, const stream_opts *o, berr *e);
 // STREAM_EMPTY when nothing is available now; -1 on error. A record returned counts as
 // consumed for the cursor.
 int stream_next(stream_reader *s, int wait, const uint8_t **rec, size_t *len, stream_pos *pos, berr *e);
+// A record returned at pos that the consumer's decoder refused (e holds why): the reader's
+// policy, record_refused (records.h), with the shard's path under dir. Returns -1.
+int stream_refused(const char *dir, const stream_pos *pos, berr *e);
 // The cursor after the records returned so far, as text (FORMAT.md, "Cursor"); malloc'd.
 // `commit` is stored with it.
 char *stream_cursor(const stream_reader *s, uint64_t commit);

@@ -281,7 +281,7 @@ static int read_segment(token_source *t, size_t k, uint64_t off, size_t n, uint3
         size_t len;
         if (shard_get(c->r, i, &rec, &len, e)) return -1;
         tokens_view v;
-        if (tokens_view_decode(rec, len, s->schema, &v, e)) return berr_wrap(e, "%s: record %llu", s->path, (unsigned long long)i);
+        if (tokens_view_decode(rec, len, s->schema, &v, e)) return record_refused(e, s->path, i, shard_get_info(c->r));
         uint64_t want = s->rec_start[i + 1] - s->rec_start[i];
         if (v.n != want)
             return berr_set(e, "%s: record %llu holds %u tokens, its index key says %llu", s->path,

@@ -223,7 +223,7 @@ int verify_cmd_run(int argc, char **argv) {
         if (r == STREAM_END) break;
         traj_rec t;
         if (traj_decode(rec, len, pos.schema, &t, &e)) {
-            berr_wrap(&e, "%s/%s record %llu", traj, pos.shard, (unsigned long long)pos.record);
+            stream_refused(traj, &pos, &e);
             goto fail;
         }
         int vr = verify_tree(st, sb, &cfg.limits, &ps, tok, &t, &pos, &s, &e);

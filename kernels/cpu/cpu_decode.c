@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "kernels/cpu/cpu_attn_rows.h"
+#include "kernels/cpu/cpu_softmax_row.h"
 
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }  // keeps 64-byte alignment in scratch
@@ -330,10 +331,10 @@ void cpu_attention_merge(kb_ctx *ctx, kb_act *out, float *lse, const kb_act *out
 // Semantics of cuda_decode.cu's sample_kernel (see kernels.h): z = logits·(1/temperature);
 // greedy at temperature 0; without truncation an inverse CDF over all ids in id order; with
 // top_k the k best by (z desc, id asc), then the top-p cut in that order, then an inverse
-// CDF over the kept ids in id order. The max and Σ e^(z-m) of the full softmax are computed
-// exactly as cpu_classifier.c computes them, so the log-prob a row gets here is, bit for
-// bit, minus the nll kb_classifier gives that token at the same temperature: what PPO
-// recomputes.
+// CDF over the kept ids in id order. The max, Σ e^(z-m) of the full softmax and the nll are
+// cpu_softmax_row.h's, which cpu_classifier.c uses too, so the log-prob a row gets here is,
+// bit for bit, minus the nll kb_classifier gives that token at the same temperature (what
+// PPO recomputes), and it is <= 0 by construction.
 
 #define CDF_CHUNK (4 * CPU_VL)  // ids per partial sum of the inverse-CDF search
 
@@ -412,27 +413,9 @@ static void sample_row(const sample_args *a, const float *x, float u, float *ws,
     const int V = a->V;
     const float inv = a->inv;
     float *e = ws, *csum = e + up16((size_t)V);
-    // max, then e = exp(z - max) and their sum: as cpu_classifier.c's classifier_row
-    vfloat vit = vbroadcast(inv), vmx = vbroadcast(-INFINITY);
-    int j = 0;
-    for (; j + CPU_VL <= V; j += CPU_VL) vmx = vmax(vmx, vload(x + j) * vit);
-    float m = -INFINITY;
-    for (int l = 0; l < CPU_VL; l++) m = vmx[l] > m ? vmx[l] : m;
-    for (; j < V; j++) m = x[j] * inv > m ? x[j] * inv : m;
-    vfloat vm = vbroadcast(m), acc = {0};
-    for (j = 0; j + CPU_VL <= V; j += CPU_VL) {
-        vfloat ej = vexp(vload(x + j) * vit - vm);
-        acc += ej;
-        vstore(e + j, ej);
-    }
-    float sum = vsum(acc);
-    for (; j < V; j++) {
-        e[j] = cpu_expf(x[j] * inv - m);
-        sum += e[j];
-    }
-    float lse = m + logf(sum);
-
-    int pick = -1;
+    // max, then e = exp(z - max) and their sum: the classifier's row statistics
+    float m = row_max(x, inv, V), sum = row_sum_exp(x, inv, m, V, e, NULL);
+    int j, pick = -1;
     if (a->greedy) {
         for (j = 0; j < V && pick < 0; j++)
             if (x[j] * inv == m) pick = j;  // the lowest id of the maximum
@@ -492,16 +475,16 @@ static void sample_row(const sample_args *a, const float *x, float u, float *ws,
             }
         }
     }
-    if (pick < 0) pick = 0;  // only when no logit is a number (NaN everywhere): lse is NaN too
+    if (pick < 0) pick = 0;  // only when no logit is a number (NaN everywhere): the sum is NaN too
     *token = pick;
-    *logprob = x[pick] * inv - lse;
+    *logprob = -row_nll(m, sum, x[pick] * inv);  // <= 0 by construction (cpu_softmax_row.h)
 }
 
 void cpu_sample(kb_ctx *ctx, int32_t *tokens, float *logprobs, const kb_act *logits, const uint64_t *seeds,
                 const uint64_t *counters, int N, int V, int Vp, float temperature, int top_k, float top_p) {
     if (V < 1 || Vp < V) die("kb_sample: vocabulary %d with padded width %d", V, Vp);
-    if (!(temperature >= 0) || isinf(temperature))
-        die("kb_sample: temperature %g must be a finite number >= 0 (0: greedy)", temperature);
+    if (!(temperature >= 0) || isinf(temperature) || (temperature > 0 && isinf(1.0f / temperature)))
+        die("kb_sample: temperature %g must be 0 (greedy) or a finite number whose inverse is finite", temperature);
     if (top_k < 0) die("kb_sample: top_k %d must be >= 0 (0: no top-k)", top_k);
     if (!(top_p >= 0 && top_p <= 1)) die("kb_sample: top_p %g must be in [0, 1]", top_p);
     if (top_p < 1 && (top_k == 0 || top_k >= V))

@@ -1,37 +1,12 @@
 // cpu_rl_loss.c — the policy-gradient loss fused into the classifier pass, and the scalar
 // heads' losses (see kernels.h, "RL losses").
 //
-// A row is reduced exactly as kb_classifier reduces it (max, then Σe and Σe(m − z) in the
-// same vector order), so the log-prob of a token here is −nll of the classifier bit for bit,
+// A row is reduced with the classifier's and the sampler's own definitions
+// (cpu_softmax_row.h), so the log-prob of a token here is −nll of kb_classifier bit for bit,
 // and so is the log-prob rollout's sampler records (one arithmetic for rollout and training).
 #include "kernels/cpu/cpu.h"
+#include "kernels/cpu/cpu_softmax_row.h"
 #include "kernels/rl_objective.h"
-
-typedef struct row_stats {
-    float m, sum, log_sum, dev;  // max of z, Σ exp(z − m), its log, Σ exp(z − m)(m − z)
-} row_stats;
-
-static row_stats reduce_row(const float *x, float inv_temp, int V) {
-    vfloat vit = vbroadcast(inv_temp), vmx = vbroadcast(-INFINITY);
-    int j = 0;
-    for (; j + CPU_VL <= V; j += CPU_VL) vmx = vmax(vmx, vload(x + j) * vit);
-    float m = -INFINITY;
-    for (int l = 0; l < CPU_VL; l++) m = vmx[l] > m ? vmx[l] : m;
-    for (; j < V; j++) m = x[j] * inv_temp > m ? x[j] * inv_temp : m;
-    vfloat vm = vbroadcast(m), acc_e = {0}, acc_d = {0};
-    for (j = 0; j + CPU_VL <= V; j += CPU_VL) {
-        vfloat zj = vload(x + j) * vit, e = vexp(zj - vm);
-        acc_e += e;
-        acc_d = vfma(e, vm - zj, acc_d);
-    }
-    float sum = vsum(acc_e), dev = vsum(acc_d);
-    for (; j < V; j++) {
-        float zj = x[j] * inv_temp, e = cpu_expf(zj - m);
-        sum += e;
-        dev += e * (m - zj);
-    }
-    return (row_stats){m, sum, logf(sum), dev};
-}
 
 void cpu_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_pg_rows *rows, int N, int V, int Vp,
                  int want_grad) {
@@ -47,16 +22,17 @@ void cpu_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_pg
             float w = a < 0 ? 0.0f : rows->weight[i];
             pg_row r = {0};
             if (a >= 0) {
-                row_stats s = reduce_row(x, p->inv_temp, V);
-                float logp = -(s.m + s.log_sum - x[a] * p->inv_temp);  // = −nll, as kb_classifier computes it
-                float entropy = s.log_sum + s.dev / s.sum;
+                float m = row_max(x, p->inv_temp, V), dev;
+                float sum = row_sum_exp(x, p->inv_temp, m, V, NULL, &dev), log_sum = logf(sum);
+                float logp = -row_nll(m, sum, x[a] * p->inv_temp);  // = −nll, as kb_classifier computes it
+                float entropy = log_sum + dev / sum;
                 r = pg_objective(p, logp, entropy, w, rows->adv[i], rows->lp_old[i], rows->lp_behav ? rows->lp_behav + i : NULL,
                                rows->lp_ref ? rows->lp_ref + i : NULL);
                 if (want_grad) {
                     // d/dz_j = c_lp·([j = a] − p_j) − c_h·p_j·(log p_j + H); d/dlogits = inv_temp · that.
-                    float lse = s.m + s.log_sum, inv_sum = 1.0f / s.sum, sc = p->dscale * p->inv_temp;
+                    float lse = m + log_sum, inv_sum = 1.0f / sum, sc = p->dscale * p->inv_temp;
                     float k0 = r.c_lp + r.c_h * (r.entropy - lse);  // c_lp + c_h·(log p_j + H) = k0 + c_h·z_j
-                    vfloat vit = vbroadcast(p->inv_temp), vm = vbroadcast(s.m), vis = vbroadcast(inv_sum);
+                    vfloat vit = vbroadcast(p->inv_temp), vm = vbroadcast(m), vis = vbroadcast(inv_sum);
                     vfloat vk0 = vbroadcast(k0), vch = vbroadcast(r.c_h), vsc = vbroadcast(-sc);
                     int j = 0;
                     for (; j + CPU_VL <= V; j += CPU_VL) {
@@ -64,7 +40,7 @@ void cpu_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_pg
                         vstore(x + j, pj * vfma(vch, zj, vk0) * vsc);
                     }
                     for (; j < V; j++) {
-                        float zj = x[j] * p->inv_temp, pj = cpu_expf(zj - s.m) * inv_sum;
+                        float zj = x[j] * p->inv_temp, pj = cpu_expf(zj - m) * inv_sum;
                         x[j] = pj * (k0 + r.c_h * zj) * -sc;
                     }
                     x[a] += r.c_lp * sc;

@@ -1,52 +1,14 @@
 // cuda_classifier.cu — softmax, cross-entropy, entropy and the logits gradient in one
 // kernel, one block per row: pass 1 reads the row once (online max / sum / sum·z), pass 2
-// writes the gradient over the logits in place. No fp32 logits tensor exists.
+// writes the gradient over the logits in place. No fp32 logits tensor exists. Pass 1 and
+// the nll are cuda_softmax_row.cuh's, which the sampler shares: both kernels here and the
+// sampler reduce a row in the same order, so the nll is the same with or without the
+// gradient, and a sampled token's log-prob is exactly minus it.
 #include <math.h>
 
-#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_softmax_row.cuh"
 
-#define CLS_THREADS 512
-
-struct msz {
-    float m, s, sz;  // running max, sum of exp(z-m), sum of exp(z-m)·z
-};
-__device__ __forceinline__ msz msz_merge(msz a, msz b) {
-    if (a.m == -INFINITY) return b;
-    if (b.m == -INFINITY) return a;
-    float m = fmaxf(a.m, b.m), ea = __expf(a.m - m), eb = __expf(b.m - m);
-    msz r = {m, a.s * ea + b.s * eb, a.sz * ea + b.sz * eb};
-    return r;
-}
-
-// Merges every thread's partial into *total (shared; all threads see it on return): warp
-// then block, in a fixed order, so the result does not depend on scheduling.
-__device__ __forceinline__ void msz_block_merge(msz a, msz *red, msz *total) {
-    for (int o = 16; o > 0; o >>= 1) {
-        msz b = {__shfl_xor_sync(0xffffffffu, a.m, o), __shfl_xor_sync(0xffffffffu, a.s, o),
-                 __shfl_xor_sync(0xffffffffu, a.sz, o)};
-        a = msz_merge(a, b);
-    }
-    if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = a;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        msz t = red[0];
-        for (int w = 1; w < CLS_THREADS / 32; w++) t = msz_merge(t, red[w]);
-        *total = t;
-    }
-    __syncthreads();
-}
-__device__ __forceinline__ void msz_add(msz &a, float z) {
-    if (z > a.m) {
-        float e = a.m == -INFINITY ? 0.f : __expf(a.m - z);
-        a.s = a.s * e + 1.f;
-        a.sz = a.sz * e + z;
-        a.m = z;
-    } else {
-        float e = __expf(z - a.m);
-        a.s += e;
-        a.sz += e * z;
-    }
-}
+#define CLS_THREADS ROW_THREADS
 
 __global__ void __launch_bounds__(CLS_THREADS) classifier_kernel(bf16 *logits, float *nll, float *entropy,
                                                                  const int32_t *targets, const float *row_scale,
@@ -69,20 +31,10 @@ __global__ void __launch_bounds__(CLS_THREADS) classifier_kernel(bf16 *logits, f
             }
         return;
     }
-    msz a = {-INFINITY, 0.f, 0.f};
-    const int V8 = V / 8 * 8;
-    for (int i = threadIdx.x * 8; i < V8; i += CLS_THREADS * 8) {
-        float f[8];
-        load8(x + i, f);
-#pragma unroll
-        for (int j = 0; j < 8; j++) msz_add(a, f[j] * inv_temp);
-    }
-    for (int i = V8 + threadIdx.x; i < V; i += CLS_THREADS) msz_add(a, __bfloat162float(x[i]) * inv_temp);
-    msz_block_merge(a, red, &total);
-    const float lse = total.m + logf(total.s);
-    const float zt = __bfloat162float(x[tgt]) * inv_temp;
+    msz_block_merge(msz_row_partial(x, V, inv_temp), red, &total);
+    const float lse = total.m + row_log_sum(total.s);
     if (threadIdx.x == 0) {
-        nll[row] = lse - zt;
+        nll[row] = row_nll(total.m, total.s, row_z(__bfloat162float(x[tgt]), inv_temp));
         if (entropy) entropy[row] = lse - total.sz / total.s;
     }
     __syncthreads();  // x[tgt] is read above before pass 2 overwrites it
@@ -133,14 +85,12 @@ __global__ void __launch_bounds__(CLS_THREADS) classifier_smem_kernel(bf16 *logi
             float2 t = __bfloat1622float2(v.h[j]);
             f[2 * j] = t.x, f[2 * j + 1] = t.y;
         }
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-            if (i + j < V) msz_add(a, f[j] * inv_temp);
+        if (i < V) msz_add8(a, f, i, V, inv_temp);  // msz_row_partial's order
     }
     msz_block_merge(a, red, &total);
-    const float lse = total.m + logf(total.s);
+    const float lse = total.m + row_log_sum(total.s);
     if (threadIdx.x == 0) {
-        nll[row] = lse - __bfloat162float(srow[tgt]) * inv_temp;
+        nll[row] = row_nll(total.m, total.s, row_z(__bfloat162float(srow[tgt]), inv_temp));
         if (entropy) entropy[row] = lse - total.sz / total.s;
     }
     const float sc = dscale * (row_scale ? row_scale[row] : 1.f) * inv_temp;

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/cuda_softmax_row.cuh"
 
 // ---- cache writes --------------------------------------------------------------------------------
 __global__ void kv_write_kernel(bf16 *kp, bf16 *vp, const bf16 *qkv, const int32_t *slots, int N, int C, int NH, int bs) {
@@ -410,16 +410,16 @@ __device__ __forceinline__ uint32_t fkey(float f) {
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-#define SM_THREADS 512
+#define SM_THREADS ROW_THREADS  // one block per row: the classifier's reduction
 #define SM_MAXK 1024
 
 __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, float *logprobs, const bf16 *logits,
                                                             const uint64_t *seeds, const uint64_t *counters, int V,
-                                                            int Vp, float temp, int top_k, float top_p) {
-    __shared__ float red_m[SM_THREADS / 32], red_s[SM_THREADS / 32];
+                                                            int Vp, float inv, int greedy, int top_k,
+                                                            float top_p) {
+    __shared__ msz red[SM_THREADS / 32];
+    __shared__ msz total;
     __shared__ int red_i[SM_THREADS / 32];
-    __shared__ float s_max, s_sum;
-    __shared__ int s_arg;
     __shared__ unsigned hist[256];
     __shared__ uint32_t s_prefix;
     __shared__ int s_need;
@@ -428,47 +428,27 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
     __shared__ float chunk_sum[SM_THREADS];
     const int row = blockIdx.x, tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
     const bf16 *x = logits + (size_t)row * Vp;
-    const float inv = temp > 0 ? 1.0f / temp : 1.0f;
-    // pass 1: max (argmax, lowest id on ties) and the sum for the full softmax of z
-    float m = -INFINITY;
-    int am = 0x7fffffff;
-    for (int i = tid; i < V; i += SM_THREADS) {
-        float z = __bfloat162float(x[i]) * inv;
-        if (z > m) m = z, am = i;
-    }
-    for (int o = 16; o > 0; o >>= 1) {
-        float m2 = __shfl_xor_sync(0xffffffffu, m, o);
-        int a2 = __shfl_xor_sync(0xffffffffu, am, o);
-        if (m2 > m || (m2 == m && a2 < am)) m = m2, am = a2;
-    }
-    if (lane == 0) red_m[warp] = m, red_i[warp] = am;
-    __syncthreads();
-    if (tid == 0) {
-        float M = red_m[0];
-        int A = red_i[0];
-        for (int w = 1; w < SM_THREADS / 32; w++)
-            if (red_m[w] > M || (red_m[w] == M && red_i[w] < A)) M = red_m[w], A = red_i[w];
-        s_max = M;
-        s_arg = A;
-    }
-    __syncthreads();
-    const float M = s_max;
-    float s = 0;
-    for (int i = tid; i < V; i += SM_THREADS) s += __expf(__bfloat162float(x[i]) * inv - M);
-    s = warp_sum(s);
-    if (lane == 0) red_s[warp] = s;
-    __syncthreads();
-    if (tid == 0) {
-        float S = 0;
-        for (int w = 0; w < SM_THREADS / 32; w++) S += red_s[w];
-        s_sum = S;
-    }
-    __syncthreads();
-    const float lse = M + logf(s_sum);
-    if (temp <= 0) {
+    // pass 1: the max M and S = Σ exp(z − M) of the full softmax of z, by the classifier's
+    // reduction (cuda_softmax_row.cuh): the log-prob below is exactly minus its nll
+    msz_block_merge(msz_row_partial(x, V, inv), red, &total);
+    const float M = total.m, S = total.s;
+    if (greedy) {
+        // greedy (z at temperature 1: inv is 1): the lowest id whose z is the max
+        int am = 0x7fffffff;
+        for (int i = tid; i < V; i += SM_THREADS)
+            if (row_z(__bfloat162float(x[i]), inv) == M) {
+                am = i;
+                break;
+            }
+        for (int o = 16; o > 0; o >>= 1) am = min(am, __shfl_xor_sync(0xffffffffu, am, o));
+        if (lane == 0) red_i[warp] = am;
+        __syncthreads();
         if (tid == 0) {
-            tokens[row] = s_arg;
-            logprobs[row] = __bfloat162float(x[s_arg]) - lse;  // temperature 1 when greedy
+            int A = red_i[0];
+            for (int w = 1; w < SM_THREADS / 32; w++) A = min(A, red_i[w]);
+            if (A == 0x7fffffff) A = 0;  // no logit is a number (NaN everywhere): so is the log-prob
+            tokens[row] = A;
+            logprobs[row] = -row_nll(M, S, row_z(__bfloat162float(x[A]), inv));
         }
         return;
     }
@@ -477,16 +457,18 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
         // no truncation (top_p must be 1 here): inverse CDF in id order over contiguous chunks
         int per = (V + SM_THREADS - 1) / SM_THREADS, a = tid * per, b = min(V, a + per);
         float cs = 0;
-        for (int i = a; i < b; i++) cs += __expf(__bfloat162float(x[i]) * inv - M);
+        for (int i = a; i < b; i++) cs += __expf(row_z(__bfloat162float(x[i]), inv) - M);
         chunk_sum[tid] = cs;
         __syncthreads();
         if (tid == 0) {
-            float target = u * s_sum, acc = 0;
+            float mass = 0;  // draw against the chunks' own total, as the CPU does
+            for (int t = 0; t < SM_THREADS; t++) mass += chunk_sum[t];
+            float target = u * mass, acc = 0;
             int t = 0;
             for (; t < SM_THREADS - 1 && acc + chunk_sum[t] <= target; t++) acc += chunk_sum[t];
             int i0 = t * per, i1 = min(V, i0 + per), pick = -1;
             for (int i = i0; i < i1; i++) {
-                acc += __expf(__bfloat162float(x[i]) * inv - M);
+                acc += __expf(row_z(__bfloat162float(x[i]), inv) - M);
                 if (acc > target) {
                     pick = i;
                     break;
@@ -494,9 +476,10 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
             }
             // rounding ran past the end: the last token with nonzero probability (as the CPU)
             for (int i = V - 1; pick < 0 && i >= 0; i--)
-                if (__expf(__bfloat162float(x[i]) * inv - M) > 0.f) pick = i;
+                if (__expf(row_z(__bfloat162float(x[i]), inv) - M) > 0.f) pick = i;
+            if (pick < 0) pick = 0;  // no logit is a number: so is the log-prob
             tokens[row] = pick;
-            logprobs[row] = __bfloat162float(x[pick]) * inv - lse;
+            logprobs[row] = -row_nll(M, S, row_z(__bfloat162float(x[pick]), inv));
         }
         return;
     }
@@ -508,7 +491,7 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
         __syncthreads();
         uint32_t hmask = shift == 24 ? 0u : (0xFFFFFFFFu << (shift + 8));
         for (int i = tid; i < V; i += SM_THREADS) {
-            uint32_t k = fkey(__bfloat162float(x[i]) * inv);
+            uint32_t k = fkey(row_z(__bfloat162float(x[i]), inv));
             if ((k & hmask) == (prefix & hmask)) atomicAdd(&hist[(k >> shift) & 255], 1u);
         }
         __syncthreads();
@@ -532,7 +515,7 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
     int per = (V + SM_THREADS - 1) / SM_THREADS, a = tid * per, b = min(V, a + per);
     int ngt = 0, neq = 0;
     for (int i = a; i < b; i++) {
-        uint32_t k = fkey(__bfloat162float(x[i]) * inv);
+        uint32_t k = fkey(row_z(__bfloat162float(x[i]), inv));
         ngt += k > kth;
         neq += k == kth;
     }
@@ -552,7 +535,7 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
     {
         int g = sg[tid], e = se[tid];
         for (int i = a; i < b; i++) {
-            float z = __bfloat162float(x[i]) * inv;
+            float z = row_z(__bfloat162float(x[i]), inv);
             uint32_t k = fkey(z);
             if (k > kth) {
                 int slot = g + min(e, need);  // candidates with lower ids come first
@@ -631,18 +614,26 @@ __global__ void __launch_bounds__(SM_THREADS) sample_kernel(int32_t *tokens, flo
             if (acc > target) break;
         }
         tokens[row] = cid[pick];
-        logprobs[row] = cz[pick] - lse;
+        logprobs[row] = -row_nll(M, S, cz[pick]);  // cz holds row_z values
     }
 }
 
 void cuda_sample(kb_ctx *ctx, int32_t *tokens, float *logprobs, const kb_act *logits, const uint64_t *seeds,
                  const uint64_t *counters, int N, int V, int Vp, float temperature, int top_k, float top_p) {
+    if (V < 1 || Vp < V || Vp % 8) die("cuda sampling: vocabulary %d with padded width %d (a multiple of 8)", V, Vp);
+    if (!(temperature >= 0) || isinf(temperature) || (temperature > 0 && isinf(1.0f / temperature)))
+        die("cuda sampling: temperature %g must be 0 (greedy) or a finite number whose inverse is finite", temperature);
+    if (top_k < 0) die("cuda sampling: top_k %d must be >= 0 (0: no top-k)", top_k);
+    if (!(top_p >= 0 && top_p <= 1)) die("cuda sampling: top_p %g must be in [0, 1]", top_p);
     if (!N) return;
     if (top_k > SM_MAXK) die("cuda sampling: top_k %d above %d", top_k, SM_MAXK);
     if (top_p < 1.0f && (top_k <= 0 || top_k >= V))
         die("cuda sampling: top_p < 1 needs top_k in [1, %d]", SM_MAXK);
-    sample_kernel<<<N, SM_THREADS, 0, STREAM(ctx)>>>(tokens, logprobs, (const bf16 *)logits, seeds, counters, V, Vp,
-                                                     temperature, top_k, top_p);
+    // 1/temperature on the host, as the trainer computes the classifier's inv_temp (device
+    // division is approximate under --use_fast_math): the same z, so the same log-prob
+    float inv = temperature > 0 ? 1.0f / temperature : 1.0f;
+    sample_kernel<<<N, SM_THREADS, 0, STREAM(ctx)>>>(tokens, logprobs, (const bf16 *)logits, seeds, counters, V, Vp, inv,
+                                                     temperature == 0, top_k, top_p);
     LAUNCH_CHECK();
 }
 

@@ -6,14 +6,14 @@
 #include <math.h>
 
 #include "kernels/cuda/cuda_common.cuh"
-#include "kernels/cuda/cuda_softmax.cuh"
+#include "kernels/cuda/cuda_softmax_row.cuh"
 #include "kernels/rl_objective.h"
 
 template <bool SMEM>
-__global__ void __launch_bounds__(SOFTMAX_THREADS) pg_loss_kernel(bf16 *logits, kb_pg_params p, kb_pg_rows rows, int V,
+__global__ void __launch_bounds__(ROW_THREADS) pg_loss_kernel(bf16 *logits, kb_pg_params p, kb_pg_rows rows, int V,
                                                                   int Vp, int want_grad) {
     extern __shared__ __align__(16) bf16 srow[];
-    __shared__ msz red[SOFTMAX_THREADS / 32];
+    __shared__ msz red[ROW_THREADS / 32];
     __shared__ msz total;
     __shared__ pg_row obj;
     const int row = blockIdx.x;
@@ -28,31 +28,33 @@ __global__ void __launch_bounds__(SOFTMAX_THREADS) pg_loss_kernel(bf16 *logits, 
             if (rows.ratio) rows.ratio[row] = 0.f;
         }
         if (want_grad)
-            for (int i = threadIdx.x * 8; i < Vp; i += SOFTMAX_THREADS * 8) {
+            for (int i = threadIdx.x * 8; i < Vp; i += ROW_THREADS * 8) {
                 float z[8] = {0};
                 store8(x + i, z);
             }
         return;
     }
     msz a = {-INFINITY, 0.f, 0.f};
-    for (int i = threadIdx.x * 8; i < Vp; i += SOFTMAX_THREADS * 8) {
-        bf16x8 v = *(const bf16x8 *)(x + i);
-        if (SMEM) *(bf16x8 *)(srow + i) = v;
-        float f[8];
+    if (SMEM) {  // stage the row; add its columns in msz_row_partial's order (the classifier's)
+        for (int i = threadIdx.x * 8; i < Vp; i += ROW_THREADS * 8) {
+            bf16x8 v = *(const bf16x8 *)(x + i);
+            *(bf16x8 *)(srow + i) = v;
+            float f[8];
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            float2 t = __bfloat1622float2(v.h[j]);
-            f[2 * j] = t.x, f[2 * j + 1] = t.y;
+            for (int j = 0; j < 4; j++) {
+                float2 t = __bfloat1622float2(v.h[j]);
+                f[2 * j] = t.x, f[2 * j + 1] = t.y;
+            }
+            if (i < V) msz_add8(a, f, i, V, p.inv_temp);
         }
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-            if (i + j < V) msz_add(a, f[j] * p.inv_temp);
+    } else {
+        a = msz_row_partial(x, V, p.inv_temp);
     }
     msz_block_merge(a, red, &total);
-    const float lse = total.m + logf(total.s);
+    const float lse = total.m + row_log_sum(total.s);
     if (threadIdx.x == 0) {
-        float zt = __bfloat162float(SMEM ? srow[tgt] : x[tgt]) * p.inv_temp;
-        float logp = -(lse - zt), entropy = lse - total.sz / total.s;
+        float zt = row_z(__bfloat162float(SMEM ? srow[tgt] : x[tgt]), p.inv_temp);
+        float logp = -row_nll(total.m, total.s, zt), entropy = lse - total.sz / total.s;
         obj = pg_objective(&p, logp, entropy, rows.weight[row], rows.adv[row], rows.lp_old[row],
                            rows.lp_behav ? rows.lp_behav + row : NULL, rows.lp_ref ? rows.lp_ref + row : NULL);
         if (rows.logp) rows.logp[row] = obj.logp;
@@ -65,13 +67,13 @@ __global__ void __launch_bounds__(SOFTMAX_THREADS) pg_loss_kernel(bf16 *logits, 
     if (!want_grad) return;
     // d/dz_j = c_lp·([j = a] − p_j) − c_h·p_j·(log p_j + H), log p_j = z_j − lse; × inv_temp.
     const float sc = p.dscale * p.inv_temp, k0 = obj.c_lp + obj.c_h * (obj.entropy - lse), ch = obj.c_h;
-    for (int i = threadIdx.x * 8; i < Vp; i += SOFTMAX_THREADS * 8) {
+    for (int i = threadIdx.x * 8; i < Vp; i += ROW_THREADS * 8) {
         float f[8];
         load8(SMEM ? srow + i : x + i, f);
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             int c = i + j;
-            float z = f[j] * p.inv_temp, pj = c < V ? __expf(z - lse) : 0.f;
+            float z = row_z(f[j], p.inv_temp), pj = c < V ? __expf(z - lse) : 0.f;
             f[j] = (-pj * (k0 + ch * z) + (c == tgt ? obj.c_lp : 0.f)) * sc;
         }
         store8(x + i, f);
@@ -87,9 +89,9 @@ void cuda_pg_loss(kb_ctx *ctx, kb_act *logits, const kb_pg_params *p, const kb_p
     size_t smem = (size_t)Vp * sizeof(bf16);
     if (want_grad && smem <= PG_SMEM_MAX) {
         CUDA_CHECK(cudaFuncSetAttribute(pg_loss_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-        pg_loss_kernel<true><<<N, SOFTMAX_THREADS, smem, STREAM(ctx)>>>((bf16 *)logits, *p, *rows, V, Vp, 1);
+        pg_loss_kernel<true><<<N, ROW_THREADS, smem, STREAM(ctx)>>>((bf16 *)logits, *p, *rows, V, Vp, 1);
     } else {
-        pg_loss_kernel<false><<<N, SOFTMAX_THREADS, 0, STREAM(ctx)>>>((bf16 *)logits, *p, *rows, V, Vp, want_grad);
+        pg_loss_kernel<false><<<N, ROW_THREADS, 0, STREAM(ctx)>>>((bf16 *)logits, *p, *rows, V, Vp, want_grad);
     }
     LAUNCH_CHECK();
 }

@@ -4,7 +4,10 @@
 #   2. the training step beside PyTorch (../shared/bench/torch_gpt2.py) at d12 and d24
 #   3. rollout scenarios A-D and L beside PyTorch/HF generation (torch_decode.py, hf_generate.py)
 #   4. the pretrain stage (tests/pretrain/device_pretrain.sh): throughput and resume
-# Parts: PARTS="tests train rollout pretrain" (default: all). PEERS=dir of the peer scripts
+#   5. logprob, only when asked (PARTS=logprob; it needs build/bin/verify and bin/rollout):
+#      tests/device/logprob_temps.sh, rollout at temperatures 0.3-1.5 with top-k/top-p, verify
+#      run over each, recorded log-probs <= 0 and against the trainer's (issue 20)
+# Parts: PARTS="tests train rollout pretrain" (default: these four). PEERS=dir of the peer scripts
 # (default ../shared/bench). Logs go to $OUT (default /tmp/berry-device).
 # cuDNN from a Python wheel is found automatically (nvidia.cudnn); NVLink multicast stays off.
 set -u
@@ -49,6 +52,10 @@ if has rollout; then
 fi
 if has pretrain && [ -f tests/pretrain/device_pretrain.sh ]; then
     bash tests/pretrain/device_pretrain.sh 2>&1 | tee "$OUT/pretrain.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
+fi
+if has logprob; then
+    OUT="$OUT/logprob" BUILD=$B bash tests/device/logprob_temps.sh 2>&1 | tee "$OUT/logprob.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 fi
 exit $fail

@@ -1,5 +1,6 @@
 // test_cuda_decode.c — the decoding ops (paged KV cache writes and copies, paged and
-// shared-prefix attention, merge, sampling) on CUDA against the CPU reference, then the
+// shared-prefix attention, merge, sampling) on CUDA against the CPU reference; the sampled
+// log-prob (<= 0, minus the CUDA classifier's nll bit for bit, close to the CPU's); then the
 // GPT-2 decoder: graph replay equals direct runs, and greedy decoding on CUDA gives the CPU
 // backend's tokens on a small trained model. Device only.
 #include <stdlib.h>
@@ -152,6 +153,82 @@ static void test_sample(int N, int V, int Vp, float temp, int top_k, float top_p
     free(tok[0]), free(tok[1]), free(lp[0]), free(lp[1]), free(lg), free(seeds), free(ctr);
 }
 
+// Issue 20: the sampled token's log-prob is finite and <= 0, also where one token has
+// probability ≈ 1; on CUDA it is minus the CUDA classifier's nll for that token bit for bit
+// (without the gradient, and with it: the shared-memory kernel), and close to the CPU
+// classifier's. Half the rows are peaked (the rest of the mass near one ulp of 1, at large
+// and small logit magnitudes), half ordinary.
+static void test_sample_logprob_classifier(float temp, int top_k, float top_p) {
+    const int N = 256, V = 997, Vp = 1024;
+    printf("sampled log-prob vs classifier temp=%.1f top_k=%d top_p=%.1f\n", temp, top_k, top_p);
+    float zt = temp > 0 ? temp : 1.0f, inv = temp > 0 ? 1.0f / temp : 1.0f;
+    const float base[] = {0.0f, 3.7f, -41.3f, 117.9f, 1003.1f, -0.6f};
+    float *lg = xmalloc((size_t)N * Vp * 4);
+    for (int i = 0; i < N; i++) {
+        float *x = lg + (size_t)i * Vp, b = i % 2 ? base[(i / 2) % 6] : 0.0f;
+        float gap = 14.0f + 20.0f * (float)i / (float)N;  // in z units
+        for (int j = 0; j < Vp; j++) x[j] = bf16_round(j < V ? b + (i % 2 ? 0.5f * zt : 2.0f) * rng_normal(&g_rng) : 0.0f);
+        if (i % 2) x[(i * 37) % V] = bf16_round(b + gap * zt);
+    }
+    uint64_t *seeds = xmalloc(N * 8), *ctr = xmalloc(N * 8);
+    for (int i = 0; i < N; i++) seeds[i] = mix64(20, i), ctr[i] = (uint64_t)i * 7;
+    kb_act *L = act_of(GPU, lg, (size_t)N * Vp);
+    uint64_t *S = kb_alloc(GPU, N * 8), *Ct = kb_alloc(GPU, N * 8);
+    kb_upload(GPU, S, seeds, N * 8);
+    kb_upload(GPU, Ct, ctr, N * 8);
+    int32_t *T = kb_alloc(GPU, N * 4);
+    float *P = f32_nan(GPU, N);
+    kb_sample(GPU, T, P, L, S, Ct, N, V, Vp, temp, top_k, top_p);
+    int32_t *tok = xmalloc(N * 4);
+    kb_download(GPU, tok, T, N * 4);
+    float *lp = get_f32(GPU, P, N);
+    // the classifier on the GPU (no gradient, then with it: logits overwritten) and on the CPU
+    float *nll_g[2], *nll_c;
+    for (int g = 0; g < 2; g++) {
+        kb_act *Lc = act_of(GPU, lg, (size_t)N * Vp);
+        float *NL = f32_nan(GPU, N);
+        kb_classifier(GPU, Lc, NL, NULL, T, NULL, 1.0f, inv, N, V, Vp, g);
+        nll_g[g] = get_f32(GPU, NL, N);
+        kb_free(GPU, Lc), kb_free(GPU, NL);
+    }
+    {
+        kb_act *Lc = act_of(CPU, lg, (size_t)N * Vp);
+        int32_t *Tc = i32_of(CPU, tok, N);
+        float *NL = f32_nan(CPU, N);
+        kb_classifier(CPU, Lc, NL, NULL, Tc, NULL, 1.0f, inv, N, V, Vp, 0);
+        nll_c = get_f32(CPU, NL, N);
+        kb_free(CPU, Lc), kb_free(CPU, Tc), kb_free(CPU, NL);
+    }
+    int bad = -1, near_one = 0, diff[2] = {-1, -1};
+    double maxd = 0, sumd = 0;
+    for (int i = 0; i < N; i++) {
+        if (bad < 0 && !(isfinite(lp[i]) && lp[i] <= 0)) bad = i;
+        near_one += lp[i] > -1e-6f;
+        for (int g = 0; g < 2; g++) {
+            float neg = -nll_g[g][i];
+            if (diff[g] < 0 && memcmp(&lp[i], &neg, 4) != 0) diff[g] = i;
+        }
+        double d = fabs((double)lp[i] + nll_c[i]);
+        maxd = fmax(maxd, d), sumd += d;
+    }
+    printf("  log-prob vs CPU classifier: mean |diff| %.2e, max %.2e; %d rows of probability within 1e-6 of 1\n",
+           sumd / N, maxd, near_one);
+    CHECK(bad < 0, "temp %.1f k=%d p=%.1f: row %d got the log-prob %.9g: not finite and <= 0", temp, top_k, top_p, bad,
+          bad >= 0 ? (double)lp[bad] : 0.0);
+    CHECK(near_one >= N / 4, "temp %.1f: only %d rows near probability 1: not the case the test is for", temp, near_one);
+    CHECK(diff[0] < 0, "temp %.1f k=%d p=%.1f: row %d: sampled log-prob %.9g, CUDA classifier -nll %.9g: not bit-identical",
+          temp, top_k, top_p, diff[0], diff[0] >= 0 ? (double)lp[diff[0]] : 0.0,
+          diff[0] >= 0 ? -(double)nll_g[0][diff[0]] : 0.0);
+    CHECK(diff[1] < 0, "temp %.1f k=%d p=%.1f: row %d: sampled log-prob %.9g, CUDA classifier (with gradient) -nll %.9g: "
+          "not bit-identical", temp, top_k, top_p, diff[1], diff[1] >= 0 ? (double)lp[diff[1]] : 0.0,
+          diff[1] >= 0 ? -(double)nll_g[1][diff[1]] : 0.0);
+    CHECK(maxd <= 1e-4, "temp %.1f k=%d p=%.1f: sampled log-probs differ from the CPU classifier's by up to %.3e", temp,
+          top_k, top_p, maxd);
+    void *bufs[] = {L, S, Ct, T, P};
+    for (int i = 0; i < 5; i++) kb_free(GPU, bufs[i]);
+    free(lg), free(seeds), free(ctr), free(tok), free(lp), free(nll_g[0]), free(nll_g[1]), free(nll_c);
+}
+
 // A small model trained on the device on a deterministic pattern, then greedy decoding of
 // continuations on both backends through the paged decoder; graph replay checked too.
 static void test_greedy_decoding(void) {
@@ -275,6 +352,13 @@ int main(void) {
     test_sample(200, 50257, 50304, 1.0f, 50, 0.9f);
     test_sample(64, 1000, 1024, 0.0f, 0, 1.0f);
     test_sample(64, 1000, 1024, 1.3f, 700, 0.5f);
+    const float temps[] = {0.3f, 0.7f, 1.0f, 1.5f};
+    for (int t = 0; t < 4; t++) {
+        test_sample_logprob_classifier(temps[t], 0, 1.0f);
+        test_sample_logprob_classifier(temps[t], 40, 1.0f);
+        test_sample_logprob_classifier(temps[t], 40, 0.9f);
+    }
+    test_sample_logprob_classifier(0.0f, 0, 1.0f);
     test_greedy_decoding();
     kb_close(GPU);
     kb_close(CPU);

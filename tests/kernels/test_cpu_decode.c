@@ -9,7 +9,8 @@
 // batch, and the same bits on 1 thread as on 2; the matrix-vector matmul path gives the
 // packed path's bits. Sampling: exact semantics against a double-precision reference draw
 // (same uniform), frequencies against the truncated distribution, greedy ties, ties at the
-// top-k threshold, the top-p cut, log-probs equal to kb_classifier's -nll bit for bit, bad
+// top-k threshold, the top-p cut, log-probs equal to kb_classifier's -nll bit for bit (also
+// finite and <= 0 where one token has probability ≈ 1, at temperatures 0.3 to 1.5), bad
 // arguments rejected. The decoder: prefill + decode through the paged cache gives
 // gpt2_logits' logits bit for bit; sampled log-probs equal the trainer's recomputed ones bit
 // for bit; cascade (shared-prefix) attention is close to, but not bitwise equal to, the
@@ -881,6 +882,51 @@ static void test_sample_logprob_equals_classifier(void) {
     free(lg);
 }
 
+// Issue 20: rows where one token has probability ≈ 1 (the rest of the mass near or below
+// one ulp of 1, at large and small logit magnitudes), at the temperatures people use, with
+// top-k and top-p: every sampled log-prob is finite and <= 0, and it is minus the
+// classifier's nll at that temperature bit for bit.
+static void test_sample_logprob_peaked(void) {
+    const int N = 240, V = 997, Vp = 1024;  // V not a multiple of the vector width: a tail
+    const float temps[] = {0.3f, 0.7f, 1.0f, 1.5f, 0.0f};
+    const struct { int k; float p; } trunc[] = {{0, 1.0f}, {40, 1.0f}, {40, 0.9f}, {2, 0.5f}};
+    const float base[] = {0.0f, 3.7f, -41.3f, 117.9f, 1003.1f, -0.6f};
+    uint64_t seeds[240], ctr[240];
+    for (int i = 0; i < N; i++) seeds[i] = mix64(20, i), ctr[i] = (uint64_t)i * 7;
+    for (int t = 0; t < 5; t++)
+        for (int c = 0; c < (temps[t] > 0 ? 4 : 1); c++) {
+            float T = temps[t], zt = T > 0 ? T : 1.0f;
+            float *lg = xmalloc((size_t)N * Vp * sizeof(float));
+            for (int i = 0; i < N; i++) {
+                float *x = lg + (size_t)i * Vp, b = base[i % 6], gap = 14.0f + 20.0f * (float)i / (float)N;  // z units
+                for (int j = 0; j < Vp; j++) x[j] = j < V ? b + 0.5f * zt * rng_normal(&rng) : NAN;  // padding unread
+                x[(i * 37) % V] = b + gap * zt;  // the peak, gap/T above the rest once scaled
+            }
+            sample_out o = run_sample(lg, N, V, Vp, seeds, ctr, T, trunc[c].k, trunc[c].p);
+            kb_act *L = dev_act(lg, (size_t)N * Vp);
+            int32_t *TG = dev_i32(o.tok, N);
+            float *nll = dev_nan(N);
+            kb_classifier(ctx, L, nll, NULL, TG, NULL, 1.0f, T > 0 ? 1.0f / T : 1.0f, N, V, Vp, 0);
+            float *h = get_f32(nll, N);
+            int bad = -1, near_one = 0;
+            for (int i = 0; i < N; i++) {
+                h[i] = -h[i];
+                if (bad < 0 && !(isfinite(o.lp[i]) && o.lp[i] <= 0)) bad = i;
+                near_one += o.lp[i] > -1e-6f;
+            }
+            char what[128];
+            snprintf(what, sizeof what, "peaked rows T=%.1f k=%d p=%.1f", T, trunc[c].k, trunc[c].p);
+            CHECK(bad < 0, "%s: row %d got the log-prob %.9g (token %d): not finite and <= 0", what, bad,
+                  bad >= 0 ? (double)o.lp[bad] : 0.0, bad >= 0 ? o.tok[bad] : -1);
+            CHECK(near_one >= N / 2, "%s: only %d of %d rows drew a token of probability within 1e-6 of 1: not the "
+                  "case the test is for", what, near_one, N);
+            snprintf(what + strlen(what), sizeof what - strlen(what), ": log-prob = -classifier nll");
+            CHECK_BITS(what, o.lp, h, (size_t)N);
+            FREE_DEV(L, TG, nll);
+            free(o.tok), free(o.lp), free(h), free(lg);
+        }
+}
+
 // ---- bad arguments: each must end the process with a message ---------------------------------------
 
 typedef void (*child_fn)(void);
@@ -1340,6 +1386,7 @@ int main(void) {
     test_sample_frequencies(row, 50, 1.0f, 49, 0.5f, 40000);
     test_sample_cases();
     test_sample_logprob_equals_classifier();
+    test_sample_logprob_peaked();
     test_bad_arguments();
     printf("sampling checked (%.1f s)\n", now_sec() - t0);
     test_thread_count_independence();

@@ -16,3 +16,9 @@ $(RO_FIXTURE): $(BUILD)/obj/tests/rollout/ro_fixture.o $(LIB_VERIFY) $(LIB_SHARD
 $(RO_FIXTURE): EXTRA_LDLIBS = $(KERNEL_LDLIBS)
 tests/rollout/test_cli.sh: $(BUILD)/bin/rollout $(RO_FIXTURE) $(BUILD)/bin/shards
 TESTS += tests/rollout/test_cli.sh
+# Issue 20's device script on the CPU: needs the verify stage (verify run), built with <seccomp.h>.
+ifeq ($(VERIFY_HAVE_SECCOMP),1)
+tests/rollout/test_logprob_temps.sh: $(BUILD)/bin/rollout $(BUILD)/bin/verify $(BUILD)/bin/shards $(RO_FIXTURE) \
+                                     $(BUILD)/tests/device/logprob_compare
+TESTS += tests/rollout/test_logprob_temps.sh
+endif

@@ -157,6 +157,33 @@ static inline void rand_record(uint64_t *s, uint32_t kind, uint32_t size, bbuf *
     }
 }
 
+// ---- shards from an older writer -----------------------------------------------------------------------
+
+// Writes the n records (whatever their bytes) as a shard of `kind` (not tokens) at path, as
+// an older writer that did not check its records would have: written as kind bytes (which
+// is not validated), then the header's kind, the index keys (the problem id: the first 8
+// bytes, or 0 if shorter) and both checksums patched. Every checksum holds; only the records' own
+// validation can refuse them.
+static inline void write_unchecked_shard(const char *path, uint32_t kind, const char *producer, const bbuf *recs, int n) {
+    berr e;
+    shard_writer *w = shard_create(path, SHARD_BYTES, 1, producer, &e);
+    if (!w) die("%s", e.msg);
+    for (int i = 0; i < n; i++)
+        if (shard_append(w, recs[i].p, recs[i].n, &e)) die("%s", e.msg);
+    if (shard_finish(w, &e)) die("%s", e.msg);
+    char *raw;
+    size_t len;
+    if (read_file(path, &raw, &len, &e)) die("%s", e.msg);
+    uint8_t *b = (uint8_t *)raw;
+    uint64_t index_off = le64(b + 56), keys = index_off + (uint64_t)le32(b + 64) * 48 + (uint64_t)n * 4;
+    for (int i = 0; i < n; i++) put_le64(b + keys + (size_t)i * 8, recs[i].n >= 8 ? le64(recs[i].p) : 0);
+    put_le32(b + 16, kind);
+    put_le64(b + 80, hash64(b + index_off, len - index_off, 0));
+    put_le64(b + 152, hash64(b, 152, 0));
+    if (write_file_atomic(path, b, len, &e)) die("%s", e.msg);
+    free(b);
+}
+
 // ---- structural equality -----------------------------------------------------------------------------
 
 static inline int str_eq(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
