@@ -58,6 +58,7 @@ static int run(int argc, char **argv, int first, int corpus) {
     unsigned char given[32] = {0};
     int rc = cli_command(c, &g, argc, argv, first, given, NULL);
     if (rc != CLI_GO) return rc;
+    rc = 0;
     tasks_opts o;
     tasks_opts_default(&o);
     berr e;

@@ -79,7 +79,7 @@ static void test_flags(void) {
         {{VERIFY, "check", "--memory", "12Q", NULL}, 2, "memory"},
         {{VERIFY, "run", "--part", "2", "--parts", "2", NULL}, 2, "required"},
         {{VERIFY, "gen", "--out", "/tmp/x", "--kinds", "poetry", NULL}, 2, "poetry"},
-        {{VERIFY, "gen", "--filler-pct", "5", "--out", "/tmp/x", NULL}, 2, "corpus option"},
+        {{VERIFY, "gen", "--filler-pct", "5", "--out", "/tmp/x", NULL}, 2, "verify gen: error: unknown option '--filler-pct'"},
         {{VERIFY, "sandbox-info", "--cpu-seconds", "-1", NULL}, 2, "cpu-seconds"},
         {{VERIFY, "check", "stray", NULL}, 2, "unexpected argument"},
     };
