@@ -78,7 +78,9 @@ $SH cat "$OUT/heldout" 2>/dev/null > "$OUT/heldout.jsonl"
 {
     echo "berry demo report ($(date -u '+%Y-%m-%d %H:%M UTC'))"
     echo
-    echo "backend:        $BACKEND ($(grep -o '"device": "[^"]*"' "$OUT/run/log.jsonl" | head -1 | cut -d'"' -f4))"
+    # (the device name of the CPU backend already starts with "cpu": "cpu (2 threads)")
+    device=$(grep -o '"device": "[^"]*"' "$OUT/run/log.jsonl" | head -1 | cut -d'"' -f4)
+    case "$device" in "$BACKEND"*) echo "backend:        $device" ;; *) echo "backend:        $BACKEND ($device)" ;; esac
     echo "corpus:         $DOCS documents ($KINDS, difficulty $DIFF), $(wc -c < "$OUT/corpus.txt") bytes"
     echo "tokenizer:      byte-level BPE, $VOCAB ids"
     awk -F'"model": ' 'NR == 1 && /"event": "config"/ { split($2, a, "}"); print "model:          " a[1] "}" }' \
@@ -104,8 +106,20 @@ $SH cat "$OUT/heldout" 2>/dev/null > "$OUT/heldout.jsonl"
                for (k in n) printf "  %-8s %d/%d = %.1f%%\n", k, p[k], n[k], 100 * p[k] / n[k] }' \
         "$OUT/heldout.jsonl" "$OUT/verdicts.jsonl"
     echo
-    echo "a few answers (problem -> completion):"
-    head -3 "$OUT/candidates.jsonl" | cut -c1-200
+    echo "a few answers (the problem, the model's completion, the verifier's verdict):"
+    python3 - "$OUT/heldout.jsonl" "$OUT/candidates.jsonl" "$OUT/verdicts.jsonl" <<'PY'
+import json, sys
+problems = {p["id"]: p for p in map(json.loads, open(sys.argv[1]))}
+verdicts = {(v["problem_id"], v["node"]): v for v in map(json.loads, open(sys.argv[3]))}
+for line in open(sys.argv[2]).readlines()[:3]:
+    c = json.loads(line)
+    p, v = problems.get(c["problem"], {}), verdicts.get((c["problem"], c["node"]), {})
+    short = lambda s, n: s if len(s) <= n else s[:n] + "..."
+    print("  problem:    " + short(p.get("prompt", "?").strip().replace("\n", " / "), 150))
+    print("  completion: " + short(c["completion"].replace("<|endoftext|>", "").strip().replace("\n", " / "), 150))
+    print("  verdict:    %s (expected answer %s)%s" % (v.get("outcome", "?"), short(p.get("answer", "?").strip(), 40),
+          "; " + short(v["detail"], 80) if v.get("detail") and v.get("outcome") != "pass" else ""))
+PY
     echo
     echo "files: $OUT/loss.svg (loss curve), $OUT/run/log.jsonl (run log), $OUT/run/model.bin (weights),"
     echo "       $OUT/candidates.jsonl (answers), $OUT/verdicts (verdict shards)"

@@ -88,8 +88,24 @@ static int shard_file(const char *nm) {
            strstr(nm, ".shard.tmp.") || !strncmp(nm, "CLOSED.tmp.", 11);
 }
 
+// The absolute path of `path` with symbolic links resolved, also when its last parts do not
+// exist yet (malloc'd; NULL when no part of it does).
+static char *resolve(const char *path) {
+    char *r = realpath(path, NULL);
+    if (r || errno != ENOENT) return r;
+    const char *slash = strrchr(path, '/');
+    char *parent = slash ? (slash == path ? xstrdup("/") : xasprintf("%.*s", (int)(slash - path), path)) : xstrdup(".");
+    const char *leaf = slash ? slash + 1 : path;
+    char *rp = strcmp(parent, path) ? resolve(parent) : NULL;
+    free(parent);
+    if (!rp) return NULL;
+    r = *leaf ? xasprintf("%s%s%s", rp, strcmp(rp, "/") ? "/" : "", leaf) : xstrdup(rp);
+    free(rp);
+    return r;
+}
+
 int tr_run_dir_check(const char *opt, const char *dir, int resume, const char *const *inputs, berr *e) {
-    char *rd = realpath(dir, NULL);
+    char *rd = resolve(dir);
     for (int i = 0; rd && inputs && inputs[i]; i += 2) {
         if (!inputs[i + 1]) continue;
         char *ri = realpath(inputs[i + 1], NULL);

@@ -19,5 +19,8 @@ check "report has the training summary" grep -qE "^training: +30 steps, 15360 to
 check "one answer per held-out problem" test "$(grep -c '"completion"' "$OUT/demo/candidates.jsonl")" = 8
 check "one verdict per answer" test "$(grep -c '"outcome"' "$OUT/demo/verdicts.jsonl")" = 8
 check "loss curve written" grep -q "<polyline" "$OUT/demo/loss.svg"
+check "the device is named once" grep -qE "^backend: +cpu \([0-9]+ threads\)$" "$OUT/demo/report.txt"
+check "answers come with their problem and verdict" \
+    bash -c "test \$(grep -c '^  problem: ' '$OUT/demo/report.txt') = 3 && test \$(grep -cE '^  verdict: +(pass|fail|timeout|crash|violation) \(expected answer ' '$OUT/demo/report.txt') = 3"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
