@@ -140,6 +140,8 @@ static int parse_opts(int argc, char **argv, opts *o) {
         return cli_usage_error(&cmd, "--tokenizer, --problems and --out are required");
     if (o->part >= o->parts) return cli_usage_error(&cmd, "--part %d must be below --parts %d", o->part, o->parts);
     if (o->follow && o->policy_version >= 0) return cli_usage_error(&cmd, "--policy-version goes with --policy, not --follow");
+    if (!shard_producer_name_ok(o->name))
+        return cli_usage_error(&cmd, "--name: '%s' is not a producer name (1-48 characters of A-Z a-z 0-9 . _ -, not starting with . or -)", o->name);
     return CLI_GO;
 }
 

@@ -451,7 +451,17 @@ int cmd_train_tokenizer(int argc, char **argv, int first) {
         train_progress pr = {t0};
         t = bpe_train_progress(corpus.n ? (const char *)corpus.p : "", corpus.n, vocab_size, mode, specials, nspecials,
                                on_progress, &pr, &e);
-        if (!t) rc = -1;
+        if (!t) {  // the trainer's "vocab_size" is this command's --vocab-size
+            rc = -1;
+            char m[sizeof e.msg], *at;
+            snprintf(m, sizeof m, "%s", e.msg);
+            e.msg[0] = 0;
+            for (char *p = m; p; p = at ? at + 10 : NULL) {
+                at = strstr(p, "vocab_size");
+                snprintf(e.msg + strlen(e.msg), sizeof e.msg - strlen(e.msg), "%.*s%s", at ? (int)(at - p) : (int)strlen(p), p,
+                         at ? "--vocab-size" : "");
+            }
+        }
     }
     if (!rc) rc = bpe_save(t, out, &e);
     if (!rc && vocab) rc = bpe_save_gpt2(t, vocab, merges, &e);

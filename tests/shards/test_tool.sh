@@ -115,6 +115,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         --out "$work/ro/tokens" "$work/doc.txt"
     has "$work/err" "--out $work/ro/tokens: cannot create it in $work/ro: Permission denied"
 fi
+expect 1 $bin train-tokenizer --vocab-size 5000 --out "$work/t5000.bpe" "$work/doc.txt"; has "$work/err" "use --vocab-size <="
 # Tokenizer messages name the options, not C functions.
 printf '{"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "g": 6, "h": 7}' >"$work/vocab.json"; printf '#version: 0.2\n' >"$work/merges.txt"
 expect 1 $bin tokenize --tokenizer "$work/vocab.json" --out "$work/tk" "$work/doc.txt"
