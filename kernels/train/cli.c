@@ -372,7 +372,21 @@ static const char *type_name(cli_type t) {
     return "?";
 }
 
-static void help_line(FILE *f, const char *left, const char *help) { fprintf(f, "  %-26s %s\n", left, help); }
+// "  --name META   help text [default]", the text wrapped at 100 columns under itself.
+static void help_line(FILE *f, const char *left, const char *help) {
+    enum { COL = 28, WIDTH = 100 };
+    int at = fprintf(f, "  %-26s", left), first = 1;
+    for (const char *p = help; *p;) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        int w = (int)strcspn(p, " ");
+        if (!first && at + 1 + w > WIDTH) at = fprintf(f, "\n%*s", COL, "") - 1;
+        fputc(' ', f);
+        fwrite(p, 1, (size_t)w, f);
+        at += 1 + w, p += w, first = 0;
+    }
+    fputc('\n', f);
+}
 
 void cli_help(FILE *f, const cli_table *t, const char *usage) {
     fputs(usage, f);
@@ -384,13 +398,13 @@ void cli_help(FILE *f, const cli_table *t, const char *usage) {
             fprintf(f, "\n%s:\n", o->help);
             continue;
         }
-        char left[96];
+        char left[96], text[1024];
         if (o->type == CLI_FLAG) snprintf(left, sizeof left, "--%s", o->name);
         else snprintf(left, sizeof left, "--%s %s", o->name, o->meta ? o->meta : "N");
-        fprintf(f, "  %-26s %s", left, o->help);
-        if (o->def && o->type != CLI_FLAG) fprintf(f, " [%s]", o->def);
-        if (o->type == CLI_LIST) fputs(" (repeatable)", f);
-        fputc('\n', f);
+        snprintf(text, sizeof text, "%s%s%s%s%s", o->help, o->def && o->type != CLI_FLAG ? " [" : "",
+                 o->def && o->type != CLI_FLAG ? o->def : "", o->def && o->type != CLI_FLAG ? "]" : "",
+                 o->type == CLI_LIST ? " (repeatable)" : "");
+        help_line(f, left, text);
     }
     fputs("\nStandard options:\n", f);
     help_line(f, "--quiet", "no configuration echo or progress lines on stderr");
