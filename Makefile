@@ -1,7 +1,7 @@
 # berry — one build for every stage.
 #
 #   make            build every library, stage and test into build/
-#   make test       build and run the CPU test suite (what CI runs)
+#   make test       install what is missing, build and run the CPU test suite (what CI runs)
 #   make demo       install what is missing, build, run the whole pipeline on built-in data
 #   make bench      CPU benchmarks (tokenizer, shards, verifier); GPU ones: make device-check
 #   make device-check   GPU tests and benchmarks (run on a machine with a GPU)
@@ -114,7 +114,13 @@ LINK = @mkdir -p $(@D); echo "LD $@"; $(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^
 
 all: $(BINS) $(TESTS)
 
-test: $(BINS) $(TESTS)
+# `make test` on a fresh machine installs what is missing first, as `make demo` does (as root;
+# otherwise tests/deps.sh says what to install); the build and the tests run in a second make,
+# which sees what was installed (e.g. <seccomp.h>).
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BINS) $(TESTS)
 	@bash tests/run.sh $(TESTS)
 
 bench: $(BINS) $(BENCHES)
@@ -137,6 +143,6 @@ deps:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all test bench device-progs device-check demo deps clean
+.PHONY: all test test-run bench device-progs device-check demo deps clean
 
 -include $(ALL_OBJS:.o=.d)

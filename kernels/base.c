@@ -45,9 +45,12 @@ int berr_wrap(berr *e, const char *fmt, ...) {
 #pragma GCC diagnostic pop
 #endif
 
+const char *berr_prog;
+
 void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    if (berr_prog) fprintf(stderr, "%s: ", berr_prog);
     fputs("error: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

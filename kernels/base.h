@@ -22,6 +22,9 @@ int berr_set(berr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 // Prefix an existing message: "context: old message".
 int berr_wrap(berr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+// The program ("verify gen") that die() and other fatal messages name: "<prog>: error: ...".
+// Set by the option parser (kernels/train/cli.h); NULL: plain "error: ...".
+extern const char *berr_prog;
 
 // ---- memory -----------------------------------------------------------------------------
 void *xmalloc(size_t n);

@@ -156,6 +156,8 @@ typedef struct gpt2_ckpt_info {
 } gpt2_ckpt_info;
 
 int gpt2_ckpt_info_read(const char *path, gpt2_ckpt_info *info, berr *e);
+// The header and the payload checksum of the whole file (reads every byte; loads nothing).
+int gpt2_ckpt_verify(const char *path, gpt2_ckpt_info *info, berr *e);
 // Writes atomically (temp file, fsync, rename): a crash leaves the previous file intact.
 // extra is an opaque trainer-state blob stored after the tensors.
 int gpt2_save(gpt2 *m, const char *path, int with_opt, const void *extra, size_t extra_len, berr *e);

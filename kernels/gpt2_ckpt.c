@@ -82,6 +82,32 @@ int gpt2_ckpt_info_read(const char *path, gpt2_ckpt_info *info, berr *e) {
     return parse_header(path, h, size, info, e);
 }
 
+int gpt2_ckpt_verify(const char *path, gpt2_ckpt_info *info, berr *e) {
+    if (gpt2_ckpt_info_read(path, info, e)) return -1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return berr_set(e, "cannot open checkpoint %s: %s", path, strerror(errno));
+    uint8_t h[CKPT_HEADER];
+    int rc = fread(h, 1, CKPT_HEADER, f) == CKPT_HEADER ? 0 : berr_set(e, "%s: read failed in the header", path);
+    uint64_t left = info->n_params * 4 * (info->has_opt ? 3 : 1) + info->extra_bytes, total = left;
+    size_t cap = left < CKPT_CHUNK ? (size_t)left + 1 : CKPT_CHUNK;
+    char *buf = xmalloc(cap);
+    hash64_stream *hs = hash64_begin(0);
+    while (!rc && left) {
+        size_t n = left < cap ? (size_t)left : cap;
+        if (fread(buf, 1, n, f) != n)
+            rc = berr_set(e, "%s: read failed at offset %llu", path, (unsigned long long)(CKPT_HEADER + total - left));
+        else hash64_update(hs, buf, n);
+        left -= n;
+    }
+    uint64_t got = hash64_end(hs);
+    fclose(f);
+    free(buf);
+    if (!rc && got != le64(h + H_PAYLOAD_HASH))
+        rc = berr_set(e, "%s: payload checksum mismatch (bytes %d-%llu are corrupt)", path, CKPT_HEADER,
+                      (unsigned long long)(CKPT_HEADER + total - 1));
+    return rc;
+}
+
 int gpt2_save(gpt2 *m, const char *path, int with_opt, const void *extra, size_t extra_len, berr *e) {
     if (with_opt && !m->training) return berr_set(e, "gpt2_save: %s: no optimizer state in an inference model", path);
     uint8_t h[CKPT_HEADER] = {0};

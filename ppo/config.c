@@ -92,7 +92,6 @@ static const cli_opt opts[] = {
     {CLI_INT, "ckpt-every", F(ckpt_every), "0", 0, 1000000000, NULL, CLI_FREE, "N",
      "checkpoint every N optimizer steps in WORK (a killed run resumes from it; 0: only at the end)"},
     {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, tr_backend_choices, CLI_FREE, "B", "auto, cpu or cuda"},
-    {CLI_FLAG, "quiet", F(quiet), "0", 0, 0, NULL, CLI_LOCAL, NULL, "no progress lines"},
     {CLI_COUNT, "seed", F(seed), "1", 0, 1e18, NULL, CLI_KEEP, "N", "minibatch order seed"},
 };
 #undef F
@@ -113,12 +112,12 @@ int ppo_config_check(const ppo_config *c, berr *e) {
     return 0;
 }
 
-void ppo_help(FILE *f) {
-    cli_help(f, &ppo_table,
-             "usage: ppo --policy policy-vN.bin --trajectories DIR --verdicts DIR --tokenizer FILE --out DIR [options]\n"
-             "\n"
-             "One PPO iteration over verified trajectory trees: rewards from the verdicts, advantages from the\n"
-             "trees (tree), the groups (group) or a critic (gae), E epochs of clipped-surrogate minibatch steps,\n"
-             "then policy-v<N+1>.bin published into --out, where rollout --follow picks it up.\n"
-             "Several GPUs: mpirun -np N build/bin/ppo ... (one process per GPU, NCCL, ZeRO-1).\n");
-}
+const cli_cmd ppo_cmd = {
+    "ppo",
+    "usage: ppo --policy policy-vN.bin --trajectories DIR --verdicts DIR --tokenizer FILE --out DIR [options]\n"
+    "\n"
+    "One PPO iteration over verified trajectory trees: rewards from the verdicts, advantages from the\n"
+    "trees (tree), the groups (group) or a critic (gae), E epochs of clipped-surrogate minibatch steps,\n"
+    "then policy-v<N+1>.bin published into --out, where rollout --follow picks it up.\n"
+    "Several GPUs: mpirun -np N build/bin/ppo ... (one process per GPU, NCCL, ZeRO-1).\n",
+    &ppo_table, 0, NULL};

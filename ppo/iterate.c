@@ -81,14 +81,23 @@ static int check_ckpt(const char *path, const char *what, int V, gpt2_ckpt_info 
 static int setup(it *x, int argc, char **argv, int first, berr *e) {
     ppo_config *c = &x->c;
     x->given = xcalloc((size_t)ppo_table.n, 1);
+    // (cli_command's steps, with the error agreed between the ranks and printed once)
+    berr_prog = ppo_cmd.name;
+    cli_quiet = 0;
     if (cli_defaults(&ppo_table, c, e)) return -1;
     int rc = cli_parse(&ppo_table, c, argc, argv, first, x->given, e);
-    if (rc == 1) {
-        if (x->rank == 0) ppo_help(stdout);
+    if (rc == 1 || rc == 2) {
+        if (x->rank == 0 && rc == 1) cli_command_help(stdout, &ppo_cmd);
+        if (x->rank == 0 && rc == 2) cli_list_options(stdout, &ppo_table);
         comm_finalize(x->cm);
         exit(0);
     }
-    if (rc < 0 || ppo_config_check(c, e)) return -2;
+    if (rc < 0 || ppo_config_check(c, e)) {
+        char m[sizeof e->msg];
+        snprintf(m, sizeof m, "%s", e->msg);
+        berr_set(e, "%.900s (see ppo --help)", m);
+        return -2;
+    }
     x->version = c->policy_version >= 0 ? (uint32_t)c->policy_version : version_of_name(c->policy);
     x->work = c->work ? xstrdup(c->work) : xasprintf("%s/ppo-v%u", c->out, x->version + 1);
     x->policy_out = xasprintf("%s/policy-v%u.bin", c->out, x->version + 1);
@@ -384,7 +393,7 @@ static void run_steps(it *x, step_stats *tot) {
         tot->ratio_min = fmin(tot->ratio_min, st.ratio_min), tot->ratio_max = fmax(tot->ratio_max, st.ratio_max);
         double dt = now_sec() - t0;
         if (x->rank == 0) {
-            if (!c->quiet)
+            if (!cli_quiet)
                 fprintf(stderr, "ppo step %3lld/%lld | epoch %d | loss %+.4f | clip %.3f | ratio %.3f | entropy %.3f | norm "
                                 "%.3f%s | %.0f tok/s\n",
                         (long long)s + 1, (long long)x->steps, epoch + 1, ls, red[1] / wsum, red[2] / wsum, red[0] / wsum, gn,
@@ -492,7 +501,7 @@ int ppo_main(int argc, char **argv, int first) {
     x->cm = comm_init(&e);
     if (!x->cm) {
         fprintf(stderr, "ppo: error: %s\n", e.msg);
-        return 2;
+        return 1;
     }
     x->rank = comm_rank(x->cm), x->world = comm_world(x->cm);
     ppo_config *c = &x->c;
@@ -534,7 +543,7 @@ int ppo_main(int argc, char **argv, int first) {
                               (long long)c->skip, (long long)(c->skip + c->take - 1), c->trajectories, complete);
                 break;
             }
-            if (x->rank == 0 && !c->quiet && t - said >= 10) {
+            if (x->rank == 0 && !cli_quiet && t - said >= 10) {
                 fprintf(stderr, "ppo: waiting for trees %lld..%lld (%zu complete so far)\n", (long long)c->skip,
                         (long long)(c->skip + c->take - 1), complete);
                 said = t;
@@ -639,7 +648,7 @@ int ppo_main(int argc, char **argv, int first) {
         int64_t dropped = 0;
         rc = tr_log_open(&x->log, lp, resume ? x->start_step : -1, &dropped, &e);
         free(lp);
-        if (!rc && !c->quiet) {
+        if (!rc && !cli_quiet) {
             fprintf(stderr, "ppo: policy v%u (%s) -> v%u; %zu trees (%u dropped as stale), %u rows of %d tokens, backend %s, "
                             "%d rank(s); advantage %s, %d epoch(s) × %d minibatches%s\n",
                     x->version, c->policy, x->version + 1, x->trees.n, S.dropped, S.rows, T, kb_device_name(x->ctx), x->world,
@@ -733,7 +742,7 @@ int ppo_main(int argc, char **argv, int first) {
                     fw * x->world, bw * x->world, bw > 0 ? fw / bw : 0);
             rc = atomic_commit(&af, &e);
         }
-        if (!c->quiet)
+        if (!cli_quiet)
             fprintf(stderr, "ppo: done in %.1f s: clip %.3f | ratio %.3f [%.3f, %.3f] | entropy %.4f | forward:backward FLOPs "
                             "%.2f | report %s\n",
                     secs, S.clip_frac, S.ratio_mean, S.ratio_min, S.ratio_max, S.entropy, bw > 0 ? fw / bw : 0, rp);

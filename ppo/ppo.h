@@ -37,13 +37,13 @@ typedef struct ppo_config {
     double min_entropy, max_kl, max_length_growth;
     int stop_on_collapse;
     // run
-    int ckpt_every, backend, quiet;
+    int ckpt_every, backend;
     int64_t seed;
 } ppo_config;
 
 extern const cli_table ppo_table;
+extern const cli_cmd ppo_cmd;  // --help text, the command's name in messages
 int ppo_config_check(const ppo_config *c, berr *e);
-void ppo_help(FILE *f);
 
 // The training rows: one per leaf path (prompt, then the nodes from the root to the leaf),
 // padded to T. Row r's target at position j is token j+1 of the path; targets < 0 at the

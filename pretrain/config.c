@@ -93,6 +93,19 @@ static const cli_opt opts[] = {
 
 const cli_table pt_config_table = {opts, (int)(sizeof opts / sizeof opts[0])};
 
+const cli_cmd pt_train_cmd = {
+    "pretrain train",
+    "usage: pretrain [train] --out DIR (--data PATH | --sft --problems DIR --tokenizer FILE)\n"
+    "                        (--steps N | --tokens N) [options]\n"
+    "\n"
+    "Trains a GPT-2 from scratch or from --init-from, on token shards (pretraining) or on problem\n"
+    "shards as prompt -> worked solution with the prompt masked out of the loss (--sft). Writes\n"
+    "DIR/ckpt_<step>.bin (model, optimizer, data position, RNG, options), DIR/log.jsonl and, at the\n"
+    "end, DIR/model.bin. DIR must be new, empty, or an earlier run's (--resume continues it bit for\n"
+    "bit on the same device, from the newest checkpoint that reads back whole).\n"
+    "Several GPUs: mpirun -np N build/bin/pretrain ... (one process per GPU, NCCL, ZeRO-1).\n",
+    &pt_config_table, 0, NULL};
+
 static int given_opt(const unsigned char *given, const char *name) {
     const cli_opt *o = cli_find(&pt_config_table, name);
     return given && o && given[o - pt_config_table.opts];

@@ -34,6 +34,7 @@ typedef struct pt_config {
 } pt_config;
 
 extern const cli_table pt_config_table;
+extern const cli_cmd pt_train_cmd;  // `pretrain train`: the table and its --help text
 
 // Derived values of a run (from the options, the world size and, when continuing, the
 // checkpoint's model config).

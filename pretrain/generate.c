@@ -42,17 +42,17 @@ static const cli_opt gen_opt_list[] = {
 static const cli_table gen_table = {gen_opt_list, (int)(sizeof gen_opt_list / sizeof gen_opt_list[0])};
 
 static int run_generate(gen_opts *o, berr *e) {
-    if (!o->ckpt || !o->tokenizer || !o->problems || !o->out)
-        return berr_set(e, "--ckpt, --tokenizer, --problems and --out are required (see --help)");
+    // Every input and the output are checked before the model is loaded or anything generated.
+    if (cli_check_output_file("--out", o->out, e)) return -1;
     bpe *tok = bpe_load(o->tokenizer, e);
-    if (!tok) return -1;
+    if (!tok) return berr_wrap(e, "--tokenizer");
     int eot = bpe_special(tok, BERRY_EOT);
     gpt2_ckpt_info info;
     if (eot < 0) return berr_set(e, "tokenizer %s has no %s token", o->tokenizer, BERRY_EOT);
-    if (gpt2_ckpt_info_read(o->ckpt, &info, e)) return -1;
-    if (bpe_vocab_size(tok) > info.cfg.V)
-        return berr_set(e, "tokenizer %s has %d ids but the model in %s only %d", o->tokenizer, bpe_vocab_size(tok),
-                        o->ckpt, info.cfg.V);
+    if (gpt2_ckpt_info_read(o->ckpt, &info, e)) return berr_wrap(e, "--ckpt");
+    if (bpe_vocab_size(tok) != info.cfg.V)
+        return berr_set(e, "tokenizer %s has a vocabulary of %d tokens but the model in %s has %d: give the tokenizer the "
+                           "model was trained with", o->tokenizer, bpe_vocab_size(tok), o->ckpt, info.cfg.V);
     problem_set ps;
     if (problem_set_load(&ps, o->problems, o->split == 2 ? PROBLEMS_ALL_SPLITS : o->split, 1, e)) return -1;
     size_t n = o->count ? (size_t)o->count : ps.n;
@@ -95,7 +95,7 @@ static int run_generate(gen_opts *o, berr *e) {
             x->seed = mix64(mix64((uint64_t)o->seed, ps.items[i].id), (uint64_t)k);
         }
     }
-    fprintf(stderr, "generate: %zu problems × %d samples from %s (%s split), model %s (L=%d C=%d), %s, %s\n", n,
+    if (!cli_quiet) fprintf(stderr, "generate: %zu problems × %d samples from %s (%s split), model %s (L=%d C=%d), %s, %s\n", n,
             o->samples, o->problems, splits[o->split], o->ckpt, info.cfg.L, info.cfg.C, kb_device_name(ctx),
             o->temperature > 0 ? "sampled" : "greedy");
     atomic_file af;
@@ -126,7 +126,7 @@ static int run_generate(gen_opts *o, berr *e) {
             free(g[j].out);
         }
         done += k;
-        fprintf(stderr, "generate: %zu/%zu answers (%.1f s)\n", done, total, now_sec() - t0);
+        if (!cli_quiet) fprintf(stderr, "generate: %zu/%zu answers (%.1f s)\n", done, total, now_sec() - t0);
     }
     if (ferror(af.f)) {
         atomic_abort(&af);
@@ -145,27 +145,27 @@ static int run_generate(gen_opts *o, berr *e) {
     return 0;
 }
 
+static const cli_cmd gen_cmd = {
+    "pretrain generate",
+    "usage: pretrain generate --ckpt FILE --tokenizer FILE --problems PATH --out FILE [options]\n"
+    "\nSamples answers to problems (prompt -> continuation until end-of-text) and writes the candidate\n"
+    "file of `verify check`: one JSON line per answer, {\"problem\": id, \"node\": sample index,\n"
+    "\"completion\": text after the prompt, end-of-text included when generated}.\n",
+    &gen_table, 0, NULL};
+
 int pt_generate_main(int argc, char **argv, int first) {
     gen_opts o;
     berr e;
-    if (cli_defaults(&gen_table, &o, &e)) die("%s", e.msg);
-    int rc = cli_parse(&gen_table, &o, argc, argv, first, NULL, &e);
-    if (rc == 1) {
-        cli_help(stdout, &gen_table,
-                 "usage: pretrain generate --ckpt FILE --tokenizer FILE --problems PATH --out FILE [options]\n"
-                 "\nSamples answers to problems (prompt -> continuation until end-of-text) and writes the candidate\n"
-                 "file of `verify check`: one JSON line per answer, {\"problem\": id, \"node\": sample index,\n"
-                 "\"completion\": text after the prompt, end-of-text included when generated}.\n");
-        return 0;
+    unsigned char given[sizeof gen_opt_list / sizeof gen_opt_list[0]] = {0};
+    int rc = cli_command(&gen_cmd, &o, argc, argv, first, given, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!o.ckpt || !o.tokenizer || !o.problems || !o.out) {
+        cli_free(&gen_table, &o);
+        return cli_usage_error(&gen_cmd, "--ckpt, --tokenizer, --problems and --out are required");
     }
-    if (rc < 0) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 2;
-    }
-    fprintf(stderr, "pretrain generate: configuration\n");
-    cli_echo(stderr, &gen_table, &o);
+    cli_echo_line(gen_cmd.name, &gen_table, &o, given, NULL);
     rc = run_generate(&o, &e);
-    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    if (rc) cli_fail(gen_cmd.name, &e);
     cli_free(&gen_table, &o);
     return rc ? 1 : 0;
 }

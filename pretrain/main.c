@@ -1,40 +1,32 @@
-// main.c — build/bin/pretrain: train (the default), generate, plot.
+// main.c — build/bin/pretrain: train (the default), generate, plot, device.
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/train/cli.h"
 #include "pretrain/pretrain.h"
 
-static void usage(FILE *f) {
-    fputs("usage: pretrain [train] OPTIONS         train a GPT-2 (pretraining or --sft); see pretrain train --help\n"
-          "       pretrain generate OPTIONS        sample answers to problems into a candidate file\n"
-          "       pretrain plot OPTIONS            loss curve of a run log as SVG\n"
-          "       pretrain device                  the backend --backend auto picks here: cuda or cpu\n"
-          "       pretrain --help                  this text and the training options\n",
-          f);
+static const cli_cmd device_cmd = {
+    "pretrain device",
+    "usage: pretrain device\n"
+    "\n"
+    "Prints the backend --backend auto picks on this machine: cuda (a GPU is present and the build has\n"
+    "the CUDA backend) or cpu.\n",
+    NULL, 0, NULL};
+
+static int device_main(int argc, char **argv, int first) {
+    int rc = cli_command(&device_cmd, NULL, argc, argv, first, NULL, NULL);
+    if (rc != CLI_GO) return rc;
+    puts(kb_default_backend() == KB_CUDA ? "cuda" : "cpu");
+    return 0;
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "generate") == 0) return pt_generate_main(argc, argv, 2);
-    if (argc > 1 && strcmp(argv[1], "plot") == 0) return pt_plot_main(argc, argv, 2);
-    if (argc > 1 && strcmp(argv[1], "train") == 0) return pt_train_main(argc, argv, 2);
-    if (argc == 2 && strcmp(argv[1], "device") == 0) {
-        puts(kb_default_backend() == KB_CUDA ? "cuda" : "cpu");
-        return 0;
-    }
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
-        fputc('\n', stdout);
-        pt_train_help(stdout);
-        return 0;
-    }
-    if (argc > 1 && argv[1][0] != '-') {
-        fprintf(stderr, "error: unknown subcommand '%s'\n", argv[1]);
-        usage(stderr);
-        return 2;
-    }
-    if (argc == 1) {
-        usage(stderr);
-        return 2;
-    }
-    return pt_train_main(argc, argv, 1);
-}
+static const cli_sub subs[] = {
+    {"train", pt_train_main, "train a GPT-2 (pretraining or --sft): checkpoints, log.jsonl, model.bin"},
+    {"generate", pt_generate_main, "sample answers to problems into a candidate file (for verify check)"},
+    {"plot", pt_plot_main, "the loss curve of a run log as SVG"},
+    {"device", device_main, "the backend --backend auto picks here: cuda or cpu"},
+};
+
+static const cli_prog prog = {"pretrain", NULL, subs, (int)(sizeof subs / sizeof subs[0]), 0};
+
+int main(int argc, char **argv) { return cli_dispatch(&prog, argc, argv); }

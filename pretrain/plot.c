@@ -54,19 +54,21 @@ static int read_log(const char *path, svg_series *train, svg_series *val, berr *
     return 0;
 }
 
+static const cli_cmd plot_cmd = {"pretrain plot", "usage: pretrain plot --log DIR/log.jsonl --out loss.svg [options]\n",
+                                  &plot_table, 0, NULL};
+
 int pt_plot_main(int argc, char **argv, int first) {
     plot_opts o;
     berr e;
-    if (cli_defaults(&plot_table, &o, &e)) die("%s", e.msg);
-    int rc = cli_parse(&plot_table, &o, argc, argv, first, NULL, &e);
-    if (rc == 1) {
-        cli_help(stdout, &plot_table, "usage: pretrain plot --log DIR/log.jsonl --out loss.svg [options]\n");
-        return 0;
+    int rc = cli_command(&plot_cmd, &o, argc, argv, first, NULL, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!o.log || !o.out) {
+        cli_free(&plot_table, &o);
+        return cli_usage_error(&plot_cmd, "--log and --out are required");
     }
-    if (rc == 0 && (!o.log || !o.out)) rc = berr_set(&e, "--log and --out are required (see --help)");
-    if (rc < 0) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 2;
+    if (cli_check_output_file("--out", o.out, &e)) {
+        cli_free(&plot_table, &o);
+        return cli_fail(plot_cmd.name, &e);
     }
     svg_series sr[2] = {{.label = "train loss", .color = "#1f77b4"},
                         {.label = "validation loss", .color = "#d62728", .markers = 1}};
@@ -78,7 +80,7 @@ int pt_plot_main(int argc, char **argv, int first) {
         if (n_train > 2000) sr[0].label = "train loss (mean of steps)";
         rc = svg_plot_save(o.out, &p, sr, 2, NULL, &e);
     }
-    if (rc) fprintf(stderr, "error: %s\n", e.msg);
+    if (rc) cli_fail(plot_cmd.name, &e);
     else fprintf(stderr, "plot: %s: %zu training points, %zu validation points\n", o.out, n_train, n_val);
     svg_series_free(&sr[0]);
     svg_series_free(&sr[1]);

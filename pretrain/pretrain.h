@@ -6,4 +6,3 @@
 int pt_train_main(int argc, char **argv, int first);
 int pt_generate_main(int argc, char **argv, int first);
 int pt_plot_main(int argc, char **argv, int first);
-void pt_train_help(FILE *f);

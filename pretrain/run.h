@@ -48,6 +48,8 @@ typedef struct run {
 void pt_run_agree(run *r, int rc, const berr *e, int exit_code);
 // Options (and, with --resume, the stored ones merged in), then the run checks.
 int pt_run_options(run *r, int argc, char **argv, int first, berr *e);
+// --out: absent, empty or this run's own; not a shard directory, not one of the inputs.
+int pt_run_out_check(run *r, berr *e);
 int pt_run_tokenizer(run *r, berr *e);
 // The data: the token stream and its validation rows, or the SFT examples (both also plan
 // the model, whose vocabulary may come from the data).

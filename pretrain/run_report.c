@@ -6,7 +6,7 @@
 #include "pretrain/run.h"
 
 void pt_run_echo(run *r) {
-    if (r->rank) return;
+    if (r->rank || cli_quiet) return;
     const pt_config *c = &r->cfg;
     const gpt2_config *m = &r->plan.model;
     FILE *f = stderr;

@@ -20,14 +20,22 @@ int pt_run_options(run *r, int argc, char **argv, int first, berr *e) {
     const cli_table *t = &pt_config_table;
     pt_config cmd;
     r->given = xcalloc((size_t)t->n, 1);
+    // (cli_command's steps, with the error agreed between the ranks and printed once)
+    berr_prog = pt_train_cmd.name;
+    cli_quiet = 0;
     if (cli_defaults(t, &cmd, e)) return -1;
     int rc = cli_parse(t, &cmd, argc, argv, first, r->given, e);
-    if (rc == 1) {
-        if (r->rank == 0) pt_train_help(stdout);
+    if (rc == 1 || rc == 2) {
+        if (r->rank == 0 && rc == 1) cli_command_help(stdout, &pt_train_cmd);
+        if (r->rank == 0 && rc == 2) cli_list_options(stdout, t);
         comm_finalize(r->c);
         exit(0);
     }
-    if (rc < 0) return -1;
+    if (rc < 0) {
+        char m[sizeof e->msg];
+        snprintf(m, sizeof m, "%s", e->msg);
+        return berr_set(e, "%.900s (see pretrain train --help)", m);
+    }
     if (cmd.resume || cmd.resume_from) {
         if (!cmd.out) return berr_set(e, "--out DIR is required (also with --resume)");
         if (cmd.resume_from) r->resume_path = xstrdup(cmd.resume_from);
@@ -41,6 +49,14 @@ int pt_run_options(run *r, int argc, char **argv, int first, berr *e) {
         r->cfg = cmd;
     }
     return pt_config_check(&r->cfg, r->given, r->world, &r->plan, e);
+}
+
+int pt_run_out_check(run *r, berr *e) {
+    const pt_config *c = &r->cfg;
+    const char *inputs[] = {"--data", c->data, "--val", c->val, "--problems", c->problems, "--val-problems",
+                            c->val_problems, NULL};
+    if (cli_check_output_dir("--out", c->out, e)) return -1;
+    return tr_run_dir_check("--out", c->out, r->resume_path != NULL, inputs, e);
 }
 
 int pt_run_tokenizer(run *r, berr *e) {
@@ -69,6 +85,10 @@ static int pt_run_plan_model(run *r, int data_vocab, berr *e) {
     int tokV = r->tok ? bpe_vocab_size(r->tok) : 0;
     if (c->vocab && tokV > c->vocab)
         return berr_set(e, "--vocab %d is smaller than the tokenizer's %d ids", c->vocab, tokV);
+    // A model and its tokenizer go together: ids of one vocabulary read with another are garbage.
+    if (ck && tokV && !c->vocab && tokV != info.cfg.V)
+        return berr_set(e, "tokenizer %s has a vocabulary of %d tokens but the model in %s has %d: give the tokenizer the "
+                           "model was trained with", c->tokenizer, tokV, ck, info.cfg.V);
     int V = c->vocab ? c->vocab : tokV ? tokV : ck ? info.cfg.V : data_vocab;
     if (pt_plan_model(c, r->given, ck ? &info.cfg : NULL, V, &r->plan, e)) return -1;
     c->vocab = r->plan.model.V;

@@ -68,10 +68,12 @@ static void train_loop(run *r) {
         double mfu = step_flops / W / dt / peak;
         if (!isfinite(loss)) die("step %lld: the loss is %g (diverged); lower --lr or raise --warmup", (long long)step, loss);
         if (r->rank == 0) {
-            fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | MFU %.1f%%",
-                    (long long)step, (long long)steps, loss, lr, gnorm, dt * 1e3, tokens / dt, 100 * mfu);
-            if (waited > 1e-3) fprintf(stderr, " | data wait %.1f ms", waited * 1e3);
-            fputc('\n', stderr);
+            if (!cli_quiet) {
+                fprintf(stderr, "step %6lld/%lld | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | MFU %.1f%%",
+                        (long long)step, (long long)steps, loss, lr, gnorm, dt * 1e3, tokens / dt, 100 * mfu);
+                if (waited > 1e-3) fprintf(stderr, " | data wait %.1f ms", waited * 1e3);
+                fputc('\n', stderr);
+            }
             tr_log_rec(&r->log,
                        "\"step\": %lld, \"loss\": %.17g, \"lr\": %.17g, \"grad_norm\": %.17g, \"ms\": %.3f, "
                        "\"tok_s\": %.1f, \"mfu\": %.6f, \"data_wait_ms\": %.3f, \"tokens\": %llu, \"flops\": %.17g, "
@@ -104,10 +106,7 @@ int pt_train_main(int argc, char **argv, int first) {
     run R = {0}, *r = &R;
     berr e = {{0}};
     r->c = comm_init(&e);
-    if (!r->c) {
-        fprintf(stderr, "error: %s\n", e.msg);
-        return 2;
-    }
+    if (!r->c) return cli_fail(pt_train_cmd.name, &e);
     r->rank = comm_rank(r->c);
     r->world = comm_world(r->c);
     pt_config *c = &r->cfg;
@@ -115,7 +114,9 @@ int pt_train_main(int argc, char **argv, int first) {
     // Everything that can be wrong with the options and the data is found before the device
     // is touched, and every rank stops on the same error.
     int rc = pt_run_options(r, argc, argv, first, &e);
+    pt_run_agree(r, rc, &e, 2);  // a usage error
     uint64_t saved_fp = r->st.data_fp, saved_vfp = r->st.val_fp;  // from the checkpoint, when resuming
+    rc = pt_run_out_check(r, &e);  // before the data is read
     if (!rc) rc = pt_run_tokenizer(r, &e);
     if (!rc) rc = c->sft ? pt_run_sft_data(r, &e) : pt_run_pretrain_data(r, &e);
     if (!rc && r->resume_path && (saved_fp != r->st.data_fp || saved_vfp != r->st.val_fp))
@@ -123,7 +124,7 @@ int pt_train_main(int argc, char **argv, int first) {
                           "%016llx): a resumed run must see the same data", saved_fp != r->st.data_fp ? "training" : "validation",
                       (unsigned long long)(saved_fp != r->st.data_fp ? r->st.data_fp : r->st.val_fp),
                       (unsigned long long)(saved_fp != r->st.data_fp ? saved_fp : saved_vfp));
-    pt_run_agree(r, rc, &e, 2);
+    pt_run_agree(r, rc, &e, 1);
     // The resolved run configuration goes into every checkpoint (for --resume).
     c->batch_tokens = (int64_t)c->micro_batch * c->seq_len * r->plan.accum * r->world;
     {
@@ -138,23 +139,13 @@ int pt_train_main(int argc, char **argv, int first) {
     }
 
     if (r->resume_path && r->rank == 0) tr_ckpt_clean_temps(c->out);
-    // A new run must not mix with an earlier one in the same directory.
-    if (!r->resume_path) {
-        int64_t *steps;
-        int n = 0;
-        rc = tr_ckpt_list(c->out, &steps, &n, &e);
-        if (!rc && n > 0)
-            rc = berr_set(&e, "%s already holds checkpoints of a run: continue it with --resume, or use another --out", c->out);
-        free(steps);
-    }
-    pt_run_agree(r, rc, &e, 2);
 
     r->ctx = kb_open(tr_backend(c->backend), comm_local_rank(r->c), &e);
     rc = r->ctx ? 0 : -1;
     if (!rc) rc = comm_attach(r->c, r->ctx, &e);
-    pt_run_agree(r, rc, &e, 2);
+    pt_run_agree(r, rc, &e, 1);
     rc = pt_run_model(r, &e);
-    pt_run_agree(r, rc, &e, 2);
+    pt_run_agree(r, rc, &e, 1);
     r->start_step = r->resume_path ? (int64_t)r->st.step : 0;
     if (!r->resume_path) r->st.rng = mix64((uint64_t)c->seed, 0x5a4d504c45ull);  // sampling stream
 
@@ -233,16 +224,4 @@ int pt_train_main(int argc, char **argv, int first) {
     cli_free(&pt_config_table, c);
     comm_finalize(r->c);
     return 0;
-}
-
-void pt_train_help(FILE *f) {
-    cli_help(f, &pt_config_table,
-             "usage: pretrain [train] --out DIR (--data PATH | --sft --problems DIR --tokenizer FILE)\n"
-             "                        (--steps N | --tokens N) [options]\n"
-             "\n"
-             "Trains a GPT-2 from scratch or from --init-from, on token shards (pretraining) or on problem\n"
-             "shards as prompt -> worked solution with the prompt masked out of the loss (--sft). Writes\n"
-             "DIR/ckpt_<step>.bin (model, optimizer, data position, RNG, options), DIR/log.jsonl and, at the\n"
-             "end, DIR/model.bin. --resume continues bit for bit on the same device.\n"
-             "Several GPUs: mpirun -np N build/bin/pretrain ... (one process per GPU, NCCL, ZeRO-1).\n");
 }

@@ -7,7 +7,7 @@ LIB_ROLLOUT := $(BUILD)/lib/libberry_rollout.a
 
 $(LIB_ROLLOUT): $(call objs,$(ROLLOUT_LIB_SRC))
 
-$(BUILD)/bin/rollout: $(call objs,$(ROLLOUT_BIN_SRC)) $(LIB_ROLLOUT) $(LIB_SHARDS) $(LIB_KERNELS) $(LIB_BASE)
+$(BUILD)/bin/rollout: $(call objs,$(ROLLOUT_BIN_SRC)) $(LIB_ROLLOUT) $(LIB_TRAIN) $(LIB_SHARDS) $(LIB_KERNELS) $(LIB_BASE)
 	$(LINK)
 $(BUILD)/bin/rollout: EXTRA_LDLIBS = $(KERNEL_LDLIBS)
 

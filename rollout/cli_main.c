@@ -3,14 +3,14 @@
 // restarts, and can follow a checkpoint directory for new policy versions.
 // Usage and design: rollout/README.md.
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <inttypes.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "kernels/gpt2.h"
+#include "kernels/train/cli.h"
 #include "rollout/cli.h"
 #include "rollout/engine.h"
 #include "shards/records.h"
@@ -19,90 +19,90 @@
 #include "shards/task_format.h"
 
 typedef struct opts {
-    const char *policy, *follow, *tokenizer, *problems, *out, *name, *instruction, *stats;
+    char *policy, *follow, *tokenizer, *problems, *out, *name, *instruction, *stats, *buckets;
     int64_t policy_version;  // -1: from the file name (policy-v<N>.bin), else 0
-    double follow_poll, progress, commit_seconds, idle_timeout;
-    int64_t pace_n, pace_ahead;  // --pace N,K (0: off)
-    int part, parts, commit_records, skip_long, backend;  // backend: 0 auto, 1 cpu, 2 cuda
-    size_t kv_bytes;                                     // 0: the backend's default
+    double follow_poll, progress, commit_seconds, idle_timeout, temperature, top_p;
+    char *pace;                  // --pace N,K (NULL: off)
+    int64_t pace_n, pace_ahead;  // ... parsed
+    int part, parts, commit_records, skip_long, backend, no_share, cascade;  // backend: 0 auto, 1 cpu, 2 cuda
+    int roots, fork, depth, max_new, force_step, top_k, block_size, max_batch, prefill_tokens, prefill_pad;
+    int64_t budget, seed, kv_bytes;  // kv_bytes 0: the backend's default
     ro_config rc;
 } opts;
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: rollout (--policy FILE | --follow DIR) --tokenizer FILE --problems DIR --out DIR [options]\n"
-            "\n"
-            "Samples a Monte-Carlo trajectory tree for every problem of a problem shard directory and writes\n"
-            "them as trajectory shards (rollout/README.md).\n"
-            "\n"
-            "policy and data:\n"
-            "  --policy FILE          policy checkpoint\n"
-            "  --policy-version N     its version (default: N of a file named policy-v<N>.bin, else 0)\n"
-            "  --follow DIR           use the newest DIR/policy-v<N>.bin and pick up each newer one as it is\n"
-            "                         published (problems started after that use it; running ones finish first)\n"
-            "  --follow-poll SEC      how often to look for a new version (default 1)\n"
-            "  --pace N,K             with --follow: start the p-th problem (stream order) only with a policy\n"
-            "                         version >= p/N - K: a trainer taking N trees a version is never more\n"
-            "                         than K versions behind (the RL loop's pooled placement)\n"
-            "  --tokenizer FILE       berry tokenizer file (its vocabulary must be the checkpoint's)\n"
-            "  --problems DIR         problem shard directory (streamed: shards are taken as they appear)\n"
-            "  --out DIR              trajectory shard directory\n"
-            "  --name NAME            producer name in DIR (default rollout; rollout.p<K>of<N> with --parts)\n"
-            "  --part K --parts N     this process takes part K of N of the input shards (default 0 of 1)\n"
-            "  --instruction FILE     text put before every prompt (a shared instruction: its KV is stored once)\n"
-            "  --skip-long-prompts    report and skip a prompt that leaves no room in the context (default: fail)\n"
-            "  --idle-timeout SEC     fail after SEC without new input (default 0: wait for ever)\n"
-            "\n"
-            "branching:\n"
-            "  --roots N              trajectories started per problem (default 4)\n"
-            "  --fork K               children per node at a step boundary (default 2)\n"
-            "  --depth D              forks along one trajectory at most (default 2; 0: no branching)\n"
-            "  --budget N             tokens generated per problem at most, all nodes together (default 0: no limit)\n"
-            "  --max-new N            tokens generated per trajectory, root to leaf (default 256)\n"
-            "  --force-step N         also treat every N-th token of a node as a step marker (tests, benchmarks)\n"
-            "\n"
-            "sampling:\n"
-            "  --temperature X        (default 1; 0: greedy)\n"
-            "  --top-k K              (default 0: all)\n"
-            "  --top-p P              (default 1: all)\n"
-            "  --seed N               run seed; node seeds derive from it and the problem id (default 1)\n"
-            "\n"
-            "engine:\n"
-            "  --backend B            auto, cpu or cuda (default auto)\n"
-            "  --kv-budget BYTES      KV cache size, e.g. 512M, 16G (default: 1G on cpu, 16G on cuda)\n"
-            "  --block-size N         positions per KV block (default 16)\n"
-            "  --max-batch N          sequences per decode step (default 64)\n"
-            "  --prefill-tokens N     prompt tokens per prefill step (default 512)\n"
-            "  --prefill-pad N        pad prefill calls to a multiple of N rows, so few matmul shapes\n"
-            "                         occur (default 0: 64 on CUDA, 1 on the CPU)\n"
-            "  --buckets LIST         decode batch sizes captured as graphs, e.g. 8,16,32,64 (default: powers of 2)\n"
-            "  --no-share             compute every node from scratch: no prefix tree, no shared blocks\n"
-            "  --cascade MODE         shared-prompt attention: auto, on or off (default auto)\n"
-            "\n"
-            "output:\n"
-            "  --commit-records N     publish an output shard after N trees (default 64)\n"
-            "  --commit-seconds SEC   ... or after SEC with trees pending (default 10)\n"
-            "  --progress SEC         progress line interval (default 10)\n"
-            "  --stats FILE           run statistics as JSON (default OUT/<producer>.stats.json)\n"
-            "  --help\n");
-}
+static const char *const backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const cascades[] = {"auto", "on", "off", NULL};
 
-static int parse_bytes(const char *flag, const char *s, size_t *out, berr *e) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || v < 0) return berr_set(e, "%s: '%s' is not a size in bytes (e.g. 512M, 16G)", flag, s);
-    double mul = 1;
-    if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
-    else if (*end == 'M' || *end == 'm') mul = 1048576.0, end++;
-    else if (*end == 'G' || *end == 'g') mul = 1073741824.0, end++;
-    else if (*end == 'T' || *end == 't') mul = 1099511627776.0, end++;
-    if (*end == 'B' || *end == 'i') end++;
-    if (*end) return berr_set(e, "%s: '%s' is not a size in bytes (e.g. 512M, 16G)", flag, s);
-    if (v * mul > 1e15) return berr_set(e, "%s: %s is too large", flag, s);
-    *out = (size_t)(v * mul);
-    return 0;
-}
+#define F(x) offsetof(opts, x)
+#define SECTION(title) {CLI_SECTION, NULL, 0, NULL, 0, 0, NULL, 0, NULL, title}
+static const cli_opt opt_list[] = {
+    SECTION("Policy and data"),
+    {CLI_STR, "policy", F(policy), NULL, 0, 0, NULL, 0, "FILE", "policy checkpoint"},
+    {CLI_COUNT, "policy-version", F(policy_version), NULL, 0, 4294967295.0, NULL, 0, "N",
+     "its version (default: N of a file named policy-v<N>.bin, else 0)"},
+    {CLI_STR, "follow", F(follow), NULL, 0, 0, NULL, 0, "DIR",
+     "use the newest DIR/policy-v<N>.bin and pick up each newer one as it is published (problems started after "
+     "that use it; running ones finish first)"},
+    {CLI_F64, "follow-poll", F(follow_poll), "1", 0.001, 3600, NULL, 0, "SEC", "how often to look for a new version"},
+    {CLI_STR, "pace", F(pace), NULL, 0, 0, NULL, 0, "N,K",
+     "with --follow: start the p-th problem (stream order) only with a policy version >= p/N - K, so a trainer "
+     "taking N trees a version is never more than K versions behind (the RL loop's pooled placement)"},
+    {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, 0, "FILE",
+     "berry tokenizer file (its vocabulary must be the checkpoint's)"},
+    {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, 0, "DIR",
+     "problem shard directory (streamed: shards are taken as they appear; it must exist)"},
+    {CLI_STR, "out", F(out), NULL, 0, 0, NULL, 0, "DIR", "trajectory shard directory"},
+    {CLI_STR, "name", F(name), "rollout", 0, 0, NULL, 0, "NAME", "producer name in DIR (rollout.p<K>of<N> with --parts)"},
+    {CLI_INT, "part", F(part), "0", 0, 65535, NULL, 0, "K", "this process takes part K of --parts N of the input shards"},
+    {CLI_INT, "parts", F(parts), "1", 1, 65536, NULL, 0, "N", "how many processes share the input"},
+    {CLI_STR, "instruction", F(instruction), NULL, 0, 0, NULL, 0, "FILE",
+     "text put before every prompt (a shared instruction: its KV is stored once)"},
+    {CLI_FLAG, "skip-long-prompts", F(skip_long), NULL, 0, 0, NULL, 0, NULL,
+     "report and skip a prompt that leaves no room in the context (default: fail)"},
+    {CLI_F64, "idle-timeout", F(idle_timeout), "0", 0, 1e9, NULL, 0, "SEC", "fail after SEC without new input (0: wait for ever)"},
+    SECTION("Branching"),
+    {CLI_INT, "roots", F(roots), "4", 1, 4096, NULL, 0, "N", "trajectories started per problem"},
+    {CLI_INT, "fork", F(fork), "2", 1, 64, NULL, 0, "K", "children per node at a step boundary"},
+    {CLI_INT, "depth", F(depth), "2", 0, 64, NULL, 0, "D", "forks along one trajectory at most (0: no branching)"},
+    {CLI_COUNT, "budget", F(budget), "0", 0, 4e18, NULL, 0, "N", "tokens generated per problem at most, all nodes together (0: no limit)"},
+    {CLI_INT, "max-new", F(max_new), "256", 1, 1 << 24, NULL, 0, "N", "tokens generated per trajectory, root to leaf"},
+    {CLI_INT, "force-step", F(force_step), "0", 0, 1 << 24, NULL, 0, "N",
+     "also treat every N-th token of a node as a step marker (tests, benchmarks)"},
+    SECTION("Sampling"),
+    {CLI_F64, "temperature", F(temperature), "1", 0, 100, NULL, 0, "X", "sampling temperature (0: greedy)"},
+    {CLI_INT, "top-k", F(top_k), "0", 0, 1 << 24, NULL, 0, "K", "sample among the K likeliest tokens (0: all)"},
+    {CLI_F64, "top-p", F(top_p), "1", 1e-6, 1, NULL, 0, "P", "nucleus sampling (1: all)"},
+    {CLI_COUNT, "seed", F(seed), "1", 0, 1e18, NULL, 0, "N", "run seed; node seeds derive from it and the problem id"},
+    SECTION("Engine"),
+    {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, backends, 0, "B", "auto, cpu or cuda"},
+    {CLI_BYTES, "kv-budget", F(kv_bytes), NULL, 0, 1125899906842624.0, NULL, 0, "BYTES",
+     "KV cache size, e.g. 512M, 16G (default: 1G on cpu, 16G on cuda)"},
+    {CLI_INT, "block-size", F(block_size), "16", 1, 256, NULL, 0, "N", "positions per KV block"},
+    {CLI_INT, "max-batch", F(max_batch), "64", 1, 65536, NULL, 0, "N", "sequences per decode step"},
+    {CLI_INT, "prefill-tokens", F(prefill_tokens), "512", 1, 65536, NULL, 0, "N", "prompt tokens per prefill step"},
+    {CLI_INT, "prefill-pad", F(prefill_pad), "0", 0, 4096, NULL, 0, "N",
+     "pad prefill calls to a multiple of N rows, so few matmul shapes occur (0: 64 on CUDA, 1 on the CPU)"},
+    {CLI_STR, "buckets", F(buckets), NULL, 0, 0, NULL, 0, "LIST",
+     "decode batch sizes captured as graphs, e.g. 8,16,32,64 (default: powers of 2)"},
+    {CLI_FLAG, "no-share", F(no_share), NULL, 0, 0, NULL, 0, NULL, "compute every node from scratch: no prefix tree, no shared blocks"},
+    {CLI_CHOICE, "cascade", F(cascade), "auto", 0, 0, cascades, 0, "MODE", "shared-prompt attention: auto, on or off"},
+    SECTION("Output"),
+    {CLI_INT, "commit-records", F(commit_records), "64", 1, 1 << 24, NULL, 0, "N", "publish an output shard after N trees"},
+    {CLI_F64, "commit-seconds", F(commit_seconds), "10", 0.001, 1e6, NULL, 0, "SEC", "... or after SEC with trees pending"},
+    {CLI_F64, "progress", F(progress), "10", 0.001, 1e6, NULL, 0, "SEC", "progress line interval"},
+    {CLI_STR, "stats", F(stats), NULL, 0, 0, NULL, 0, "FILE", "run statistics as JSON (default OUT/<producer>.stats.json)"},
+};
+#undef F
+#undef SECTION
+static const cli_table table = CLI_TABLE(opt_list);
+
+static const cli_cmd cmd = {
+    "rollout",
+    "usage: rollout (--policy FILE | --follow DIR) --tokenizer FILE --problems DIR --out DIR [options]\n"
+    "\n"
+    "Samples a Monte-Carlo trajectory tree for every problem of a problem shard directory and writes\n"
+    "them as trajectory shards (rollout/README.md).\n",
+    &table, 0, NULL};
 
 static int parse_buckets(const char *s, ro_config *c, berr *e) {
     c->nbuckets = 0;
@@ -120,116 +120,46 @@ static int parse_buckets(const char *s, ro_config *c, berr *e) {
     return 0;
 }
 
-enum {
-    O_POLICY = 256, O_POLICY_VERSION, O_FOLLOW, O_FOLLOW_POLL, O_TOKENIZER, O_PROBLEMS, O_OUT, O_NAME, O_PART, O_PARTS,
-    O_INSTRUCTION, O_SKIP_LONG, O_IDLE, O_PACE, O_ROOTS, O_FORK, O_DEPTH, O_BUDGET, O_MAX_NEW, O_FORCE_STEP, O_TEMP, O_TOPK,
-    O_TOPP, O_SEED, O_BACKEND, O_KV, O_BS, O_MAX_BATCH, O_PREFILL, O_PREFILL_PAD, O_BUCKETS, O_NO_SHARE, O_CASCADE, O_COMMIT_RECORDS,
-    O_COMMIT_SECONDS, O_PROGRESS, O_STATS, O_HELP
-};
-
-static int parse_opts(int argc, char **argv, opts *o, berr *e) {
-    static const struct option lo[] = {
-        {"policy", 1, 0, O_POLICY}, {"policy-version", 1, 0, O_POLICY_VERSION}, {"follow", 1, 0, O_FOLLOW},
-        {"follow-poll", 1, 0, O_FOLLOW_POLL}, {"tokenizer", 1, 0, O_TOKENIZER}, {"problems", 1, 0, O_PROBLEMS},
-        {"out", 1, 0, O_OUT}, {"name", 1, 0, O_NAME}, {"part", 1, 0, O_PART}, {"parts", 1, 0, O_PARTS},
-        {"instruction", 1, 0, O_INSTRUCTION}, {"skip-long-prompts", 0, 0, O_SKIP_LONG}, {"idle-timeout", 1, 0, O_IDLE}, {"pace", 1, 0, O_PACE},
-        {"roots", 1, 0, O_ROOTS}, {"fork", 1, 0, O_FORK}, {"depth", 1, 0, O_DEPTH}, {"budget", 1, 0, O_BUDGET},
-        {"max-new", 1, 0, O_MAX_NEW}, {"force-step", 1, 0, O_FORCE_STEP}, {"temperature", 1, 0, O_TEMP},
-        {"top-k", 1, 0, O_TOPK}, {"top-p", 1, 0, O_TOPP}, {"seed", 1, 0, O_SEED}, {"backend", 1, 0, O_BACKEND},
-        {"kv-budget", 1, 0, O_KV}, {"block-size", 1, 0, O_BS}, {"max-batch", 1, 0, O_MAX_BATCH},
-        {"prefill-tokens", 1, 0, O_PREFILL}, {"prefill-pad", 1, 0, O_PREFILL_PAD}, {"buckets", 1, 0, O_BUCKETS}, {"no-share", 0, 0, O_NO_SHARE},
-        {"cascade", 1, 0, O_CASCADE}, {"commit-records", 1, 0, O_COMMIT_RECORDS},
-        {"commit-seconds", 1, 0, O_COMMIT_SECONDS}, {"progress", 1, 0, O_PROGRESS}, {"stats", 1, 0, O_STATS},
-        {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+// Parses the command line; returns CLI_GO, or the exit status (help printed, or a usage error).
+static int parse_opts(int argc, char **argv, opts *o) {
+    berr e;
+    unsigned char given[sizeof opt_list / sizeof opt_list[0]] = {0};
     memset(o, 0, sizeof *o);
-    ro_config_default(&o->rc);
-    o->name = "rollout";
-    o->policy_version = -1;
-    o->follow_poll = 1;
-    o->progress = 10;
-    o->commit_seconds = 10;
-    o->commit_records = 64;
-    o->parts = 1;
-    int c;
-    int64_t i64;
-    double f;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        const char *a = optarg;
-        int rc = 0;
-        switch (c) {
-        case O_POLICY: o->policy = a; break;
-        case O_POLICY_VERSION: rc = parse_i64("--policy-version", a, 0, UINT32_MAX, &o->policy_version, e); break;
-        case O_FOLLOW: o->follow = a; break;
-        case O_FOLLOW_POLL: rc = parse_f64("--follow-poll", a, 0.001, 3600, &o->follow_poll, e); break;
-        case O_TOKENIZER: o->tokenizer = a; break;
-        case O_PROBLEMS: o->problems = a; break;
-        case O_OUT: o->out = a; break;
-        case O_NAME: o->name = a; break;
-        case O_PART: rc = parse_int("--part", a, 0, 65535, &o->part, e); break;
-        case O_PARTS: rc = parse_int("--parts", a, 1, 65536, &o->parts, e); break;
-        case O_INSTRUCTION: o->instruction = a; break;
-        case O_SKIP_LONG: o->skip_long = 1; break;
-        case O_IDLE: rc = parse_f64("--idle-timeout", a, 0, 1e9, &o->idle_timeout, e); break;
-        case O_PACE: {
-            const char *comma = strchr(a, ',');
-            char nbuf[32];
-            if (!comma || (size_t)(comma - a) >= sizeof nbuf) {
-                rc = berr_set(e, "--pace wants N,K (problems a policy version, versions ahead), got '%s'", a);
-                break;
-            }
-            snprintf(nbuf, sizeof nbuf, "%.*s", (int)(comma - a), a);
-            rc = parse_i64("--pace N", nbuf, 1, INT32_MAX, &o->pace_n, e);
-            if (!rc) rc = parse_i64("--pace K", comma + 1, 0, INT32_MAX, &o->pace_ahead, e);
-            break;
-        }
-        case O_ROOTS: rc = parse_int("--roots", a, 1, 4096, &o->rc.roots, e); break;
-        case O_FORK: rc = parse_int("--fork", a, 1, 64, &o->rc.fork, e); break;
-        case O_DEPTH: rc = parse_int("--depth", a, 0, 64, &o->rc.depth, e); break;
-        case O_BUDGET: rc = parse_count("--budget", a, 0, INT64_MAX / 2, &o->rc.budget, e); break;
-        case O_MAX_NEW: rc = parse_int("--max-new", a, 1, 1 << 24, &o->rc.max_new, e); break;
-        case O_FORCE_STEP: rc = parse_int("--force-step", a, 0, 1 << 24, &o->rc.force_step, e); break;
-        case O_TEMP: rc = parse_f64("--temperature", a, 0, 100, &f, e), o->rc.temperature = (float)f; break;
-        case O_TOPK: rc = parse_int("--top-k", a, 0, 1 << 24, &o->rc.top_k, e); break;
-        case O_TOPP: rc = parse_f64("--top-p", a, 1e-6, 1, &f, e), o->rc.top_p = (float)f; break;
-        case O_SEED: rc = parse_i64("--seed", a, 0, INT64_MAX, &i64, e), o->rc.seed = (uint64_t)i64; break;
-        case O_BACKEND:
-            if (!strcmp(a, "auto")) o->backend = 0;
-            else if (!strcmp(a, "cpu")) o->backend = 1;
-            else if (!strcmp(a, "cuda")) o->backend = 2;
-            else rc = berr_set(e, "--backend: '%s' is not auto, cpu or cuda", a);
-            break;
-        case O_KV: rc = parse_bytes("--kv-budget", a, &o->kv_bytes, e); break;
-        case O_BS: rc = parse_int("--block-size", a, 1, 256, &o->rc.block_size, e); break;
-        case O_MAX_BATCH: rc = parse_int("--max-batch", a, 1, 65536, &o->rc.max_batch, e); break;
-        case O_PREFILL: rc = parse_int("--prefill-tokens", a, 1, 65536, &o->rc.prefill_tokens, e); break;
-        case O_PREFILL_PAD: rc = parse_int("--prefill-pad", a, 0, 4096, &o->rc.prefill_pad, e); break;
-        case O_BUCKETS: rc = parse_buckets(a, &o->rc, e); break;
-        case O_NO_SHARE: o->rc.share = 0; break;
-        case O_CASCADE:
-            if (!strcmp(a, "auto")) o->rc.cascade = -1;
-            else if (!strcmp(a, "on")) o->rc.cascade = 1;
-            else if (!strcmp(a, "off")) o->rc.cascade = 0;
-            else rc = berr_set(e, "--cascade: '%s' is not auto, on or off", a);
-            break;
-        case O_COMMIT_RECORDS: rc = parse_int("--commit-records", a, 1, 1 << 24, &o->commit_records, e); break;
-        case O_COMMIT_SECONDS: rc = parse_f64("--commit-seconds", a, 0.001, 1e6, &o->commit_seconds, e); break;
-        case O_PROGRESS: rc = parse_f64("--progress", a, 0.001, 1e6, &o->progress, e); break;
-        case O_STATS: o->stats = a; break;
-        case O_HELP: usage(stdout); exit(0);
-        default:
-            return berr_set(e, "unknown option or missing value: %s (see --help)", argv[optind - 1]);
-        }
-        if (rc) return -1;
-    }
-    if (optind < argc) return berr_set(e, "unexpected argument '%s' (see --help)", argv[optind]);
-    if (!o->policy == !o->follow) return berr_set(e, "give exactly one of --policy FILE and --follow DIR (see --help)");
+    int rc = cli_command(&cmd, o, argc, argv, 1, given, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!cli_given(&table, given, "policy-version")) o->policy_version = -1;
+    ro_config *c = &o->rc;
+    ro_config_default(c);
+    c->roots = o->roots, c->fork = o->fork, c->depth = o->depth, c->budget = o->budget, c->max_new = o->max_new;
+    c->force_step = o->force_step, c->temperature = (float)o->temperature, c->top_k = o->top_k;
+    c->top_p = (float)o->top_p, c->seed = (uint64_t)o->seed, c->block_size = o->block_size;
+    c->max_batch = o->max_batch, c->prefill_tokens = o->prefill_tokens, c->prefill_pad = o->prefill_pad;
+    c->share = !o->no_share;
+    c->cascade = o->cascade == 0 ? -1 : o->cascade == 1 ? 1 : 0;
+    if (o->buckets && parse_buckets(o->buckets, c, &e)) return cli_usage_error(&cmd, "%s", e.msg);
+    if (cli_given(&table, given, "kv-budget") && o->kv_bytes == 0)
+        return cli_usage_error(&cmd, "--kv-budget 0: the KV cache needs room for at least one sequence; give a size "
+                                     "such as 512M or 16G, or leave the option out for the backend's default");
+    if (!o->policy == !o->follow) return cli_usage_error(&cmd, "give exactly one of --policy FILE and --follow DIR");
     if (!o->tokenizer || !o->problems || !o->out)
-        return berr_set(e, "--tokenizer, --problems and --out are required (see --help)");
-    if (o->part >= o->parts) return berr_set(e, "--part %d must be below --parts %d", o->part, o->parts);
-    if (o->follow && o->policy_version >= 0) return berr_set(e, "--policy-version goes with --policy, not --follow");
-    if (o->pace_n && !o->follow) return berr_set(e, "--pace goes with --follow (it waits for newer policy versions)");
-    return 0;
+        return cli_usage_error(&cmd, "--tokenizer, --problems and --out are required");
+    if (o->part >= o->parts) return cli_usage_error(&cmd, "--part %d must be below --parts %d", o->part, o->parts);
+    if (o->follow && o->policy_version >= 0) return cli_usage_error(&cmd, "--policy-version goes with --policy, not --follow");
+    if (o->pace) {
+        const char *comma = strchr(o->pace, ',');
+        char nbuf[32];
+        berr pe;
+        if (!comma || (size_t)(comma - o->pace) >= sizeof nbuf)
+            return cli_usage_error(&cmd, "--pace wants N,K (problems a policy version, versions ahead), got '%s'", o->pace);
+        snprintf(nbuf, sizeof nbuf, "%.*s", (int)(comma - o->pace), o->pace);
+        if (parse_i64("--pace N", nbuf, 1, INT32_MAX, &o->pace_n, &pe) ||
+            parse_i64("--pace K", comma + 1, 0, INT32_MAX, &o->pace_ahead, &pe))
+            return cli_usage_error(&cmd, "%s", pe.msg);
+        if (!o->follow) return cli_usage_error(&cmd, "--pace goes with --follow (it waits for newer policy versions)");
+    }
+    if (!shard_producer_name_ok(o->name))
+        return cli_usage_error(&cmd, "--name: '%s' is not a producer name (1-48 characters of A-Z a-z 0-9 . _ -, not starting with . or -)", o->name);
+    return CLI_GO;
 }
 
 // ---- the run ------------------------------------------------------------------------------------------
@@ -451,9 +381,15 @@ static int setup(run *r, berr *e) {
     if (!shard_producer_name_ok(r->producer))
         return berr_set(e, "--name: '%s' is not a producer name (1-48 characters of A-Z a-z 0-9 . _ -)", r->producer);
     r->stats_path = o->stats ? xstrdup(o->stats) : xasprintf("%s/%s.stats.json", o->out, r->producer);
+    // Inputs that do not exist and outputs that cannot be written fail now, before any work
+    // (a streaming input that does not exist would otherwise be waited for, for ever).
+    if (cli_check_input_dir("--problems", o->problems, e)) return -1;
+    if (o->follow && cli_check_input_dir("--follow", o->follow, e)) return -1;
+    if (cli_check_output_dir("--out", o->out, e)) return -1;
+    if (o->stats && cli_check_output_file("--stats", o->stats, e)) return -1;
     // tokenizer and the task format's tokens
     r->tok = bpe_load(o->tokenizer, e);
-    if (!r->tok) return -1;
+    if (!r->tok) return berr_wrap(e, "--tokenizer");
     int32_t eot = bpe_special(r->tok, BERRY_EOT), step = bpe_special(r->tok, BERRY_STEP),
             ans = bpe_special(r->tok, BERRY_ANSWER);
     if (eot < 0 || step < 0 || ans < 0)
@@ -501,7 +437,7 @@ static int setup(run *r, berr *e) {
         free(path);
         if (rc) return -1;
     }
-    size_t kv = o->kv_bytes ? o->kv_bytes : kb_backend_of(r->ctx) == KB_CUDA ? (size_t)16 << 30 : (size_t)1 << 30;
+    size_t kv = o->kv_bytes ? (size_t)o->kv_bytes : kb_backend_of(r->ctx) == KB_CUDA ? (size_t)16 << 30 : (size_t)1 << 30;
     r->E = ro_engine_new(&r->m, kv, &o->rc, e);
     if (!r->E) return -1;
     if (ro_set_version(r->E, r->version, e)) return -1;
@@ -511,10 +447,6 @@ static int setup(run *r, berr *e) {
     if (read_file(o->tokenizer, &tok_bytes, &tok_len, e)) return -1;
     ledger_init(&r->L, config_hash(r, tok_bytes, tok_len));
     free(tok_bytes);
-    shard_dir_opts dopt = {0};
-    dopt.producers = (uint32_t)o->parts;
-    r->out = shard_dir_writer_open(o->out, r->producer, SHARD_TRAJECTORIES, TRAJ_SCHEMA, &dopt, e);
-    if (!r->out) return -1;
     stream_opts so = {0};
     so.part = (uint32_t)o->part;
     so.parts = (uint32_t)o->parts;
@@ -522,6 +454,10 @@ static int setup(run *r, berr *e) {
     so.idle_timeout = o->idle_timeout;
     r->in = stream_open(o->problems, &so, e);
     if (!r->in) return -1;
+    shard_dir_opts dopt = {0};
+    dopt.producers = (uint32_t)o->parts;
+    r->out = shard_dir_writer_open(o->out, r->producer, SHARD_TRAJECTORIES, TRAJ_SCHEMA, &dopt, e);
+    if (!r->out) return -1;
     const char *last = shard_dir_last_name(r->out);
     if (last && *last) {
         char *path = xasprintf("%s/%s", o->out, last);
@@ -543,17 +479,21 @@ static int setup(run *r, berr *e) {
                 r->producer, (unsigned long long)r->L.problems, r->L.nskip);        r->pace_base = r->L.problems - r->L.nskip;  // problems before the restored cursor
     }
     // config echo
+    if (cli_quiet) return 0;
     const ro_config *c = ro_config_of(r->E);
+    char device[256];
+    const char *bn = kb_backend_name(r->ctx), *dn = kb_device_name(r->ctx);
+    if (!strncmp(dn, bn, strlen(bn))) snprintf(device, sizeof device, "%s", dn);  // "cpu (2 threads)"
+    else snprintf(device, sizeof device, "%s (%s)", bn, dn);
     fprintf(stderr,
             "rollout: config: producer %s (part %d of %d), problems %s, out %s, tokenizer %s (V=%d), instruction %d tokens\n"
             "rollout: config: roots %d, fork %d, depth %d, budget %lld, max-new %d, force-step %d, temperature %g, "
             "top-k %d, top-p %g, seed %llu\n"
-            "rollout: config: backend %s (%s, %d threads), KV %.1f MiB = %d blocks of %d positions, max-batch %d, "
+            "rollout: config: backend %s, KV %.1f MiB = %d blocks of %d positions, max-batch %d, "
             "prefill-tokens %d, share %s, cascade %s, buckets",
             r->producer, o->part, o->parts, o->problems, o->out, o->tokenizer, V, r->n_instr, c->roots, c->fork, c->depth,
             (long long)c->budget, c->max_new, c->force_step, c->temperature, c->top_k, c->top_p,
-            (unsigned long long)c->seed, kb_backend_name(r->ctx), kb_device_name(r->ctx), omp_get_max_threads(),
-            kv / 1048576.0, ro_stats_of(r->E)->blocks_total, c->block_size, c->max_batch, c->prefill_tokens,
+            (unsigned long long)c->seed, device, kv / 1048576.0, ro_stats_of(r->E)->blocks_total, c->block_size, c->max_batch, c->prefill_tokens,
             c->share ? "on" : "off", ro_cascade_on(r->E) ? "on" : "off");
     for (int i = 0; i < c->nbuckets; i++) fprintf(stderr, "%s%d", i ? "," : " ", c->buckets[i]);
     fprintf(stderr, ", stats %s\n", r->stats_path);
@@ -647,7 +587,7 @@ static int main_loop(run *r, berr *e) {
             (r->trees_pending >= (uint64_t)r->o->commit_records || t - r->t_commit >= r->o->commit_seconds))
             rc = commit(r, e);
         if (t - r->t_progress >= r->o->progress) {
-            progress_line(r, "progress:");
+            if (!cli_quiet) progress_line(r, "progress:");
             r->t_progress = t;
         }
     }
@@ -662,20 +602,19 @@ static int main_loop(run *r, berr *e) {
 int main(int argc, char **argv) {
     opts o;
     berr e;
-    if (parse_opts(argc, argv, &o, &e)) {
-        fprintf(stderr, "rollout: %s\n", e.msg);
-        return 2;
-    }
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != CLI_GO) return rc;
     run r;
     memset(&r, 0, sizeof r);
     r.o = &o;
-    int rc = setup(&r, &e);
+    rc = setup(&r, &e);
     if (!rc && shard_dir_writer_is_closed(r.out)) {
         fprintf(stderr, "rollout: producer %s already finished %s in an earlier run; nothing to do\n", r.producer, o.out);
         rc = shard_dir_close(r.out, &e);
         r.out = NULL;
         if (!rc) return 0;
     }
+    int opened = r.out != NULL;  // (a run refused before it opened --out writes nothing there)
     if (!rc) rc = main_loop(&r, &e);
     if (!rc && r.L.problems == 0 && r.problems_read == 0 && r.skipped_long == 0) {
         if (o.parts == 1) {
@@ -684,16 +623,19 @@ int main(int argc, char **argv) {
             fprintf(stderr, "rollout: part %d of %d of %s received no problems\n", o.part, o.parts, o.problems);
         }
     }
+    uint64_t published = r.out ? shard_dir_published(r.out) : 0;
     if (!rc) {
         rc = shard_dir_close(r.out, &e);
         r.out = NULL;
     }
-    if (r.E) {
-        progress_line(&r, rc ? "stopped:" : "done:");
+    if (rc) cli_fail(cmd.name, &e);
+    if (r.E && opened) progress_line(&r, rc ? "stopped:" : "done:");
+    // Statistics of a run that did something; a failed run that published nothing leaves no
+    // trace in --out (shard_dir_abort removes what it made).
+    if (r.E && opened && (!rc || published)) {
         berr e2;
-        if (write_stats(&r, &e2)) fprintf(stderr, "rollout: %s\n", e2.msg);
+        if (write_stats(&r, &e2)) cli_fail(cmd.name, &e2);
     }
-    if (rc) fprintf(stderr, "rollout: %s\n", e.msg);
     if (r.out) shard_dir_abort(r.out);
     if (r.in) stream_close(r.in);
     ro_engine_free(r.E);
@@ -702,5 +644,6 @@ int main(int argc, char **argv) {
     if (r.tok) bpe_free(r.tok);
     free(r.newline), free(r.instr), free(r.producer), free(r.stats_path), free(r.policy_path), free(r.rec.p);
     kb_close(r.ctx);
+    cli_free(&table, &o);
     return rc ? 1 : 0;
 }

@@ -216,6 +216,14 @@ static int bucket_of(const ro_engine *E, int rows) {
 
 // ---- engine lifecycle ---------------------------------------------------------------------------------
 
+// "1.5 MiB", "512 KiB", "100 bytes": sizes in messages.
+static void human_bytes(size_t n, char *buf, size_t size) {
+    if (n < 1024) snprintf(buf, size, "%zu bytes", n);
+    else if (n < 1048576) snprintf(buf, size, "%.1f KiB", n / 1024.0);
+    else if (n < 1073741824) snprintf(buf, size, "%.1f MiB", n / 1048576.0);
+    else snprintf(buf, size, "%.1f GiB", n / 1073741824.0);
+}
+
 ro_engine *ro_engine_new(gpt2 *m, size_t kv_bytes, const ro_config *cfg, berr *e) {
     if (ro_config_check(cfg, &m->cfg, e)) return NULL;
     ro_engine *E = xcalloc(1, sizeof *E);
@@ -235,20 +243,24 @@ ro_engine *ro_engine_new(gpt2 *m, size_t kv_bytes, const ro_config *cfg, berr *e
     int pre = (cfg->prefill_tokens + E->pad_rows - 1) / E->pad_rows * E->pad_rows;
     E->max_n = top > pre ? top : pre;
     E->max_groups = E->max_n + 1;
+    // Enough blocks for one sequence of the whole context, one to copy into and one reserved.
+    size_t per = gpt2_kv_block_bytes(m, bs);
+    if (kv_bytes / per < (size_t)E->max_blocks + 2) {
+        char have[32], need[32], blk[32];
+        human_bytes(kv_bytes, have, sizeof have);
+        human_bytes((E->max_blocks + 2) * per, need, sizeof need);
+        human_bytes(per, blk, sizeof blk);
+        berr_set(e, "a KV budget of %s holds %zu blocks of %d positions (%s each); one sequence of the model's context "
+                    "(%d) needs %d plus one to copy and one reserved: give at least %s",
+                 have, kv_bytes / per, bs, blk, mc->maxT, E->max_blocks, need);
+        free(E);
+        return NULL;
+    }
     if (gpt2_kv_alloc(&E->kv, m, kv_bytes, bs, e)) {
         free(E);
         return NULL;
     }
     int usable = E->kv.nblocks - 1;
-    size_t per = gpt2_kv_block_bytes(m, bs);
-    if (usable < E->max_blocks + 1) {
-        berr_set(e, "a KV budget of %.1f MiB holds %d blocks of %d positions; one sequence of the model's context (%d) "
-                    "needs %d plus one to copy and one reserved: give at least %.1f MiB",
-                 kv_bytes / 1048576.0, E->kv.nblocks, bs, mc->maxT, E->max_blocks, (E->max_blocks + 2) * per / 1048576.0);
-        gpt2_kv_free(&E->kv, m);
-        free(E);
-        return NULL;
-    }
     E->trash_block = E->kv.nblocks - 1;
     kvc_init(&E->kc, usable, bs, cfg->share);
     gpt2_dec_init(&E->dec, m, &E->kv, E->max_n, E->max_blocks, E->max_groups);

@@ -5,7 +5,7 @@ SHARDS_SRC := $(filter-out $(SHARDS_TOOL_SRC),$(wildcard shards/*.c))
 
 $(LIB_SHARDS): $(call objs,$(SHARDS_SRC))
 
-$(BUILD)/bin/shards: $(call objs,$(SHARDS_TOOL_SRC)) $(LIB_SHARDS) $(LIB_BASE)
+$(BUILD)/bin/shards: $(call objs,$(SHARDS_TOOL_SRC)) $(LIB_TRAIN) $(LIB_SHARDS) $(LIB_BASE)
 	$(LINK)
 
 BINS += $(BUILD)/bin/shards

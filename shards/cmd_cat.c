@@ -1,5 +1,5 @@
 // cmd_cat.c — `shards cat`: records as JSON lines.
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,21 +9,28 @@
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
 
-static const char *HELP =
+typedef struct cat_opts {
+    int64_t from, count;
+    char *tokenizer;
+} cat_opts;
+
+#define F(x) offsetof(cat_opts, x)
+static const cli_opt opt_list[] = {
+    {CLI_COUNT, "from", F(from), "0", 0, 9e18, NULL, 0, "N", "skip the first N records"},
+    {CLI_COUNT, "count", F(count), NULL, 0, 9e18, NULL, 0, "N", "print at most N records (default: all); N may use K/M/G"},
+    {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, 0, "FILE",
+     "for token records, add the decoded text (\"text\") using this berry tokenizer file"},
+};
+#undef F
+static const cli_table table = CLI_TABLE(opt_list);
+static const cli_cmd cmd = {
+    "shards cat",
     "usage: shards cat [options] PATH...\n"
     "\n"
     "Prints the records of shard files and shard directories as JSON lines, one object per\n"
     "record, in order (a directory's shards by producer, then seq). Record numbers run across\n"
-    "all paths given. Strings are UTF-8; a byte that is not valid UTF-8 is written as \\udcXX.\n"
-    "\n"
-    "  --from N    skip the first N records (default 0)\n"
-    "  --count N   print at most N records (default: all); N may use K/M/G\n"
-    "  --tokenizer FILE  for token records, add the decoded text (\"text\") using this berry\n"
-    "              tokenizer file\n"
-    "  --quiet     no configuration line on stderr\n"
-    "  --help      this text\n"
-    "\n"
-    "example: shards cat --from 10 --count 2 data/problems\n";
+    "all paths given. Strings are UTF-8; a byte that is not valid UTF-8 is written as \\udcXX.\n",
+    &table, 1, "example: shards cat --from 10 --count 2 data/problems\n"};
 
 typedef struct cat_state {
     uint64_t skip, left;  // records still to skip, still to print
@@ -87,66 +94,49 @@ static int cat_file(const char *path, cat_state *st, berr *e) {
     return rc;
 }
 
-int cmd_cat(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"from", required_argument, 0, 'f'}, {"count", required_argument, 0, 'c'},
-        {"quiet", no_argument, 0, 'q'},      {"tokenizer", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
-    };
-    int64_t from = 0, count = -1;
-    int quiet = 0, c;
-    const char *tok_file = NULL;
+int cmd_cat(int argc, char **argv, int first) {
+    cat_opts o;
+    cli_args pos;
+    unsigned char given[sizeof opt_list / sizeof opt_list[0]] = {0};
+    int rc = cli_command(&cmd, &o, argc, argv, first, given, &pos);
+    if (rc != CLI_GO) return rc;
+    if (pos.n == 0) {
+        cli_free(&table, &o);
+        return cli_usage_error(&cmd, "no shard file or directory given");
+    }
+    int64_t from = o.from, count = cli_given(&table, given, "count") ? o.count : -1;
+    const char *tok_file = o.tokenizer;
     berr e;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            if (parse_count("--from", optarg, 0, INT64_MAX, &from, &e)) return cmd_usage_error("cat", "%s", e.msg);
-            break;
-        case 'c':
-            if (parse_count("--count", optarg, 0, INT64_MAX, &count, &e)) return cmd_usage_error("cat", "%s", e.msg);
-            break;
-        case 'q': quiet = 1; break;
-        case 't': tok_file = optarg; break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return cmd_usage_error("cat", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc) return cmd_usage_error("cat", "no shard file or directory given");
-    if (!quiet) {
-        fprintf(stderr, "shards cat: from=%lld count=", (long long)from);
-        if (count < 0) fprintf(stderr, "all");
-        else fprintf(stderr, "%lld", (long long)count);
-        fprintf(stderr, " tokenizer=%s paths=%d\n", tok_file ? tok_file : "none", argc - optind);
-    }
+    char extra[32];
+    snprintf(extra, sizeof extra, " paths=%d", pos.n);
+    cli_echo_line(cmd.name, &table, &o, given, extra);
     cat_state st = {(uint64_t)from, count < 0 ? UINT64_MAX : (uint64_t)count, 0, NULL};
     bpe *tok = NULL;
-    if (tok_file && !(tok = bpe_load(tok_file, &e))) return cmd_fail("cat", &e);
+    if (tok_file && !(tok = bpe_load(tok_file, &e))) {
+        cli_free(&table, &o);
+        cli_args_free(&pos);
+        return cli_fail(cmd.name, &e);
+    }
     st.tok = tok;
-    for (int a = optind; a < argc; a++) {
-        int rc = 0;
-        if (path_is_dir(argv[a])) {
+    rc = 0;
+    for (int a = 0; a < pos.n && !rc; a++) {
+        const char *path = pos.v[a];
+        if (path_is_dir(path)) {
             shard_dir_listing l;
-            rc = shard_dir_list(argv[a], &l, &e);
+            rc = shard_dir_list(path, &l, &e);
             for (size_t i = 0; !rc && i < l.n_shards; i++) {
-                char *p = xasprintf("%s/%s", argv[a], l.shards[i].name);
+                char *p = xasprintf("%s/%s", path, l.shards[i].name);
                 rc = cat_file(p, &st, &e);
                 free(p);
             }
             shard_dir_listing_free(&l);  // zeroed when listing failed
         } else {
-            rc = cat_file(argv[a], &st, &e);
+            rc = cat_file(path, &st, &e);
         }
-        if (fflush(stdout) != 0) {
-            berr_set(&e, "writing standard output failed");
-            rc = -1;
-        }
-        if (rc) {
-            bpe_free(tok);
-            return cmd_fail("cat", &e);
-        }
+        if (!rc && fflush(stdout) != 0) rc = berr_set(&e, "writing standard output failed");
     }
     bpe_free(tok);
-    return 0;
+    cli_free(&table, &o);
+    cli_args_free(&pos);
+    return rc ? cli_fail(cmd.name, &e) : 0;
 }

@@ -1,5 +1,5 @@
 // cmd_stat.c — `shards stat` and `shards verify`.
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,34 +10,36 @@
 #include "shards/stream.h"
 #include "shards/token_source.h"
 
-static const char *STAT_HELP =
+static const cli_cmd stat_cmd = {
+    "shards stat",
     "usage: shards stat [options] PATH...\n"
     "\n"
     "For a shard file: its header fields (kind, schema, producer, creation time), record count,\n"
     "sizes, compression ratio, frames, and its metadata (the input cursor of a stage's output).\n"
     "For a directory: whether it is closed, each producer's shards and state, totals, unfinished\n"
-    "temporaries, and one line per shard. llm.c token files (.bin) are described too.\n"
-    "\n"
-    "  --quiet     no configuration line on stderr\n"
-    "  --help      this text\n"
-    "\n"
-    "example: shards stat data/tokens data/tokens/tokens-00000000.shard\n";
+    "temporaries, and one line per shard. llm.c token files (.bin) are described too.\n",
+    NULL, 1, "example: shards stat data/tokens data/tokens/tokens-00000000.shard\n"};
 
-static const char *VERIFY_HELP =
+typedef struct verify_opts {
+    char *kind;
+} verify_opts;
+
+static const cli_opt verify_list[] = {
+    {CLI_STR, "kind", offsetof(verify_opts, kind), NULL, 0, 0, NULL, 0, "K",
+     "every shard must hold records of kind K (tokens, problems, trajectories, verdicts, scores, bytes)"},
+};
+static const cli_table verify_table = CLI_TABLE(verify_list);
+static const cli_cmd verify_cmd = {
+    "shards verify",
     "usage: shards verify [options] PATH...\n"
     "\n"
     "Reads everything and checks it: header and index checksums, every frame's checksum, the\n"
     "index against the records, every record against its kind's schema. For a directory also\n"
     "the shard names, the CLOSED manifest and the producers' manifests against the shards\n"
     "present, and that all shards hold one kind. llm.c token files (.bin): header and size.\n"
-    "Prints one line per file; exits 1 if anything failed.\n"
-    "\n"
-    "  --kind K    every shard must hold records of kind K (tokens, problems, trajectories,\n"
-    "              verdicts, scores, bytes)\n"
-    "  --quiet     only failures and the summary\n"
-    "  --help      this text\n"
-    "\n"
-    "example: shards verify --kind trajectories data/trajectories\n";
+    "Prints one line per file (with --quiet only failures and the summary); exits 1 if anything\n"
+    "failed.\n",
+    &verify_table, 1, "example: shards verify --kind trajectories data/trajectories\n"};
 
 static double ratio(uint64_t raw, uint64_t file) { return file ? (double)raw / (double)file : 0.0; }
 
@@ -153,26 +155,20 @@ static int stat_dir(const char *dir, berr *e) {
     return rc;
 }
 
-int cmd_stat(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"quiet", no_argument, 0, 'q'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int quiet = 0, c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'q': quiet = 1; break;
-        case 'h': fputs(STAT_HELP, stdout); return 0;
-        default: return cmd_usage_error("stat", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc) return cmd_usage_error("stat", "no shard file or directory given");
-    if (!quiet) fprintf(stderr, "shards stat: paths=%d\n", argc - optind);
+int cmd_stat(int argc, char **argv, int first) {
+    cli_args pos;
+    int rc = cli_command(&stat_cmd, NULL, argc, argv, first, NULL, &pos);
+    if (rc != CLI_GO) return rc;
+    if (pos.n == 0) return cli_usage_error(&stat_cmd, "no shard file or directory given");
+    if (!cli_quiet) fprintf(stderr, "shards stat: paths=%d\n", pos.n);
     berr e;
-    for (int a = optind; a < argc; a++) {
-        if (a > optind) putchar('\n');
-        if ((path_is_dir(argv[a]) ? stat_dir(argv[a], &e) : stat_file(argv[a], &e))) return cmd_fail("stat", &e);
+    rc = 0;
+    for (int a = 0; a < pos.n && !rc; a++) {
+        if (a > 0) putchar('\n');
+        rc = path_is_dir(pos.v[a]) ? stat_dir(pos.v[a], &e) : stat_file(pos.v[a], &e);
     }
+    cli_args_free(&pos);
+    if (rc) return cli_fail(stat_cmd.name, &e);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -216,58 +212,66 @@ static int verify_dir(const char *dir, uint32_t kind, int quiet, int *failures, 
         return 0;
     }
     uint32_t seen = 0;
+    char **failed = xcalloc(l.n_shards + 1, sizeof *failed);  // paths of the shards already reported
+    size_t n_failed = 0;
     for (size_t i = 0; i < l.n_shards; i++) {
         char *p = xasprintf("%s/%s", dir, l.shards[i].name);
         if (verify_file(p, kind, quiet, records, &seen, &e)) {
             printf("FAIL %s\n", e.msg);
             (*failures)++;
+            failed[n_failed++] = p;
+            p = NULL;
         }
         (*n_shards)++;
         free(p);
     }
+    // The manifests are checked against the shards; a shard already reported broken is not
+    // reported a second time for the same damage.
     if (shard_dir_check_manifests(dir, &e)) {
-        printf("FAIL %s\n", e.msg);
-        (*failures)++;
+        int again = 0;
+        for (size_t k = 0; k < n_failed && !again; k++) {
+            size_t n = strlen(failed[k]);
+            again = !strncmp(e.msg, failed[k], n) && (e.msg[n] == ':' || e.msg[n] == ' ');
+        }
+        if (!again) {
+            printf("FAIL %s\n", e.msg);
+            (*failures)++;
+        }
     }
+    for (size_t k = 0; k < n_failed; k++) free(failed[k]);
+    free(failed);
     printf("%s %s: %zu shards, %s, %zu temporaries\n", *failures > failures_before ? "FAIL" : "ok", dir, l.n_shards,
            l.closed ? "closed" : "open (no CLOSED yet)", l.n_temps);
     shard_dir_listing_free(&l);
     return 0;
 }
 
-int cmd_verify(int argc, char **argv) {
-    static const struct option opts[] = {{"kind", required_argument, 0, 'k'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int quiet = 0, c;
-    uint32_t kind = 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k':
-            kind = shard_kind_from_name(optarg);
-            if (!kind)
-                return cmd_usage_error("verify", "--kind must be tokens, problems, trajectories, verdicts, scores or "
-                                       "bytes, got '%s'", optarg);
-            break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(VERIFY_HELP, stdout); return 0;
-        default: return cmd_usage_error("verify", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
+int cmd_verify(int argc, char **argv, int first) {
+    verify_opts o;
+    cli_args pos;
+    int rc = cli_command(&verify_cmd, &o, argc, argv, first, NULL, &pos);
+    if (rc != CLI_GO) return rc;
+    int quiet = cli_quiet;
+    uint32_t kind = o.kind ? shard_kind_from_name(o.kind) : 0;
+    if (o.kind && !kind)
+        rc = cli_usage_error(&verify_cmd, "--kind must be tokens, problems, trajectories, verdicts, scores or bytes, got '%s'",
+                             o.kind);
+    else if (pos.n == 0) rc = cli_usage_error(&verify_cmd, "no shard file or directory given");
+    cli_free(&verify_table, &o);
+    if (rc != CLI_GO) {
+        cli_args_free(&pos);
+        return rc;
     }
-    if (optind >= argc) return cmd_usage_error("verify", "no shard file or directory given");
-    fprintf(stderr, "shards verify: kind=%s paths=%d\n", kind ? shard_kind_name(kind) : "any", argc - optind);
+    if (!quiet) fprintf(stderr, "shards verify: kind=%s paths=%d\n", kind ? shard_kind_name(kind) : "any", pos.n);
     int failures = 0;
     uint64_t shards = 0, records = 0;
-    for (int a = optind; a < argc; a++) {
-        if (path_is_dir(argv[a])) {
-            verify_dir(argv[a], kind, quiet, &failures, &shards, &records);
+    for (int a = 0; a < pos.n; a++) {
+        if (path_is_dir(pos.v[a])) {
+            verify_dir(pos.v[a], kind, quiet, &failures, &shards, &records);
         } else {
             berr e;
             shards++;
-            if (verify_file(argv[a], kind, quiet, &records, NULL, &e)) {
+            if (verify_file(pos.v[a], kind, quiet, &records, NULL, &e)) {
                 printf("FAIL %s\n", e.msg);
                 failures++;
             }
@@ -275,7 +279,8 @@ int cmd_verify(int argc, char **argv) {
     }
     printf("verified %llu files, %llu records: %s\n", (unsigned long long)shards, (unsigned long long)records,
            failures ? "FAILED" : "all ok");
-    if (failures) fprintf(stderr, "shards verify: %d failure(s)\n", failures);
+    if (failures) fprintf(stderr, "shards verify: error: %d failure(s)\n", failures);
     fflush(stdout);
+    cli_args_free(&pos);
     return failures ? 1 : 0;
 }

@@ -2,7 +2,7 @@
 // `shards train-tokenizer` (corpus files -> tokenizer file).
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +18,36 @@
 
 #define PIECE_BYTES_DEFAULT (1 << 20)  // text encoded per task; cut only where pre-tokens cannot span
 
-static const char *TOKENIZE_HELP =
+static const char *const pretoks[] = {"gpt2", "digits", NULL};
+static const char *const train_pretoks[] = {"digits", "gpt2", NULL};
+
+typedef struct tokenize_opts {
+    char *tokenizer, *vocab, *merges, *out, *producer, *eot;
+    int pretok, no_eot, threads, level;
+    int64_t record_tokens, shard_records, frame_bytes, piece_bytes;
+} tokenize_opts;
+
+#define F(x) offsetof(tokenize_opts, x)
+static const cli_opt tokenize_list[] = {
+    {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, 0, "FILE", "berry tokenizer file (shards train-tokenizer)"},
+    {CLI_STR, "gpt2-vocab", F(vocab), NULL, 0, 0, NULL, 0, "F", "GPT-2 style vocab.json (with --gpt2-merges, instead of --tokenizer)"},
+    {CLI_STR, "gpt2-merges", F(merges), NULL, 0, 0, NULL, 0, "F", "GPT-2 style merges.txt"},
+    {CLI_CHOICE, "pretok", F(pretok), "gpt2", 0, 0, pretoks, 0, "MODE", "pre-tokenisation for GPT-2 files: gpt2 or digits"},
+    {CLI_STR, "out", F(out), NULL, 0, 0, NULL, 0, "DIR", "output directory (created if missing; required)"},
+    {CLI_STR, "producer", F(producer), "tokens", 0, 0, NULL, 0, "NAME", "producer name in DIR; must have no shards there yet"},
+    {CLI_STR, "eot", F(eot), BERRY_EOT, 0, 0, NULL, 0, "TOKEN", "the document separator (must be a special token)"},
+    {CLI_FLAG, "no-eot", F(no_eot), NULL, 0, 0, NULL, 0, NULL, "do not separate documents"},
+    {CLI_COUNT, "record-tokens", F(record_tokens), "65536", 1, SHARD_RECORD_MAX / 4 - 2, NULL, 0, "N", "tokens per record"},
+    {CLI_COUNT, "shard-records", F(shard_records), "1024", 1, 9e18, NULL, 0, "N", "records per shard"},
+    {CLI_INT, "threads", F(threads), NULL, 1, 1024, NULL, 0, "N", "encoding threads (default: all cores)"},
+    {CLI_BYTES, "piece-bytes", F(piece_bytes), "1M", 1, 9e18, NULL, 0, "BYTES", "text per parallel piece (the ids do not depend on it)"},
+    {CLI_BYTES, "frame-bytes", F(frame_bytes), "1M", 1, SHARD_RECORD_MAX, NULL, 0, "BYTES", "uncompressed bytes per zstd frame"},
+    {CLI_INT, "level", F(level), "3", -7, 19, NULL, 0, "N", "zstd level (1..19, or -7..-1 for the fast levels)"},
+};
+#undef F
+static const cli_table tokenize_table = CLI_TABLE(tokenize_list);
+static const cli_cmd tokenize_cmd = {
+    "shards tokenize",
     "usage: shards tokenize (--tokenizer FILE | --gpt2-vocab F --gpt2-merges F) --out DIR [options] FILE...\n"
     "\n"
     "Encodes text files into token shards in DIR, in the order given, and closes DIR. Each file\n"
@@ -29,43 +58,38 @@ static const char *TOKENIZE_HELP =
     "--shard-records records. Large files are encoded in parallel in pieces of --piece-bytes, cut only\n"
     "at a newline between two printable ASCII characters, where no pre-token or special token\n"
     "can span: the ids equal those of encoding the whole file at once, for any --threads.\n"
-    "\"-\" reads standard input.\n"
-    "\n"
-    "  --tokenizer FILE     berry tokenizer file (shards train-tokenizer)\n"
-    "  --gpt2-vocab F       GPT-2 style vocab.json (with --gpt2-merges, instead of --tokenizer)\n"
-    "  --gpt2-merges F      GPT-2 style merges.txt\n"
-    "  --pretok MODE        pre-tokenisation for GPT-2 files: gpt2 (default) or digits\n"
-    "  --out DIR            output directory (created if missing)\n"
-    "  --producer NAME      producer name in DIR (default tokens); must have no shards there yet\n"
-    "  --eot TOKEN          the document separator (default <|endoftext|>; must be a special token)\n"
-    "  --no-eot             do not separate documents\n"
-    "  --record-tokens N    tokens per record (default 64K = 65536)\n"
-    "  --shard-records N    records per shard (default 1024)\n"
-    "  --threads N          encoding threads (default: all cores)\n"
-    "  --piece-bytes N      text per parallel piece (default 1M = 1048576; the ids do not depend on it)\n"
-    "  --frame-bytes N      uncompressed bytes per zstd frame (default 1048576)\n"
-    "  --level N            zstd level (default 3)\n"
-    "  --help               this text\n"
-    "\n"
-    "example: shards tokenize --tokenizer data/tok.bpe --out data/tokens corpus/*.txt\n";
+    "\"-\" reads standard input.\n",
+    &tokenize_table, 1, "example: shards tokenize --tokenizer data/tok.bpe --out data/tokens corpus/*.txt\n"};
 
-static const char *TRAIN_HELP =
+typedef struct train_opts {
+    char *out, *vocab, *merges;
+    int vocab_size, pretok;
+    cli_list special;
+} train_opts;
+
+#define F(x) offsetof(train_opts, x)
+static const cli_opt train_list[] = {
+    {CLI_INT, "vocab-size", F(vocab_size), NULL, 257, 1 << 24, NULL, 0, "N",
+     "total ids, bytes + merges + specials, e.g. 8192 (required)"},
+    {CLI_STR, "out", F(out), NULL, 0, 0, NULL, 0, "FILE", "tokenizer file to write (required)"},
+    {CLI_CHOICE, "pretok", F(pretok), "digits", 0, 0, train_pretoks, 0, "MODE",
+     "digits (every digit its own token) or gpt2"},
+    {CLI_LIST, "special", F(special), NULL, 0, 0, NULL, 0, "S",
+     "a special token; default: " BERRY_EOT " " BERRY_STEP " " BERRY_ANSWER},
+    {CLI_STR, "gpt2-vocab", F(vocab), NULL, 0, 0, NULL, 0, "F", "also write GPT-2 style vocab.json ..."},
+    {CLI_STR, "gpt2-merges", F(merges), NULL, 0, 0, NULL, 0, "F", "... and merges.txt (HF tokenizers reads them)"},
+};
+#undef F
+static const cli_table train_table = CLI_TABLE(train_list);
+static const cli_cmd train_cmd = {
+    "shards train-tokenizer",
     "usage: shards train-tokenizer --vocab-size N --out FILE [options] FILE...\n"
     "\n"
     "Trains a byte-level BPE vocabulary on the corpus files (joined, with the end-of-text token\n"
     "between files when it is one of the specials, so no merge spans two files) and saves it\n"
     "as a berry tokenizer file (atomically). The vocabulary holds the 256 byte tokens, the\n"
-    "merges, then the special tokens. Deterministic: same files and flags, same file.\n"
-    "\n"
-    "  --vocab-size N       total ids, bytes + merges + specials (e.g. 8192)\n"
-    "  --out FILE           tokenizer file to write\n"
-    "  --pretok MODE        digits (default: every digit its own token) or gpt2\n"
-    "  --special S          a special token (repeatable); default: " BERRY_EOT " " BERRY_STEP " " BERRY_ANSWER "\n"
-    "  --gpt2-vocab F       also write GPT-2 style vocab.json ...\n"
-    "  --gpt2-merges F      ... and merges.txt (HF tokenizers reads them)\n"
-    "  --help               this text\n"
-    "\n"
-    "example: shards train-tokenizer --vocab-size 4096 --out data/tok.bpe corpus/*.txt\n";
+    "merges, then the special tokens. Deterministic: same files and flags, same file.\n",
+    &train_table, 1, "example: shards train-tokenizer --vocab-size 4096 --out data/tok.bpe corpus/*.txt\n"};
 
 // ---- input text ---------------------------------------------------------------------------------
 
@@ -183,82 +207,60 @@ static int sink_put(sink *k, const uint32_t *ids, size_t n, berr *e) {
     return sink_flush(k, 0, e);
 }
 
-static bpe *load_tokenizer(const char *file, const char *vocab, const char *merges, const char *pretok, berr *e) {
-    if (file) return bpe_load(file, e);
-    int mode = bpe_pretok_from_name(pretok);
-    if (mode < 0) {
-        berr_set(e, "--pretok must be gpt2 or digits, got '%s'", pretok);
-        return NULL;
+static bpe *load_tokenizer(const tokenize_opts *o, berr *e) {
+    bpe *t;
+    if (o->tokenizer) {
+        if (!(t = bpe_load(o->tokenizer, e))) berr_wrap(e, "--tokenizer");
+        return t;
     }
-    return bpe_load_gpt2(vocab, merges, mode, e);
+    if (!(t = bpe_load_gpt2(o->vocab, o->merges, bpe_pretok_from_name(pretoks[o->pretok]), e)))
+        berr_wrap(e, "--gpt2-vocab %s --gpt2-merges %s", o->vocab, o->merges);
+    return t;
 }
 
-int cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"tokenizer", required_argument, 0, 't'},     {"gpt2-vocab", required_argument, 0, 'V'},
-        {"gpt2-merges", required_argument, 0, 'M'},   {"pretok", required_argument, 0, 'P'},
-        {"out", required_argument, 0, 'o'},           {"producer", required_argument, 0, 'p'},
-        {"eot", required_argument, 0, 'E'},           {"no-eot", no_argument, 0, 'N'},
-        {"record-tokens", required_argument, 0, 'r'}, {"shard-records", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 'T'},       {"frame-bytes", required_argument, 0, 'f'},
-        {"level", required_argument, 0, 'l'},         {"piece-bytes", required_argument, 0, 'B'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
-    };
-    const char *tok_file = NULL, *vocab = NULL, *merges = NULL, *pretok = "gpt2", *out = NULL, *producer = "tokens";
-    const char *eot = BERRY_EOT;
-    int no_eot = 0, threads = omp_get_max_threads(), level = SHARD_ZSTD_LEVEL_DEFAULT, c;
-    int64_t record_tokens = 65536, shard_records = 1024, frame_bytes = SHARD_FRAME_DEFAULT;
-    int64_t piece_bytes = PIECE_BYTES_DEFAULT;
+int cmd_tokenize(int argc, char **argv, int first) {
+    tokenize_opts o;
+    cli_args pos;
+    unsigned char given[sizeof tokenize_list / sizeof tokenize_list[0]] = {0};
+    int rc = cli_command(&tokenize_cmd, &o, argc, argv, first, given, &pos);
+    if (rc != CLI_GO) return rc;
+    if (!o.threads) o.threads = omp_get_max_threads();
+    const char *out = o.out, *producer = o.producer, *eot = o.eot;
+    int no_eot = o.no_eot, threads = o.threads, level = o.level;
+    int64_t record_tokens = o.record_tokens, shard_records = o.shard_records, frame_bytes = o.frame_bytes;
+    int64_t piece_bytes = o.piece_bytes;
     berr e;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int rc = 0;
-        switch (c) {
-        case 'B': rc = parse_count("--piece-bytes", optarg, 1, INT64_MAX, &piece_bytes, &e); break;
-        case 't': tok_file = optarg; break;
-        case 'V': vocab = optarg; break;
-        case 'M': merges = optarg; break;
-        case 'P': pretok = optarg; break;
-        case 'o': out = optarg; break;
-        case 'p': producer = optarg; break;
-        case 'E': eot = optarg; break;
-        case 'N': no_eot = 1; break;
-        case 'r': rc = parse_count("--record-tokens", optarg, 1, SHARD_RECORD_MAX / 4 - 2, &record_tokens, &e); break;
-        case 's': rc = parse_count("--shard-records", optarg, 1, INT64_MAX, &shard_records, &e); break;
-        case 'T': rc = parse_int("--threads", optarg, 1, 1024, &threads, &e); break;
-        case 'f': rc = parse_count("--frame-bytes", optarg, 1, SHARD_RECORD_MAX, &frame_bytes, &e); break;
-        case 'l': rc = parse_int("--level", optarg, -7, 19, &level, &e); break;
-        case 'h': fputs(TOKENIZE_HELP, stdout); return 0;
-        default: return cmd_usage_error("tokenize", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (rc) return cmd_usage_error("tokenize", "%s", e.msg);
+    const char *problem = !!o.tokenizer == !!(o.vocab || o.merges) ? "give either --tokenizer FILE or --gpt2-vocab and --gpt2-merges"
+                          : !o.tokenizer && (!o.vocab || !o.merges) ? "--gpt2-vocab and --gpt2-merges go together"
+                          : !o.out ? "--out DIR is required"
+                          : pos.n == 0 ? "no text file given"
+                          : level == 0 ? "--level 0 is not a zstd level; use 1..19 or -7..-1"
+                          : !shard_producer_name_ok(producer) ? "--producer must be 1..48 characters of [A-Za-z0-9._-]"
+                          : cli_given(&tokenize_table, given, "pretok") && o.tokenizer
+                              ? "--pretok is for GPT-2 files (a berry tokenizer file has its own)"
+                              : NULL;
+    if (problem) {
+        cli_free(&tokenize_table, &o);
+        cli_args_free(&pos);
+        return cli_usage_error(&tokenize_cmd, "%s", problem);
     }
-    if (!!tok_file == !!(vocab || merges))
-        return cmd_usage_error("tokenize", "give either --tokenizer FILE or --gpt2-vocab and --gpt2-merges");
-    if (!tok_file && (!vocab || !merges)) return cmd_usage_error("tokenize", "--gpt2-vocab and --gpt2-merges go together");
-    if (!out) return cmd_usage_error("tokenize", "--out DIR is required");
-    if (optind >= argc) return cmd_usage_error("tokenize", "no text file given");
-    if (level == 0) return cmd_usage_error("tokenize", "--level 0 is not a zstd level; use 1..19 or -7..-1");
-    if (!shard_producer_name_ok(producer))
-        return cmd_usage_error("tokenize", "--producer '%s' must be 1..48 characters of [A-Za-z0-9._-]", producer);
-    if (bpe_pretok_from_name(pretok) < 0) return cmd_usage_error("tokenize", "--pretok must be gpt2 or digits");
-    fprintf(stderr,
-            "shards tokenize: tokenizer=%s out=%s producer=%s eot=%s record_tokens=%lld shard_records=%lld "
-            "threads=%d piece_bytes=%lld frame_bytes=%lld level=%d files=%d\n",
-            tok_file ? tok_file : vocab, out, producer, no_eot ? "none" : eot, (long long)record_tokens,
-            (long long)shard_records, threads, (long long)piece_bytes, (long long)frame_bytes, level, argc - optind);
-
-    bpe *t = load_tokenizer(tok_file, vocab, merges, pretok, &e);
-    if (!t) return cmd_fail("tokenize", &e);
+    cli_echo_line(tokenize_cmd.name, &tokenize_table, &o, given, NULL);
+    int nfiles = pos.n;
+    char **files = pos.v;
+    bpe *t = NULL;
+    int nspecials = 0;
+    char **specials = NULL;
+    // The output and every input are checked before anything is written.
+    if (cli_check_output_dir("--out", out, &e)) goto fail_early;
+    t = load_tokenizer(&o, &e);
+    if (!t) goto fail_early;
     int eot_id = no_eot ? -1 : bpe_special(t, eot);
     if (!no_eot && eot_id < 0) {
-        bpe_free(t);
         berr_set(&e, "the tokenizer has no special token %s (pass --eot TOKEN or --no-eot)", eot);
-        return cmd_fail("tokenize", &e);
+        goto fail_early;
     }
-    int nspecials = bpe_num_specials(t);
-    char **specials = xcalloc((size_t)nspecials + 1, sizeof(char *));
+    nspecials = bpe_num_specials(t);
+    specials = xcalloc((size_t)nspecials + 1, sizeof(char *));
     for (int i = 0; i < nspecials; i++) {
         size_t L;
         const char *b = bpe_token_bytes(t, (uint32_t)bpe_special_at(t, i), &L);
@@ -267,10 +269,9 @@ int cmd_tokenize(int argc, char **argv) {
         specials[i][L] = 0;
     }
     // Every input must open before anything is written.
-    int nfiles = argc - optind;
     uint64_t total_bytes = 0;
-    for (int a = optind; a < argc; a++) {
-        if (!strcmp(argv[a], "-")) {  // read once, when its turn comes
+    for (int a = 0; a < nfiles; a++) {
+        if (!strcmp(files[a], "-")) {  // read once, when its turn comes
             if (nfiles > 1) {
                 berr_set(&e, "standard input (\"-\") must be the only input");
                 goto fail_early;
@@ -278,14 +279,14 @@ int cmd_tokenize(int argc, char **argv) {
             continue;
         }
         text_input in;
-        if (input_open(argv[a], &in, &e)) goto fail_early;
+        if (input_open(files[a], &in, &e)) goto fail_early;
         total_bytes += in.len;
         input_close(&in);
     }
-    shard_dir_opts o = {.max_records = (uint64_t)shard_records,
+    shard_dir_opts dopts = {.max_records = (uint64_t)shard_records,
                         .shard = {.frame_bytes = (uint32_t)frame_bytes, .zstd_level = level}};
     sink k = {.record_tokens = (size_t)record_tokens};
-    k.w = shard_dir_writer_open(out, producer, SHARD_TOKENS, TOKENS_SCHEMA, &o, &e);
+    k.w = shard_dir_writer_open(out, producer, SHARD_TOKENS, TOKENS_SCHEMA, &dopts, &e);
     if (!k.w) goto fail_early;
     if (shard_dir_published(k.w) || shard_dir_writer_is_closed(k.w)) {
         berr_set(&e, "%s already holds shards of producer %s: remove them or choose another --producer", out, producer);
@@ -297,10 +298,10 @@ int cmd_tokenize(int argc, char **argv) {
     for (int i = 0; i < threads; i++) enc[i] = bpe_encoder_new(t);
     uint64_t done_bytes = 0;
     double t0 = now_sec(), last = t0;
-    int rc = 0;
-    for (int a = optind; a < argc && !rc; a++) {
+    rc = 0;
+    for (int a = 0; a < nfiles && !rc; a++) {
         text_input in;
-        if (input_open(argv[a], &in, &e)) {
+        if (input_open(files[a], &in, &e)) {
             rc = -1;
             break;
         }
@@ -326,7 +327,7 @@ int cmd_tokenize(int argc, char **argv) {
             for (size_t j = 0; j < nb && !rc; j++) rc = sink_put(&k, ids[j], nids[j], &e);
             done_bytes += ends[p0 + nb - 1] - (p0 == 0 ? 0 : ends[p0 - 1]);
             double now = now_sec();
-            if (now - last > 2) {
+            if (now - last > 2 && !cli_quiet) {
                 fprintf(stderr, "shards tokenize: %.1f / %.1f MB (%.1f%%), %llu tokens, %.2f MB/s\n", done_bytes / 1e6,
                         total_bytes / 1e6, total_bytes ? 100.0 * (double)done_bytes / (double)total_bytes : 100.0,
                         (unsigned long long)k.tokens, done_bytes / 1e6 / (now - t0));
@@ -351,7 +352,9 @@ int cmd_tokenize(int argc, char **argv) {
     for (int i = 0; i < nspecials; i++) free(specials[i]);
     free(specials);
     bpe_free(t);
-    if (rc) return cmd_fail("tokenize", &e);
+    cli_free(&tokenize_table, &o);
+    cli_args_free(&pos);
+    if (rc) return cli_fail(tokenize_cmd.name, &e);
     double secs = now_sec() - t0;
     fprintf(stderr, "shards tokenize: wrote %llu tokens from %.1f MB in %llu shards to %s (closed) in %.1f s (%.2f MB/s)\n",
             (unsigned long long)k.tokens, done_bytes / 1e6, (unsigned long long)shards, out, secs,
@@ -361,7 +364,9 @@ fail_early:
     for (int i = 0; i < nspecials; i++) free(specials[i]);
     free(specials);
     bpe_free(t);
-    return cmd_fail("tokenize", &e);
+    cli_free(&tokenize_table, &o);
+    cli_args_free(&pos);
+    return cli_fail(tokenize_cmd.name, &e);
 }
 
 // ---- train-tokenizer -----------------------------------------------------------------------------
@@ -372,86 +377,91 @@ typedef struct train_progress {
 
 static void on_progress(void *ctx, const char *phase, int64_t done, int64_t total) {
     train_progress *p = ctx;
+    if (cli_quiet) return;
     double now = now_sec();
     if (now - p->last < 2 && done != total) return;
     p->last = now;
     fprintf(stderr, "shards train-tokenizer: %s %lld / %lld\n", phase, (long long)done, (long long)total);
 }
 
-int cmd_train_tokenizer(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"vocab-size", required_argument, 0, 'v'}, {"out", required_argument, 0, 'o'},
-        {"pretok", required_argument, 0, 'P'},     {"special", required_argument, 0, 'S'},
-        {"gpt2-vocab", required_argument, 0, 'V'}, {"gpt2-merges", required_argument, 0, 'M'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
-    };
-    const char *out = NULL, *pretok = "digits", *vocab = NULL, *merges = NULL;
-    int vocab_size = 0, c, nspecials = 0;
-    const char **specials = xcalloc((size_t)argc + 3, sizeof(char *));
-    berr e;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int rc = 0;
-        switch (c) {
-        case 'v': rc = parse_int("--vocab-size", optarg, 257, 1 << 24, &vocab_size, &e); break;
-        case 'o': out = optarg; break;
-        case 'P': pretok = optarg; break;
-        case 'S': specials[nspecials++] = optarg; break;
-        case 'V': vocab = optarg; break;
-        case 'M': merges = optarg; break;
-        case 'h': free(specials); fputs(TRAIN_HELP, stdout); return 0;
-        default:
-            free(specials);
-            return cmd_usage_error("train-tokenizer", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (rc) {
-            free(specials);
-            return cmd_usage_error("train-tokenizer", "%s", e.msg);
-        }
-    }
-    int mode = bpe_pretok_from_name(pretok);
-    const char *problem = !vocab_size ? "--vocab-size N is required"
-                          : !out ? "--out FILE is required"
-                          : mode < 0 ? "--pretok must be digits or gpt2"
-                          : !!vocab != !!merges ? "--gpt2-vocab and --gpt2-merges go together"
-                          : optind >= argc ? "no corpus file given" : NULL;
-    if (problem) {
-        free(specials);
-        return cmd_usage_error("train-tokenizer", "%s", problem);
-    }
+int cmd_train_tokenizer(int argc, char **argv, int first) {
+    train_opts o;
+    cli_args pos;
+    unsigned char given[sizeof train_list / sizeof train_list[0]] = {0};
+    int rc = cli_command(&train_cmd, &o, argc, argv, first, given, &pos);
+    if (rc != CLI_GO) return rc;
+    const char *out = o.out, *vocab = o.vocab, *merges = o.merges;
+    int vocab_size = o.vocab_size, mode = bpe_pretok_from_name(train_pretoks[o.pretok]);
+    int nspecials = o.special.n;
+    const char **specials = xcalloc((size_t)nspecials + 3, sizeof(char *));
+    for (int i = 0; i < nspecials; i++) specials[i] = o.special.v[i];
     if (nspecials == 0) {
         specials[nspecials++] = BERRY_EOT;
         specials[nspecials++] = BERRY_STEP;
         specials[nspecials++] = BERRY_ANSWER;
     }
-    fprintf(stderr, "shards train-tokenizer: vocab_size=%d pretok=%s out=%s specials=", vocab_size, pretok, out);
-    for (int i = 0; i < nspecials; i++) fprintf(stderr, "%s%s", i ? "," : "", specials[i]);
-    fprintf(stderr, " files=%d\n", argc - optind);
+    char small[160] = "";
+    if (vocab_size && vocab_size < 256 + nspecials)
+        snprintf(small, sizeof small, "--vocab-size %d leaves no room: the 256 byte tokens and %d specials take %d ids",
+                 vocab_size, nspecials, 256 + nspecials);
+    const char *problem = !vocab_size ? "--vocab-size N is required"
+                          : small[0] ? small
+                          : !out ? "--out FILE is required"
+                          : !!vocab != !!merges ? "--gpt2-vocab and --gpt2-merges go together"
+                          : pos.n == 0 ? "no corpus file given" : NULL;
+    berr e;
+    // The outputs are checked before the corpus is read or anything trained.
+    if (!problem && (cli_check_output_file("--out", out, &e) || (vocab && cli_check_output_file("--gpt2-vocab", vocab, &e)) ||
+                     (merges && cli_check_output_file("--gpt2-merges", merges, &e))))
+        rc = cli_fail(train_cmd.name, &e);
+    else if (problem)
+        rc = cli_usage_error(&train_cmd, "%s", problem);
+    if (rc != CLI_GO) {
+        free(specials);
+        cli_free(&train_table, &o);
+        cli_args_free(&pos);
+        return rc;
+    }
+    if (!cli_quiet) {
+        fprintf(stderr, "shards train-tokenizer: vocab_size=%d pretok=%s out=%s specials=", vocab_size, train_pretoks[o.pretok],
+                out);
+        for (int i = 0; i < nspecials; i++) fprintf(stderr, "%s%s", i ? "," : "", specials[i]);
+        fprintf(stderr, " files=%d\n", pos.n);
+    }
     // The corpus: files joined by the end-of-text special (cut out by the trainer) or a newline.
     const char *sep = "\n";
     for (int i = 0; i < nspecials; i++)
         if (!strcmp(specials[i], BERRY_EOT)) sep = BERRY_EOT;
     bbuf corpus = {0};
-    int rc = 0;
-    for (int a = optind; a < argc && !rc; a++) {
+    rc = 0;
+    for (int a = 0; a < pos.n && !rc; a++) {
         text_input in;
-        if (input_open(argv[a], &in, &e)) {
+        if (input_open(pos.v[a], &in, &e)) {
             rc = -1;
             break;
         }
-        if (a > optind) bbuf_put(&corpus, sep, strlen(sep));
+        if (a > 0) bbuf_put(&corpus, sep, strlen(sep));
         bbuf_put(&corpus, in.data, in.len);
         input_close(&in);
     }
     bpe *t = NULL;
     double t0 = now_sec();
     if (!rc) {
-        fprintf(stderr, "shards train-tokenizer: corpus of %.1f MB\n", corpus.n / 1e6);
+        if (!cli_quiet) fprintf(stderr, "shards train-tokenizer: corpus of %.1f MB\n", corpus.n / 1e6);
         train_progress pr = {t0};
         t = bpe_train_progress(corpus.n ? (const char *)corpus.p : "", corpus.n, vocab_size, mode, specials, nspecials,
                                on_progress, &pr, &e);
-        if (!t) rc = -1;
+        if (!t) {  // the trainer's "vocab_size" is this command's --vocab-size
+            rc = -1;
+            char m[sizeof e.msg], *at;
+            snprintf(m, sizeof m, "%s", e.msg);
+            e.msg[0] = 0;
+            for (char *p = m; p; p = at ? at + 10 : NULL) {
+                at = strstr(p, "vocab_size");
+                snprintf(e.msg + strlen(e.msg), sizeof e.msg - strlen(e.msg), "%.*s%s", at ? (int)(at - p) : (int)strlen(p), p,
+                         at ? "--vocab-size" : "");
+            }
+        }
     }
     if (!rc) rc = bpe_save(t, out, &e);
     if (!rc && vocab) rc = bpe_save_gpt2(t, vocab, merges, &e);
@@ -462,5 +472,7 @@ int cmd_train_tokenizer(int argc, char **argv) {
     bpe_free(t);
     bbuf_free(&corpus);
     free(specials);
-    return rc ? cmd_fail("train-tokenizer", &e) : 0;
+    cli_free(&train_table, &o);
+    cli_args_free(&pos);
+    return rc ? cli_fail(train_cmd.name, &e) : 0;
 }

@@ -355,6 +355,7 @@ struct shard_dir_writer {
     char *last_name;
     shard_writer *cur;
     int closed_already;
+    int created_dir;  // the directory did not exist before this writer
 };
 
 static void dir_writer_free(shard_dir_writer *w) {
@@ -410,8 +411,11 @@ shard_dir_writer *shard_dir_writer_open(const char *dir, const char *producer, u
                  producer, PRODUCER_NAME_MAX);
         return NULL;
     }
+    struct stat dst;
+    int existed = stat(dir, &dst) == 0;
     if (mkdir_p(dir, e)) return NULL;
     shard_dir_writer *w = xcalloc(1, sizeof *w);
+    w->created_dir = !existed;
     w->dir = xstrdup(dir);
     w->producer = xstrdup(producer);
     w->kind = kind;
@@ -506,7 +510,22 @@ const char *shard_dir_last_name(const shard_dir_writer *w) { return w->last_name
 int shard_dir_writer_is_closed(const shard_dir_writer *w) { return w->closed_already; }
 
 void shard_dir_abort(shard_dir_writer *w) {
-    if (w) dir_writer_free(w);
+    if (!w) return;
+    // A producer that never published anything here (nor closed, nor left a stage cursor)
+    // leaves no trace: its lock file goes (removed while held), and the directory too when
+    // this writer created it and nothing else is in it.
+    char *cursor = xasprintf("%s/%s.cursor", w->dir, w->producer);
+    int trace = w->published || w->closed_already || access(cursor, F_OK) == 0;
+    char *lock = trace ? NULL : xasprintf("%s/.%s.lock", w->dir, w->producer);
+    char *dir = !trace && w->created_dir ? xstrdup(w->dir) : NULL;
+    if (w->cur) {
+        shard_discard(w->cur);
+        w->cur = NULL;
+    }
+    if (lock && w->lock_fd >= 0) unlink(lock);
+    dir_writer_free(w);
+    if (dir) rmdir(dir);
+    free(cursor), free(lock), free(dir);
 }
 
 // Reads the header of every shard of `producer` in the listing into a manifest.

@@ -90,7 +90,9 @@ int shard_dir_writer_is_closed(const shard_dir_writer *w);
 // Publishes what is open, writes "<producer>.closed" and, when every producer has closed,
 // "CLOSED". Frees w. Calling it for a producer that was already closed only (re)checks CLOSED.
 int shard_dir_close(shard_dir_writer *w, berr *e);
-// Discards what was not published (the directory stays open). Frees w.
+// Discards what was not published (the directory stays open). A producer that has published
+// nothing in the directory leaves no trace: its lock file is removed, and the directory too
+// if this writer created it and it is empty. Frees w.
 void shard_dir_abort(shard_dir_writer *w);
 
 // ---- consuming a directory -----------------------------------------------------------------------

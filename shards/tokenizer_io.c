@@ -58,7 +58,7 @@ bpe *bpe_load(const char *path, berr *e) {
         goto fail;
     }
     if (memcmp(p, BERRY_MAGIC, 8) != 0) {
-        berr_set(e, "%s: byte offset 0: bad magic (not a berry tokenizer file; GPT-2 vocab.json/merges.txt load with bpe_load_gpt2)", path);
+        berr_set(e, "%s: byte offset 0: bad magic (not a berry tokenizer file; GPT-2 vocab.json and merges.txt are read with shards tokenize --gpt2-vocab F --gpt2-merges F)", path);
         goto fail;
     }
     if (le32(p + 8) != BERRY_VERSION) {

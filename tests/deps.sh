@@ -29,7 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
         apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
             echo "deps: apt-get install failed" >&2; exit 1; }
     else
-        echo "deps: missing ${need[*]}: install them (e.g. sudo apt-get install ${need[*]})" >&2
+        echo "deps: missing ${need[*]}: install them (e.g. sudo apt-get install ${need[*]}, or sudo make deps)" >&2
         exit 1
     fi
 fi

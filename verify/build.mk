@@ -18,7 +18,7 @@ ifeq ($(VERIFY_HAVE_SECCOMP),1)
 $(BUILD)/obj/verify/sandbox_harness.o: verify/sandbox_harness.py
 
 $(BUILD)/bin/verify: EXTRA_LDLIBS = -lseccomp
-$(BUILD)/bin/verify: $(call objs,verify/verify_main.c) $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_BASE)
+$(BUILD)/bin/verify: $(call objs,verify/verify_main.c) $(LIB_VERIFY) $(LIB_TRAIN) $(LIB_SHARDS) $(LIB_BASE)
 	$(LINK)
 BINS += $(BUILD)/bin/verify
 ALL_OBJS += $(call objs,verify/verify_main.c)

@@ -1,5 +1,6 @@
 // verify_check.c — `verify check`: a candidate file (verify/candidates.h) checked against a
 // problem shard directory, verdicts written as a verdict shard directory (producer "check").
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,61 +10,41 @@
 #include "shards/problem_set.h"
 #include "verify/verify_cli.h"
 
-enum { OPT_PROBLEMS = 1, OPT_CANDIDATES, OPT_OUT, OPT_BATCH, OPT_HELP };
+typedef struct check_opts {
+    char *problems, *candidates, *out;
+    int batch;
+    verify_sandbox_opts sb;
+} check_opts;
 
-static const struct option long_opts[] = {
-    {"problems", required_argument, 0, OPT_PROBLEMS}, {"candidates", required_argument, 0, OPT_CANDIDATES},
-    {"out", required_argument, 0, OPT_OUT},           {"batch", required_argument, 0, OPT_BATCH},
-    {"help", no_argument, 0, OPT_HELP},               VERIFY_SANDBOX_LONGOPTS,
-    {0, 0, 0, 0}};
+#define F(x) offsetof(check_opts, x)
+static const cli_opt opt_list[] = {
+    {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, 0, "DIR", "problem shard directory (required)"},
+    {CLI_STR, "candidates", F(candidates), NULL, 0, 0, NULL, 0, "FILE", "candidate file (required)"},
+    {CLI_STR, "out", F(out), NULL, 0, 0, NULL, 0, "DIR", "verdict shard directory (created; required)"},
+    {CLI_INT, "batch", F(batch), "256", 1, 1 << 20, NULL, 0, "N", "completions per batch over the sandbox pool"},
+    VERIFY_SANDBOX_OPTS(check_opts, sb),
+};
+#undef F
+static const cli_table table = CLI_TABLE(opt_list);
+static const cli_cmd cmd = {
+    "verify check",
+    "usage: verify check --problems DIR --candidates FILE --out DIR [options]\n\n"
+    "Checks each completion of FILE (JSON lines: {\"problem\": ID, \"completion\": TEXT}, optional\n"
+    "\"node\" and \"policy_version\"; see verify/README.md) against its problem in DIR with the math or\n"
+    "code verifier, and writes one verdict per line, in order, to the verdict shard directory OUT\n"
+    "(producer \"check\"; OUT must not hold an earlier check's verdicts).\n",
+    &table, 0, NULL};
 
-static void usage(void) {
-    printf("usage: verify check --problems DIR --candidates FILE --out DIR [options]\n\n"
-           "Checks each completion of FILE (JSON lines: {\"problem\": ID, \"completion\": TEXT}, optional\n"
-           "\"node\" and \"policy_version\"; see verify/README.md) against its problem in DIR with the math or\n"
-           "code verifier, and writes one verdict per line, in order, to the verdict shard directory OUT\n"
-           "(producer \"check\"; OUT must not hold an earlier check's verdicts).\n\n"
-           "  --problems DIR       problem shard directory\n"
-           "  --candidates FILE    candidate file\n"
-           "  --out DIR            verdict shard directory (created)\n"
-           "  --batch N            completions per batch over the sandbox pool (default 256)\n\n");
-    verify_sandbox_usage(stdout);
-}
-
-int verify_cmd_check(int argc, char **argv) {
-    const char *problems = NULL, *cand_path = NULL, *out = NULL;
-    int batch = 256;
-    sandbox_config cfg;
-    verify_sandbox_defaults(&cfg);
+static int verify_check(const check_opts *o, sandbox_config cfg) {
+    const char *problems = o->problems, *cand_path = o->candidates, *out = o->out;
+    int batch = o->batch;
     berr e;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        int r = verify_sandbox_opt(&cfg, opt, optarg, &e);
-        if (r < 0) return verify_usage_error("check", "%s", e.msg);
-        if (r) continue;
-        switch (opt) {
-        case OPT_PROBLEMS: problems = optarg; break;
-        case OPT_CANDIDATES: cand_path = optarg; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_BATCH:
-            if (parse_int("batch", optarg, 1, 1 << 20, &batch, &e)) return verify_usage_error("check", "%s", e.msg);
-            break;
-        case OPT_HELP: usage(); return 0;
-        default: return verify_usage_error("check", "unknown option");
-        }
-    }
-    if (optind < argc) return verify_usage_error("check", "unexpected argument '%s'", argv[optind]);
-    if (!problems || !cand_path || !out) return verify_usage_error("check", "--problems, --candidates and --out are required");
-    fprintf(stderr, "verify check: problems=%s candidates=%s out=%s batch=%d\n", problems, cand_path, out, batch);
-    verify_sandbox_echo(stderr, &cfg);
-
     problem_set ps;
     candidate_list cl;
-    if (problem_set_load(&ps, problems, PROBLEMS_ALL_SPLITS, 0, &e)) return verify_fail("check", &e);
+    if (problem_set_load(&ps, problems, PROBLEMS_ALL_SPLITS, 0, &e)) return cli_fail(cmd.name, &e);
     if (candidates_load(cand_path, &cl, &e)) {
         problem_set_free(&ps);
-        return verify_fail("check", &e);
+        return cli_fail(cmd.name, &e);
     }
     int rc = 1, need_sandbox = 0;
     check_item *items = xcalloc(cl.n, sizeof *items);
@@ -72,35 +53,37 @@ int verify_cmd_check(int argc, char **argv) {
         if (!p) {
             berr_set(&e, "%s: candidate %zu: problem %llu is not in %s", cand_path, i + 1,
                      (unsigned long long)cl.items[i].problem, problems);
-            verify_fail("check", &e);
+            cli_fail(cmd.name, &e);
             goto done_items;
         }
         items[i] = (check_item){p, cl.items[i].completion, cl.items[i].len};
         need_sandbox |= p->task == TASK_CODE;
     }
-    fprintf(stderr, "verify check: %zu problems, %zu candidates\n", ps.n, cl.n);
+    if (!cli_quiet) fprintf(stderr, "verify check: %zu problems, %zu candidates\n", ps.n, cl.n);
     sandbox *sb = NULL;
     if (need_sandbox) {
-        cfg.log = stderr;
+        cfg.log = cli_quiet ? NULL : stderr;
         if (!(sb = sandbox_open(&cfg, &e))) {
-            verify_fail("check", &e);
+            cli_fail(cmd.name, &e);
             goto done_items;
         }
-        fprintf(stderr, "verify check: sandbox layers:\n");
-        sandbox_print_layers(sandbox_get_layers(sb), stderr);
+        if (!cli_quiet) {
+            fprintf(stderr, "verify check: sandbox layers:\n");
+            sandbox_print_layers(sandbox_get_layers(sb), stderr);
+        }
     }
     shard_dir_opts dopts;
     memset(&dopts, 0, sizeof dopts);
     dopts.max_records = 1 << 16;
     shard_dir_writer *w = shard_dir_writer_open(out, "check", SHARD_VERDICTS, VERDICT_SCHEMA, &dopts, &e);
     if (!w) {
-        verify_fail("check", &e);
+        cli_fail(cmd.name, &e);
         goto done_sandbox;
     }
     if (shard_dir_published(w) || shard_dir_writer_is_closed(w)) {
         shard_dir_abort(w);
         berr_set(&e, "%s already holds verdicts of an earlier check; write into a new directory", out);
-        verify_fail("check", &e);
+        cli_fail(cmd.name, &e);
         goto done_sandbox;
     }
     check_verdict *v = xcalloc((size_t)batch, sizeof *v);
@@ -123,7 +106,7 @@ int verify_cmd_check(int argc, char **argv) {
             counts[v[k].outcome]++;
         }
         double t = now_sec();
-        if (t - last >= 2.0 || at + n == cl.n) {
+        if ((t - last >= 2.0 && !cli_quiet) || at + n == cl.n) {
             last = t;
             fprintf(stderr, "verify check: %zu/%zu checked, %.1f/s (pass %llu fail %llu timeout %llu crash %llu violation %llu)\n",
                     at + n, cl.n, (double)(at + n) / (t - t0 + 1e-9), (unsigned long long)counts[0],
@@ -135,9 +118,9 @@ int verify_cmd_check(int argc, char **argv) {
     free(v);
     if (!ok) {
         shard_dir_abort(w);
-        verify_fail("check", &e);
+        cli_fail(cmd.name, &e);
     } else if (shard_dir_close(w, &e)) {
-        verify_fail("check", &e);
+        cli_fail(cmd.name, &e);
     } else {
         fprintf(stderr, "verify check: %zu verdicts -> %s\n", cl.n, out);
         rc = 0;
@@ -148,5 +131,29 @@ done_items:
     free(items);
     candidates_free(&cl);
     problem_set_free(&ps);
+    return rc;
+}
+
+int verify_cmd_check(int argc, char **argv, int first) {
+    check_opts o;
+    int rc = cli_command(&cmd, &o, argc, argv, first, NULL, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!o.problems || !o.candidates || !o.out) {
+        cli_free(&table, &o);
+        return cli_usage_error(&cmd, "--problems, --candidates and --out are required");
+    }
+    const char *problems = o.problems, *cand_path = o.candidates, *out = o.out;
+    int batch = o.batch;
+    sandbox_config cfg;
+    verify_sandbox_config(&o.sb, &cfg);
+    berr e;
+    if (!cli_quiet) fprintf(stderr, "verify check: problems=%s candidates=%s out=%s batch=%d\n", problems, cand_path, out, batch);
+    verify_sandbox_echo(stderr, &cfg);
+    if (cli_check_output_dir("--out", out, &e)) {
+        cli_free(&table, &o);
+        return cli_fail(cmd.name, &e);
+    }
+    rc = verify_check(&o, cfg);
+    cli_free(&table, &o);
     return rc;
 }

@@ -5,37 +5,38 @@
 
 #include "verify/verify_cli.h"
 
-static const struct option long_opts[] = {{"help", no_argument, 0, 'h'}, VERIFY_SANDBOX_LONGOPTS, {0, 0, 0, 0}};
+typedef struct info_opts {
+    verify_sandbox_opts sb;
+} info_opts;
 
-int verify_cmd_info(int argc, char **argv) {
+static const cli_opt opt_list[] = {VERIFY_SANDBOX_OPTS(info_opts, sb)};
+static const cli_table table = CLI_TABLE(opt_list);
+static const cli_cmd cmd = {
+    "verify sandbox-info",
+    "usage: verify sandbox-info [options]\n\n"
+    "Sets up the sandbox as check/run would (with one worker unless --workers is given), confirms\n"
+    "each layer on the live worker and in a candidate process, and prints them. Exit status 0 when\n"
+    "every layer is active, 3 when some are off (check and run would then refuse to run untrusted\n"
+    "code unless given --allow-weak-sandbox), 1 when the sandbox cannot start at all.\n",
+    &table, 0, NULL};
+
+int verify_cmd_info(int argc, char **argv, int first) {
+    info_opts o;
+    int rc = cli_command(&cmd, &o, argc, argv, first, NULL, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!o.sb.workers) o.sb.workers = 1;
     sandbox_config cfg;
-    verify_sandbox_defaults(&cfg);
-    cfg.workers = 1;
+    verify_sandbox_config(&o.sb, &cfg);
     berr e;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        int r = verify_sandbox_opt(&cfg, opt, optarg, &e);
-        if (r < 0) return verify_usage_error("sandbox-info", "%s", e.msg);
-        if (r) continue;
-        if (opt == 'h') {
-            printf("usage: verify sandbox-info [options]\n\n"
-                   "Sets up the sandbox as check/run would (with one worker unless --workers is given), confirms\n"
-                   "each layer on the live worker and in a candidate process, and prints them. Exit status 0 when\n"
-                   "every layer is active, 3 when some are off (check and run would then refuse to run untrusted\n"
-                   "code unless given --allow-weak-sandbox), 1 when the sandbox cannot start at all.\n\n");
-            verify_sandbox_usage(stdout);
-            return 0;
-        }
-        return verify_usage_error("sandbox-info", "unknown option");
-    }
-    if (optind < argc) return verify_usage_error("sandbox-info", "unexpected argument '%s'", argv[optind]);
     verify_sandbox_echo(stderr, &cfg);
     int asked_weak = cfg.allow_weak;
     cfg.allow_weak = 1;  // a diagnosis: run only the self-test, report what is missing
     double t0 = now_sec();
     sandbox *sb = sandbox_open(&cfg, &e);
-    if (!sb) return verify_fail("sandbox-info", &e);
+    if (!sb) {
+        cli_free(&table, &o);
+        return cli_fail(cmd.name, &e);
+    }
     const sandbox_layers *L = sandbox_get_layers(sb);
     printf("sandbox: %d worker(s) ready in %.2f s; interpreter %s; host uid %u, workers' outside uid %u\n", cfg.workers,
            now_sec() - t0, sandbox_python(sb), (unsigned)geteuid(), L->outside_uid);
@@ -53,5 +54,6 @@ int verify_cmd_info(int argc, char **argv) {
     else
         printf("all layers active\n");
     sandbox_close(sb);
+    cli_free(&table, &o);
     return off ? 3 : 0;
 }

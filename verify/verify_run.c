@@ -3,8 +3,10 @@
 // to text, checks it with the math or code verifier of its problem, and publishes one
 // verdict per leaf. Output shards carry the input cursor they complete, so a run killed at
 // any moment and started again neither repeats nor skips a leaf.
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
@@ -12,40 +14,40 @@
 #include "shards/problem_set.h"
 #include "verify/verify_cli.h"
 
-enum { OPT_PROBLEMS = 1, OPT_TRAJ, OPT_OUT, OPT_TOKENIZER, OPT_PART, OPT_PARTS, OPT_IDLE, OPT_COMMIT_RECORDS,
-       OPT_COMMIT_SECONDS, OPT_LOG, OPT_HELP };
+typedef struct run_opts {
+    char *problems, *trajectories, *out, *tokenizer, *log;
+    int part, parts, commit_records;
+    double idle_timeout, commit_seconds;
+    verify_sandbox_opts sb;
+} run_opts;
 
-static const struct option long_opts[] = {
-    {"problems", required_argument, 0, OPT_PROBLEMS},
-    {"trajectories", required_argument, 0, OPT_TRAJ},
-    {"out", required_argument, 0, OPT_OUT},
-    {"tokenizer", required_argument, 0, OPT_TOKENIZER},
-    {"part", required_argument, 0, OPT_PART},
-    {"parts", required_argument, 0, OPT_PARTS},
-    {"idle-timeout", required_argument, 0, OPT_IDLE},
-    {"commit-records", required_argument, 0, OPT_COMMIT_RECORDS},
-    {"commit-seconds", required_argument, 0, OPT_COMMIT_SECONDS},
-    {"log", required_argument, 0, OPT_LOG},
-    {"help", no_argument, 0, OPT_HELP},
-    VERIFY_SANDBOX_LONGOPTS,
-    {0, 0, 0, 0}};
-
-static void usage(void) {
-    printf("usage: verify run --problems DIR --trajectories DIR --out DIR --tokenizer FILE [options]\n\n"
-           "Streams the trajectory shards of --trajectories (waiting for new ones until the directory is\n"
-           "closed), checks every leaf of every tree against its problem and writes verdict shards to --out,\n"
-           "exactly once across restarts (run it again after a crash to continue).\n\n"
-           "  --problems DIR         problem shard directory (all problems the trees refer to)\n"
-           "  --trajectories DIR     trajectory shard directory (input; may still be growing)\n"
-           "  --out DIR              verdict shard directory (output; producer \"verify\" or \"verify.pKofN\")\n"
-           "  --tokenizer FILE       berry tokenizer file the trajectories were sampled with\n"
-           "  --part K --parts N     be consumer K of N over the input shards (default 0 of 1)\n"
-           "  --idle-timeout S       fail after S seconds without new input while the input is open (default: wait)\n"
-           "  --commit-records N     commit (publish verdicts) after N trees (default 64)\n"
-           "  --commit-seconds S     ... or at least every S seconds while verdicts are pending (default 10)\n"
-           "  --log FILE             append one JSON object per progress line to FILE\n\n");
-    verify_sandbox_usage(stdout);
-}
+#define F(x) offsetof(run_opts, x)
+static const cli_opt opt_list[] = {
+    {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, 0, "DIR", "problem shard directory (all problems the trees refer to)"},
+    {CLI_STR, "trajectories", F(trajectories), NULL, 0, 0, NULL, 0, "DIR",
+     "trajectory shard directory (input; may still be growing, but must exist)"},
+    {CLI_STR, "out", F(out), NULL, 0, 0, NULL, 0, "DIR", "verdict shard directory (output; producer \"verify\" or \"verify.pKofN\")"},
+    {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, 0, "FILE", "berry tokenizer file the trajectories were sampled with"},
+    {CLI_INT, "part", F(part), "0", 0, 1 << 20, NULL, 0, "K", "be consumer K of --parts N over the input shards"},
+    {CLI_INT, "parts", F(parts), "1", 1, 1 << 20, NULL, 0, "N", "how many consumers share the input"},
+    {CLI_F64, "idle-timeout", F(idle_timeout), "0", 0, 1e9, NULL, 0, "S",
+     "fail after S seconds without new input while the input is open (0: wait)"},
+    {CLI_INT, "commit-records", F(commit_records), "64", 1, 1 << 30, NULL, 0, "N", "commit (publish verdicts) after N trees"},
+    {CLI_F64, "commit-seconds", F(commit_seconds), "10", 0.001, 1e9, NULL, 0, "S",
+     "... or at least every S seconds while verdicts are pending"},
+    {CLI_STR, "log", F(log), NULL, 0, 0, NULL, 0, "FILE", "append one JSON object per progress line to FILE"},
+    VERIFY_SANDBOX_OPTS(run_opts, sb),
+};
+#undef F
+static const cli_table table = CLI_TABLE(opt_list);
+static int verify_run(const run_opts *o);
+static const cli_cmd cmd = {
+    "verify run",
+    "usage: verify run --problems DIR --trajectories DIR --out DIR --tokenizer FILE [options]\n\n"
+    "Streams the trajectory shards of --trajectories (waiting for new ones until the directory is\n"
+    "closed), checks every leaf of every tree against its problem and writes verdict shards to --out,\n"
+    "exactly once across restarts (run it again after a crash to continue).\n",
+    &table, 0, NULL};
 
 typedef struct run_stats {
     uint64_t trees, leaves, by_outcome[5];
@@ -54,7 +56,8 @@ typedef struct run_stats {
 
 static void progress(FILE *log, const run_stats *s, double t0, int final) {
     double dt = now_sec() - t0;
-    fprintf(stderr, "verify run: %s%llu trees, %llu leaves, %.1f leaves/s (pass %llu fail %llu timeout %llu crash %llu violation %llu)\n",
+    if (final || !cli_quiet)
+        fprintf(stderr, "verify run: %s%llu trees, %llu leaves, %.1f leaves/s (pass %llu fail %llu timeout %llu crash %llu violation %llu)\n",
             final ? "done: " : "", (unsigned long long)s->trees, (unsigned long long)s->leaves, (double)s->leaves / (dt + 1e-9),
             (unsigned long long)s->by_outcome[0], (unsigned long long)s->by_outcome[1], (unsigned long long)s->by_outcome[2],
             (unsigned long long)s->by_outcome[3], (unsigned long long)s->by_outcome[4]);
@@ -130,56 +133,44 @@ static int verify_tree(stream_stage *st, sandbox *sb, const sandbox_limits *lim,
     return rc;
 }
 
-int verify_cmd_run(int argc, char **argv) {
-    const char *problems = NULL, *traj = NULL, *out = NULL, *tok_path = NULL, *log_path = NULL;
-    int part = 0, parts = 1, commit_records = 64;
-    double idle = 0, commit_seconds = 10;
-    sandbox_config cfg;
-    verify_sandbox_defaults(&cfg);
-    berr e;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        int r = verify_sandbox_opt(&cfg, opt, optarg, &e);
-        if (r < 0) return verify_usage_error("run", "%s", e.msg);
-        if (r) continue;
-        switch (opt) {
-        case OPT_PROBLEMS: problems = optarg; break;
-        case OPT_TRAJ: traj = optarg; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_TOKENIZER: tok_path = optarg; break;
-        case OPT_LOG: log_path = optarg; break;
-        case OPT_PART:
-            if (parse_int("part", optarg, 0, 1 << 20, &part, &e)) return verify_usage_error("run", "%s", e.msg);
-            break;
-        case OPT_PARTS:
-            if (parse_int("parts", optarg, 1, 1 << 20, &parts, &e)) return verify_usage_error("run", "%s", e.msg);
-            break;
-        case OPT_IDLE:
-            if (parse_f64("idle-timeout", optarg, 0, 1e9, &idle, &e)) return verify_usage_error("run", "%s", e.msg);
-            break;
-        case OPT_COMMIT_RECORDS:
-            if (parse_int("commit-records", optarg, 1, 1 << 30, &commit_records, &e)) return verify_usage_error("run", "%s", e.msg);
-            break;
-        case OPT_COMMIT_SECONDS:
-            if (parse_f64("commit-seconds", optarg, 0.001, 1e9, &commit_seconds, &e)) return verify_usage_error("run", "%s", e.msg);
-            break;
-        case OPT_HELP: usage(); return 0;
-        default: return verify_usage_error("run", "unknown option");
-        }
+int verify_cmd_run(int argc, char **argv, int first) {
+    run_opts o;
+    int rc = cli_command(&cmd, &o, argc, argv, first, NULL, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!o.problems || !o.trajectories || !o.out || !o.tokenizer) {
+        cli_free(&table, &o);
+        return cli_usage_error(&cmd, "--problems, --trajectories, --out and --tokenizer are required");
     }
-    if (optind < argc) return verify_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (!problems || !traj || !out || !tok_path)
-        return verify_usage_error("run", "--problems, --trajectories, --out and --tokenizer are required");
-    if (part >= parts) return verify_usage_error("run", "--part %d must be below --parts %d", part, parts);
-    fprintf(stderr, "verify run: problems=%s trajectories=%s out=%s tokenizer=%s part=%d/%d idle-timeout=%g commit-records=%d "
-                    "commit-seconds=%g log=%s\n", problems, traj, out, tok_path, part, parts, idle, commit_records,
-            commit_seconds, log_path ? log_path : "-");
-    verify_sandbox_echo(stderr, &cfg);
+    if (o.part >= o.parts) {
+        cli_free(&table, &o);
+        return cli_usage_error(&cmd, "--part %d must be below --parts %d", o.part, o.parts);
+    }
+    rc = verify_run(&o);
+    cli_free(&table, &o);
+    return rc;
+}
 
-    int rc = 1;
+static int verify_run(const run_opts *o) {
+    const char *problems = o->problems, *traj = o->trajectories, *out = o->out, *tok_path = o->tokenizer, *log_path = o->log;
+    int part = o->part, parts = o->parts, commit_records = o->commit_records;
+    double idle = o->idle_timeout, commit_seconds = o->commit_seconds;
+    sandbox_config cfg;
+    verify_sandbox_config(&o->sb, &cfg);
+    berr e;
+    if (!cli_quiet)
+        fprintf(stderr, "verify run: problems=%s trajectories=%s out=%s tokenizer=%s part=%d/%d idle-timeout=%g "
+                        "commit-records=%d commit-seconds=%g log=%s\n", problems, traj, out, tok_path, part, parts, idle,
+                commit_records, commit_seconds, log_path ? log_path : "-");
+    verify_sandbox_echo(stderr, &cfg);
+    // Inputs that do not exist and outputs that cannot be written fail now (a trajectory
+    // directory that does not exist would otherwise be waited for, for ever).
+    if (cli_check_input_dir("--trajectories", traj, &e) || cli_check_output_dir("--out", out, &e) ||
+        (log_path && cli_check_output_file("--log", log_path, &e)))
+        return cli_fail(cmd.name, &e);
+
+    int rc = 1, waiting = 0;  // waiting: the failure came while reading (or waiting for) input
     problem_set ps;
-    if (problem_set_load(&ps, problems, PROBLEMS_ALL_SPLITS, 0, &e)) return verify_fail("run", &e);
+    if (problem_set_load(&ps, problems, PROBLEMS_ALL_SPLITS, 0, &e)) return cli_fail(cmd.name, &e);
     bpe *tok = bpe_load(tok_path, &e);
     FILE *log = NULL;
     sandbox *sb = NULL;
@@ -191,12 +182,14 @@ int verify_cmd_run(int argc, char **argv) {
     }
     int any_code = 0;
     for (size_t i = 0; i < ps.n; i++) any_code |= ps.items[i].task == TASK_CODE;
-    fprintf(stderr, "verify run: %zu problems (%s code tasks)\n", ps.n, any_code ? "with" : "no");
+    if (!cli_quiet) fprintf(stderr, "verify run: %zu problems (%s code tasks)\n", ps.n, any_code ? "with" : "no");
     if (any_code) {
-        cfg.log = stderr;
+        cfg.log = cli_quiet ? NULL : stderr;
         if (!(sb = sandbox_open(&cfg, &e))) goto fail;
-        fprintf(stderr, "verify run: sandbox layers:\n");
-        sandbox_print_layers(sandbox_get_layers(sb), stderr);
+        if (!cli_quiet) {
+            fprintf(stderr, "verify run: sandbox layers:\n");
+            sandbox_print_layers(sandbox_get_layers(sb), stderr);
+        }
     }
     stage_opts so;
     memset(&so, 0, sizeof so);
@@ -209,8 +202,9 @@ int verify_cmd_run(int argc, char **argv) {
     so.commit_records = (uint64_t)commit_records;
     so.commit_seconds = commit_seconds;
     if (!(st = stage_open(traj, out, "verify", &so, &e))) goto fail;
-    fprintf(stderr, "verify run: producer %s, resuming after commit %llu\n", stage_producer(st),
-            (unsigned long long)stage_commits(st));
+    if (!cli_quiet)
+        fprintf(stderr, "verify run: producer %s, resuming after commit %llu\n", stage_producer(st),
+                (unsigned long long)stage_commits(st));
     run_stats s;
     memset(&s, 0, sizeof s);
     double t0 = now_sec(), last = t0;
@@ -219,7 +213,10 @@ int verify_cmd_run(int argc, char **argv) {
         size_t len;
         stream_pos pos;
         int r = stage_next(st, &rec, &len, &pos, &e);
-        if (r < 0) goto fail;
+        if (r < 0) {
+            waiting = 1;
+            goto fail;
+        }
         if (r == STREAM_END) break;
         traj_rec t;
         if (traj_decode(rec, len, pos.schema, &t, &e)) {
@@ -243,8 +240,14 @@ int verify_cmd_run(int argc, char **argv) {
     rc = 0;
 fail:
     if (rc) {
-        verify_fail("run", &e);
-        fprintf(stderr, "verify run: uncommitted verdicts are dropped; run the same command again to continue\n");
+        cli_fail(cmd.name, &e);
+        // Only waiting on an input that is still open is worth running again as it is; other
+        // errors (a damaged shard, a problem not in --problems, ...) would fail the same way.
+        char *closed = xasprintf("%s/CLOSED", traj);
+        if (waiting && idle > 0 && access(closed, F_OK) != 0)
+            fprintf(stderr, "verify run: verdicts up to the last commit are kept; run the same command again to continue "
+                            "once %s grows\n", traj);
+        free(closed);
     }
     stage_abort(st);
     sandbox_close(sb);

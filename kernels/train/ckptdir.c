@@ -58,7 +58,8 @@ int tr_ckpt_latest(const char *dir, char **path, berr *e) {
         char *p = tr_ckpt_path(dir, steps[i]);
         gpt2_ckpt_info info;
         berr e2;
-        if (gpt2_ckpt_info_read(p, &info, &e2) == 0) {
+        if (gpt2_ckpt_verify(p, &info, &e2) == 0) {
+            if (i < n - 1) fprintf(stderr, "resuming from %s, the newest checkpoint that reads back whole\n", p);
             free(steps);
             *path = p;
             return 0;
@@ -68,6 +69,83 @@ int tr_ckpt_latest(const char *dir, char **path, berr *e) {
     }
     free(steps);
     return berr_set(e, "no usable checkpoint (ckpt_<step>.bin) in %s to resume from", dir);
+}
+
+// A file of a run directory (what tr_run_dir_check accepts beside other files of a run).
+static int run_file(const char *nm) {
+    int64_t step;
+    const char *t = strstr(nm, ".tmp.");
+    char base[256];
+    snprintf(base, sizeof base, "%.*s", t ? (int)(t - nm) : (int)strlen(nm), nm);
+    return parse_name(base, &step) || !strcmp(base, "model.bin") || !strcmp(base, "log.jsonl");
+}
+
+// A file that only a shard directory holds (shards/FORMAT.md).
+static int shard_file(const char *nm) {
+    size_t n = strlen(nm);
+    return !strcmp(nm, "CLOSED") || (n > 6 && !strcmp(nm + n - 6, ".shard")) || (n > 7 && !strcmp(nm + n - 7, ".closed")) ||
+           (n > 7 && !strcmp(nm + n - 7, ".cursor")) || (nm[0] == '.' && n > 6 && !strcmp(nm + n - 5, ".lock")) ||
+           strstr(nm, ".shard.tmp.") || !strncmp(nm, "CLOSED.tmp.", 11);
+}
+
+// The absolute path of `path` with symbolic links resolved, also when its last parts do not
+// exist yet (malloc'd; NULL when no part of it does).
+static char *resolve(const char *path) {
+    char *r = realpath(path, NULL);
+    if (r || errno != ENOENT) return r;
+    const char *slash = strrchr(path, '/');
+    char *parent = slash ? (slash == path ? xstrdup("/") : xasprintf("%.*s", (int)(slash - path), path)) : xstrdup(".");
+    const char *leaf = slash ? slash + 1 : path;
+    char *rp = strcmp(parent, path) ? resolve(parent) : NULL;
+    free(parent);
+    if (!rp) return NULL;
+    r = *leaf ? xasprintf("%s%s%s", rp, strcmp(rp, "/") ? "/" : "", leaf) : xstrdup(rp);
+    free(rp);
+    return r;
+}
+
+int tr_run_dir_check(const char *opt, const char *dir, int resume, const char *const *inputs, berr *e) {
+    char *rd = resolve(dir);
+    for (int i = 0; rd && inputs && inputs[i]; i += 2) {
+        if (!inputs[i + 1]) continue;
+        char *ri = realpath(inputs[i + 1], NULL);
+        size_t n = ri ? strlen(ri) : 0, m = strlen(rd);
+        int same = ri && !strcmp(ri, rd);
+        int inside = ri && m > n && !strncmp(rd, ri, n) && rd[n] == '/';  // the run's directory in an input's
+        free(ri);
+        if (same || inside) {
+            free(rd);
+            return berr_set(e, "%s %s %s %s %s: a run writes into a directory of its own", opt, dir,
+                            same ? "is" : "is inside", inputs[i], inputs[i + 1]);
+        }
+    }
+    free(rd);
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) return 0;
+        return berr_set(e, "%s %s: %s", opt, dir, strerror(errno));
+    }
+    int ckpts = 0, runs = 0;
+    char other[256] = "", shard[256] = "";
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        int64_t step;
+        if (!strcmp(nm, ".") || !strcmp(nm, "..")) continue;
+        if (parse_name(nm, &step)) ckpts++;
+        if (run_file(nm)) runs++;
+        else if (shard_file(nm)) snprintf(shard, sizeof shard, "%s", nm);
+        else if (!other[0]) snprintf(other, sizeof other, "%s", nm);
+    }
+    closedir(d);
+    if (shard[0])
+        return berr_set(e, "%s %s is a shard directory (it holds %s): a run writes into a directory of its own", opt, dir,
+                        shard);
+    if (!runs && other[0])
+        return berr_set(e, "%s %s holds files that are not a run's (e.g. %s): give a new or empty directory", opt, dir, other);
+    if (!resume && ckpts)
+        return berr_set(e, "%s already holds checkpoints of a run: continue it with --resume, or use another %s", dir, opt);
+    return 0;
 }
 
 int tr_ckpt_prune(const char *dir, int keep, berr *e) {

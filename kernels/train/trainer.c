@@ -18,8 +18,9 @@ void tr_agree(comm *c, int rc, const berr *e, int exit_code) {
     int first = 0;
     while (first < world && failed[first] == 0) first++;
     if (rank == first) {
-        if (world > 1) fprintf(stderr, "error: rank %d: %s\n", rank, e->msg);
-        else fprintf(stderr, "error: %s\n", e->msg);
+        const char *prog = berr_prog ? berr_prog : "error";  // "<prog>: error: ..." (kernels/train/cli.h)
+        if (world > 1) fprintf(stderr, "%s%s rank %d: %s\n", prog, berr_prog ? ": error:" : ":", rank, e->msg);
+        else fprintf(stderr, "%s%s %s\n", prog, berr_prog ? ": error:" : ":", e->msg);
     }
     free(failed);
     comm_finalize(c);

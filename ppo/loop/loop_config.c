@@ -97,9 +97,9 @@ static char *trim(char *s) {
     return s;
 }
 
-// The output of `bin [sub] --help` (NULL when it cannot run).
+// The output of `bin [sub] --list-options` ("--name<TAB>type" lines; NULL when it cannot run).
 static char *help_text(const char *bin_dir, const char *bin, const char *sub) {
-    char *cmd = xasprintf("'%s/%s'%s%s --help 2>/dev/null", bin_dir, bin, sub ? " " : "", sub ? sub : "");
+    char *cmd = xasprintf("'%s/%s'%s%s --list-options 2>/dev/null", bin_dir, bin, sub ? " " : "", sub ? sub : "");
     FILE *p = popen(cmd, "r");
     free(cmd);
     if (!p) return NULL;
@@ -153,7 +153,7 @@ int loop_config_load(loop_config *c, const char *path, const char *bin, berr *e)
             int i = 0;
             while (i < NKEYS && strcmp(keys[i].name, k)) i++;
             if (i == NKEYS) {
-                rc = berr_set(e, "%s: unknown key '%s' (berry help lists them; a stage option is written stage.option)",
+                rc = berr_set(e, "%s: unknown key '%s' (berry config lists them; a stage option is written stage.option)",
                               where, k);
                 break;
             }

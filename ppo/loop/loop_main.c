@@ -330,17 +330,22 @@ static int sft_control(run *x, double post_flops, double flops_per_token, int co
 
 typedef struct run_opts {
     char *config, *out;
-    int quiet;
 } run_opts;
 
 #define F(x) offsetof(run_opts, x)
 static const cli_opt run_opt_list[] = {
-    {CLI_STR, "config", F(config), NULL, 0, 0, NULL, CLI_LOCAL, "FILE", "the run config (required; berry help config)"},
+    {CLI_STR, "config", F(config), NULL, 0, 0, NULL, CLI_LOCAL, "FILE", "the run config (required; berry config lists its keys)"},
     {CLI_STR, "out", F(out), NULL, 0, 0, NULL, CLI_LOCAL, "DIR", "run directory (default: the config's out)"},
-    {CLI_FLAG, "quiet", F(quiet), "0", 0, 0, NULL, CLI_LOCAL, NULL, "no progress lines"},
 };
 #undef F
 static const cli_table run_table = {run_opt_list, (int)(sizeof run_opt_list / sizeof run_opt_list[0])};
+static const cli_cmd run_cmd = {"berry run",
+                                "usage: berry run --config FILE [--out DIR]\n"
+                                "\n"
+                                "Runs the pipeline a config describes (berry config lists the keys): data, pretraining, RL\n"
+                                "iterations, evaluations, the SFT control, the report. The same command again continues\n"
+                                "a run that was stopped.\n",
+                                &run_table, 0, NULL};
 
 static char *bin_dir(const char *argv0) {
     char buf[4096];
@@ -357,38 +362,21 @@ int loop_run_main(int argc, char **argv, int first) {
     run X = {0}, *x = &X;
     run_opts o;
     berr *e = &x->e;
-    if (cli_defaults(&run_table, &o, e)) die("%s", e->msg);
-    int rc = cli_parse(&run_table, &o, argc, argv, first, NULL, e);
-    if (rc == 1) {
-        cli_help(stdout, &run_table, "usage: berry run --config FILE [--out DIR]\n\n"
-                                     "Runs the pipeline a config describes (berry help config): data, pretraining, RL\n"
-                                     "iterations, evaluations, the SFT control, the report. The same command again continues\n"
-                                     "a run that was stopped.\n");
-        return 0;
-    }
-    if (rc == 0 && !o.config) rc = berr_set(e, "--config FILE is required");
-    if (rc < 0) {
-        fprintf(stderr, "berry run: error: %s\n", e->msg);
-        return 2;
-    }
+    int rc = cli_command(&run_cmd, &o, argc, argv, first, NULL, NULL);
+    if (rc != CLI_GO) return rc;
+    if (!o.config) return cli_usage_error(&run_cmd, "--config FILE is required");
     char *bin = bin_dir(argv[0]);
-    if (loop_config_load(&x->c, o.config, bin, e)) {
-        fprintf(stderr, "berry run: error: %s\n", e->msg);
-        return 2;
-    }
+    if (loop_config_load(&x->c, o.config, bin, e)) return cli_usage_error(&run_cmd, "%s", e->msg);
     loop_config *c = &x->c;
     if (o.out) free(c->out), c->out = xstrdup(o.out);
-    if (!c->out) {
-        fprintf(stderr, "berry run: error: %s: no run directory: give out = DIR or --out DIR\n", o.config);
-        return 2;
-    }
+    if (!c->out) return cli_usage_error(&run_cmd, "%s: no run directory: give out = DIR or --out DIR", o.config);
     x->R = c->out;
     if (mkdir_p(x->R, e)) {
         fprintf(stderr, "berry run: error: %s\n", e->msg);
         return 1;
     }
     char *lp = xasprintf("%s/log.jsonl", x->R);
-    x->r = (loop_run){.bin = bin, .dir = x->R, .log = fopen(lp, "a"), .t0 = now_sec(), .quiet = o.quiet};
+    x->r = (loop_run){.bin = bin, .dir = x->R, .log = fopen(lp, "a"), .t0 = now_sec(), .quiet = cli_quiet};
     free(lp);
     if (x->r.log) {
         fprintf(x->r.log, "{\"event\": \"start\", \"config\": ");
@@ -433,7 +421,7 @@ int loop_run_main(int argc, char **argv, int first) {
     }
     if (!rc) rc = loop_report(x->R, c, x->tok, 1, e);
     if (rc) fprintf(stderr, "berry run: error: %s\n(the same command continues the run)\n", e->msg);
-    else if (!o.quiet) fprintf(stderr, "berry run: done in %.0f s: %s/report.txt, %s/report.html\n", now_sec() - x->r.t0, x->R, x->R);
+    else if (!cli_quiet) fprintf(stderr, "berry run: done in %.0f s: %s/report.txt, %s/report.html\n", now_sec() - x->r.t0, x->R, x->R);
     if (x->r.log) {
         fprintf(x->r.log, "{\"event\": \"%s\", \"seconds\": %.3f}\n", rc ? "failed" : "done", now_sec() - x->r.t0);
         fclose(x->r.log);

@@ -87,6 +87,15 @@ check "final weights are bit-identical" cmp -s "$W/ref/model.bin" "$W/kill/model
 check "keep-last-3 pruned older checkpoints" test "$(ls "$W/kill" | grep -c '^ckpt_.*\.bin$')" = 3
 $P --out "$W/kill" --resume > "$W/again.log" 2>&1
 check "resuming a finished run is a no-op" grep -q "already complete" "$W/again.log"
+# The newest checkpoint's payload damaged (its header intact): --resume takes the one before,
+# says so, and ends bit-identical.
+cp -r "$W/ref" "$W/dmg"; rm "$W/dmg/model.bin"
+newest=$(ls "$W/dmg" | grep '^ckpt_.*\.bin$' | tail -1); older=$(ls "$W/dmg" | grep '^ckpt_.*\.bin$' | tail -2 | head -1)
+printf '\x55' | dd of="$W/dmg/$newest" bs=1 seek=1000 conv=notrunc status=none
+$P --out "$W/dmg" --resume > "$W/dmg.log" 2>&1
+check "a damaged newest checkpoint is passed over (exit $?)" grep -q "passing over a damaged checkpoint: .*$newest: payload checksum mismatch" "$W/dmg.log"
+check "... and the one resumed from is named" grep -q "resuming from $W/dmg/$older" "$W/dmg.log"
+check "... ending bit-identical" cmp -s "$W/ref/model.bin" "$W/dmg/model.bin"
 
 # ---- SIGTERM: the step finishes, a checkpoint is written, exit 130; resuming is bit-identical -------
 $P "${RUN[@]}" --out "$W/term" > "$W/term.log" 2>&1 &
@@ -167,6 +176,36 @@ if [ "$($P device)" = cpu ]; then  # (where a GPU is present, --backend cuda wor
     expect_err "CUDA" "${TINY[@]/cpu/cuda}" --steps 3 --out "$W/x"
 fi
 check "no output directory was created by rejected runs" test ! -e "$W/x"
+# --out: new, empty, or a run's own; never a shard directory (not even its own --data) or a
+# directory of other files. Nothing is written into the refused one.
+expect_status() {  # expect_status STATUS "message" ARGS...
+    local want=$1 msg=$2; shift 2
+    local out; out=$($P "$@" 2>&1); local rc=$?
+    if [ "$rc" = "$want" ] && grep -qF -- "$msg" <<<"$out"; then ok "exit $want: $msg"
+    else bad "'$*' -> exit $rc: $(head -c 300 <<<"$out") (wanted exit $want: $msg)"; fi
+}
+before=$(ls -A "$W/tokens" | sort | tr '\n' ' ')
+expect_status 1 "--out $W/tokens is --data $W/tokens" "${TINY[@]}" --steps 3 --out "$W/tokens"
+cp -r "$W/tokens" "$W/tokens2"
+expect_status 1 "--out $W/tokens2 is a shard directory" "${TINY[@]}" --steps 3 --out "$W/tokens2"
+expect_status 1 "is inside --data" "${TINY[@]}" --steps 3 --out "$W/tokens/run"
+mkdir -p "$W/notes"; echo hello > "$W/notes/notes.txt"
+expect_status 1 "holds files that are not a run's (e.g. notes.txt)" "${TINY[@]}" --steps 3 --out "$W/notes"
+check "the shard directories are untouched" test "$(ls -A "$W/tokens" | sort | tr '\n' ' ')" = "$before"
+check "... and still verify" "$SH" verify "$W/tokens" "$W/tokens2" > /dev/null 2>&1
+check "... as does the directory of other files" test "$(ls -A "$W/notes")" = notes.txt
+# Exit status 2 for a usage error, 1 for a failure while running.
+expect_status 2 "pretrain train: error: unknown option '--frobnicate'" "${TINY[@]}" --out "$W/x" --steps 3 --frobnicate 1
+expect_status 1 "pretrain train: error: " --data "$W/nope" --tokenizer "$W/tok.bpe" --out "$W/x" --steps 3 --layers 1 \
+    --channels 32 --heads 2 --seq-len 32 --backend cpu
+# A tokenizer whose vocabulary is not the checkpoint's is refused, naming both files and sizes.
+$SH train-tokenizer --vocab-size 267 --out "$W/tok267.bpe" "$W/corpus.txt" > /dev/null 2>&1
+expect_status 1 "tokenizer $W/tok267.bpe has a vocabulary of 267 tokens but the model in $W/fall/model.bin has 266" \
+    --init-from "$W/fall/model.bin" --data "$W/tokens" --tokenizer "$W/tok267.bpe" --seq-len 64 --steps 3 --out "$W/x" --backend cpu
+check "no output directory was created by these either" test ! -e "$W/x"
+$P --data "$W/tokens" --tokenizer "$W/tok.bpe" --layers 1 --channels 32 --heads 2 --seq-len 32 --micro-batch 2 --steps 2 \
+    --eval-every 0 --backend cpu --quiet --out "$W/quiet" > "$W/quiet.log" 2>&1
+check "--quiet: no config echo, no step lines" bash -c "! grep -q '^step \|lr  *' '$W/quiet.log' && test -s '$W/quiet/model.bin'"
 check "--help exits 0 and lists the options" bash -c "$P --help | grep -q -- '--batch-tokens'"
 
 # ---- 2 ranks (MPI, ZeRO-1) against 1 rank --------------------------------------------------------
@@ -229,6 +268,14 @@ $V check --problems "$W/heldout" --candidates "$W/cand.jsonl" --out "$W/verdicts
 check "verify check reads the candidate file" grep -q "8 verdicts" "$W/check.log"
 $P plot --log "$W/kill/log.jsonl" --out "$W/loss.svg" > /dev/null 2>&1
 check "plot writes an SVG with the loss curves" bash -c "grep -q '<svg' $W/loss.svg && test \$(grep -c '<polyline' $W/loss.svg) = 2"
+# Outputs and the tokenizer are checked before any work.
+expect_status 1 "--out $W/heldout is a directory" generate --ckpt "$W/sft/model.bin" --tokenizer "$W/tok.bpe" \
+    --problems "$W/heldout" --count 2 --max-new 4 --backend cpu --out "$W/heldout"
+check "... before generating" bash -c "! grep -q 'answers' <<< \"\$($P generate --ckpt '$W/sft/model.bin' --tokenizer '$W/tok.bpe' --problems '$W/heldout' --count 2 --max-new 4 --backend cpu --out '$W/heldout' 2>&1)\""
+expect_status 1 "tokenizer $W/tok267.bpe has a vocabulary of 267 tokens but the model in $W/sft/model.bin has 266" \
+    generate --ckpt "$W/sft/model.bin" --tokenizer "$W/tok267.bpe" --problems "$W/heldout" --count 2 --backend cpu --out "$W/c267.jsonl"
+check "... writing nothing" test ! -e "$W/c267.jsonl"
+expect_status 1 "--out $W/heldout is a directory" plot --log "$W/kill/log.jsonl" --out "$W/heldout"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

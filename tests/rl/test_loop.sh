@@ -108,8 +108,8 @@ bad_conf "an option berry wires itself" "ppo.policy is set by berry itself" "ppo
 bad_conf "a line without '='" "expected 'key = value'" "just words"
 "$BERRY" run --config "$T/none.conf" --out "$T/bad" 2> "$T/bad.err"; rc=$?
 check "a missing config: exit 2, named" bash -c "[ $rc = 2 ] && grep -q 'none.conf' '$T/bad.err' && [ ! -e '$T/bad' ]"
-"$BERRY" help config > "$T/help.txt"; rc=$?
-check "berry help config lists every key" bash -c "[ $rc = 0 ] && grep -q 'problems_per_iter' '$T/help.txt' && grep -q 'stage.option' '$T/help.txt'"
+"$BERRY" config > "$T/help.txt"; rc=$?
+check "berry config lists every key" bash -c "[ $rc = 0 ] && grep -q 'problems_per_iter' '$T/help.txt' && grep -q 'stage.option' '$T/help.txt'"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

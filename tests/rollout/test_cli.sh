@@ -161,5 +161,40 @@ check "a KV budget below one sequence is refused" grep -q "KV budget of .* needs
 "$RO" --policy "$T/nope.bin" --problems "$T/probs" --out "$T/e8" "${COMMON[@]}" 2> "$T/e8.log"
 check "a missing checkpoint is named" grep -q "nope.bin" "$T/e8.log"
 
+# ---- mistakes found before any work, and leaving nothing behind --------------------------------------
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/nope" --out "$T/n1" "${COMMON[@]}" 2> "$T/n1.log" & npid=$!
+for i in $(seq 1 100); do kill -0 $npid 2> /dev/null || break; sleep 0.05; done
+if kill -0 $npid 2> /dev/null; then kill -9 $npid; bad "a problem directory that does not exist is waited for"; else ok; fi
+wait $npid; rc=$?
+check "... exit 1 naming it" bash -c "test $rc = 1 && grep -q 'rollout: error: --problems $T/nope: no such directory' '$T/n1.log'"
+check "... and --out is not created" test ! -e "$T/n1"
+mkdir -p "$T/fdir"
+"$RO" --follow "$T/nofollow" --problems "$T/probs" --out "$T/n2" "${COMMON[@]}" 2> "$T/n2.log"; rc=$?
+check "a --follow directory that does not exist fails at once" bash -c "test $rc = 1 && grep -q -- '--follow $T/nofollow: no such directory' '$T/n2.log' && test ! -e '$T/n2'"
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/n3" "${COMMON[@]}" --kv-budget 0 2> "$T/n3.log"; rc=$?
+check "--kv-budget 0 is refused (exit 2), not read as the default" bash -c "test $rc = 2 && grep -q 'rollout: error: --kv-budget 0: ' '$T/n3.log'"
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/n4" "${COMMON[@]}" --kv-budget 1K 2> "$T/n4.log"; rc=$?
+check "--kv-budget 1K: a readable size in the message" bash -c "test $rc = 1 && grep -q 'a KV budget of 1.0 KiB holds 0 blocks .* give at least [0-9.]* KiB' '$T/n4.log'"
+check "... and the failed run leaves no --out (no lock, no stats file)" test ! -e "$T/n4"
+mkdir -p "$T/n5"
+"$RO" --policy "$T/short.bin" --problems "$T/probs" --out "$T/n5" "${COMMON[@]}" 2> "$T/n5.log"; rc=$?
+check "a failed run into an existing directory leaves it empty ($(ls -A "$T/n5" | tr '\n' ' '))" \
+    bash -c "test $rc = 1 && test -z \"\$(ls -A '$T/n5')\""
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/a" --roots 2 "${COMMON[@]:0:2}" 2> "$T/n6.log"; rc=$?
+check "a refused restart (other options) writes no stats into the directory it refuses" \
+    bash -c "test $rc = 1 && ! grep -q 'stats' '$T/n6.log' && grep -q 'rollout: error: ' '$T/n6.log'"
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then  # (root writes anywhere: the check runs as nobody)
+    mkdir -p "$T/ro"; chmod 755 "$T" "$T/ro"; chmod -R a+rX "$T"
+    cp "$RO" "$T/rollout.bin"; chmod 755 "$T/rollout.bin"
+    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$T/rollout.bin" --policy "$T/policy-v3.bin" --problems "$T/probs" \
+        --out "$T/ro/x" "${COMMON[@]}" 2> "$T/n7.log"; rc=$?
+    check "a read-only target: the first (and only) error names it" \
+        bash -c "test $rc = 1 && test \$(wc -l < '$T/n7.log') = 1 && grep -q 'rollout: error: --out $T/ro/x: cannot create it in $T/ro: Permission denied' '$T/n7.log'"
+fi
+"$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/q" "${COMMON[@]}" --quiet 2> "$T/q.log"; rc=$?
+check "--quiet: no config echo or progress lines" bash -c "test $rc = 0 && ! grep -q 'config:' '$T/q.log'"
+check "... and the same 24 trees" test "$(count "$T/q")" = 24
+check "the config echo names the device once" grep -q "rollout: config: backend cpu ([0-9]* threads)," "$T/a.log"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

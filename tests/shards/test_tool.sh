@@ -28,8 +28,13 @@ expect 2 $bin
 expect 2 $bin frobnicate; has "$work/err" "unknown command"
 expect 2 $bin cat --count abc $fx/tokens-v1.shard; has "$work/err" "--count"
 expect 2 $bin cat --from -1 $fx/tokens-v1.shard; has "$work/err" "--from"
-expect 2 $bin cat --bogus $fx/tokens-v1.shard; has "$work/err" "unknown or incomplete option"
-expect 2 $bin cat --count; has "$work/err" "unknown or incomplete option"
+expect 2 $bin cat --bogus $fx/tokens-v1.shard; has "$work/err" "shards cat: error: unknown option '--bogus'"
+expect 2 $bin cat --count; has "$work/err" "shards cat: error: --count needs a value"
+expect 2 $bin cat --cout 1 $fx/tokens-v1.shard; has "$work/err" "did you mean --count?"
+expect 2 $bin cat --tok x $fx/tokens-v1.shard; has "$work/err" "abbreviations are not accepted; did you mean --tokenizer?"
+expect 0 $bin help cat; cp "$work/out" "$work/help_cat"
+expect 0 $bin cat -h; cmp -s "$work/out" "$work/help_cat" && ok || bad "shards cat -h differs from shards help cat"
+expect 2 $bin catt; has "$work/err" "did you mean 'cat'?"
 expect 2 $bin cat; has "$work/err" "no shard file"
 expect 2 $bin stat
 expect 2 $bin verify --kind nonsense $fx/tokens-v1.shard; has "$work/err" "--kind"
@@ -49,7 +54,8 @@ expect 0 $bin cat --quiet --from 1 --count 1 $fx/verdicts-v1.shard
 [ "$(cat "$work/out")" = "$(sed -n 2p $fx/verdicts-v1.jsonl)" ] && ok || bad "--from 1 --count 1"
 expect 0 $bin cat --quiet --from 2 $fx/tokens-v1.shard $fx/tokens-v1.shard
 [ "$(wc -l <"$work/out")" = 4 ] && ok || bad "--from across files: $(wc -l <"$work/out") lines"
-expect 0 $bin cat $fx/scores-v1.shard; has "$work/err" "shards cat: from=0 count=all"
+expect 0 $bin cat $fx/scores-v1.shard; has "$work/err" "shards cat: from=0 count=- tokenizer=- paths=1"
+expect 0 $bin cat --quiet $fx/scores-v1.shard; [ -s "$work/err" ] && bad "cat --quiet wrote to stderr: $(head -2 "$work/err")" || ok
 # cat --tokenizer decodes token records: train a tiny tokenizer, tokenize, read the text back.
 printf 'Compute 12 + 7.\nThe answer is 19.\n' >"$work/doc.txt"
 expect 0 $bin train-tokenizer --vocab-size 270 --out "$work/tok.bpe" "$work/doc.txt"
@@ -82,6 +88,41 @@ head -c 250 $fx/trajectories-v1.shard >"$work/short.shard"
 expect 1 $bin verify "$work/short.shard"; has "$work/out" "truncated"
 expect 1 $bin stat "$work/short.shard"; has "$work/err" "short.shard"
 expect 1 $bin cat "$work/missing.shard"; has "$work/err" "cannot open"
+
+# A damaged shard of a directory is reported once (not again by the manifest check).
+mkdir -p "$work/dmg"
+$bin import-llmc --out "$work/dmg" --record-tokens 64 $fx/tiny.bin 2>/dev/null
+truncate -s 300 "$work/dmg/llmc-00000000.shard"
+expect 1 $bin verify "$work/dmg"
+[ "$(grep -c 'FAIL .*llmc-00000000.shard' "$work/out")" = 1 ] && ok || bad "a truncated shard reported $(grep -c 'FAIL .*llmc-00000000.shard' "$work/out") times: $(cat "$work/out")"
+expect 1 $bin verify --quiet "$work/dmg"; grep -q '^ok ' "$work/out" && bad "verify --quiet printed ok lines" || ok
+
+# train-tokenizer: options and outputs checked before the corpus is read.
+expect 2 $bin train-tokenizer --vocab-size 258 --out "$work/t258.bpe" "$work/doc.txt"
+has "$work/err" "--vocab-size 258 leaves no room: the 256 byte tokens and 3 specials take 259 ids"
+[ ! -e "$work/t258.bpe" ] && ok || bad "a refused train-tokenizer wrote its --out"
+mkdir -p "$work/outdir"
+expect 1 $bin train-tokenizer --vocab-size 270 --out "$work/outdir" "$work/doc.txt"; has "$work/err" "is a directory"
+expect 1 $bin train-tokenizer --vocab-size 270 --out "$work/nodir/t.bpe" "$work/doc.txt"; has "$work/err" "does not exist"
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    # (as an unprivileged user: root writes anywhere)
+    mkdir -p "$work/ro"; chmod 755 "$work" "$work/ro"; cp $bin "$work/shards.bin"; chmod 755 "$work/shards.bin"; chmod 644 "$work/doc.txt"
+    expect 1 setpriv --reuid=65534 --regid=65534 --clear-groups -- "$work/shards.bin" train-tokenizer --vocab-size 270 \
+        --out "$work/ro/t.bpe" "$work/doc.txt"
+    has "$work/err" "--out $work/ro/t.bpe: cannot write it in $work/ro: Permission denied"
+    grep -q "corpus of" "$work/err" && bad "train-tokenizer read the corpus before refusing its --out" || ok
+    expect 1 setpriv --reuid=65534 --regid=65534 --clear-groups -- "$work/shards.bin" tokenize --tokenizer "$work/tok.bpe" \
+        --out "$work/ro/tokens" "$work/doc.txt"
+    has "$work/err" "--out $work/ro/tokens: cannot create it in $work/ro: Permission denied"
+fi
+expect 1 $bin train-tokenizer --vocab-size 5000 --out "$work/t5000.bpe" "$work/doc.txt"; has "$work/err" "use --vocab-size <="
+# Tokenizer messages name the options, not C functions.
+printf '{"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f": 5, "g": 6, "h": 7}' >"$work/vocab.json"; printf '#version: 0.2\n' >"$work/merges.txt"
+expect 1 $bin tokenize --tokenizer "$work/vocab.json" --out "$work/tk" "$work/doc.txt"
+has "$work/err" "--gpt2-vocab"; grep -q "bpe_load" "$work/err" && bad "a message names a C function" || ok
+expect 1 $bin tokenize --gpt2-vocab "$work/vocab.json" --gpt2-merges "$work/merges.txt" --out "$work/tk" "$work/doc.txt"
+has "$work/err" "shards tokenize: error: --gpt2-vocab $work/vocab.json --gpt2-merges $work/merges.txt: "
+[ ! -e "$work/tk" ] && ok || bad "a failed tokenize left its --out"
 
 # import-llmc: exact tokens, a closed, verifiable directory; no silent second import.
 expect 0 $bin import-llmc --out "$work/tok" --record-tokens 64 --shard-records 2 $fx/tiny.bin $fx/tiny.bin

@@ -79,7 +79,7 @@ static void test_flags(void) {
         {{VERIFY, "check", "--memory", "12Q", NULL}, 2, "memory"},
         {{VERIFY, "run", "--part", "2", "--parts", "2", NULL}, 2, "required"},
         {{VERIFY, "gen", "--out", "/tmp/x", "--kinds", "poetry", NULL}, 2, "poetry"},
-        {{VERIFY, "gen", "--filler-pct", "5", "--out", "/tmp/x", NULL}, 2, "corpus option"},
+        {{VERIFY, "gen", "--filler-pct", "5", "--out", "/tmp/x", NULL}, 2, "verify gen: error: unknown option '--filler-pct'"},
         {{VERIFY, "sandbox-info", "--cpu-seconds", "-1", NULL}, 2, "cpu-seconds"},
         {{VERIFY, "check", "stray", NULL}, 2, "unexpected argument"},
     };
@@ -88,6 +88,101 @@ static void test_flags(void) {
         CHECK(rc == bad[i].rc && strstr(out, bad[i].msg), "bad flags %zu: rc %d: %s", i, rc, out);
         free(out);
     }
+}
+
+static uint32_t *encode(const bpe *t, const char *s, uint32_t *n);
+
+// As run_cmd, but kills the command after `seconds` (returns -1 then).
+static int run_cmd_for(char *const argv[], double seconds, char **out) {
+    char *log = xasprintf("%s/cmd.log", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0, done = 0;
+    for (double until = now_sec() + seconds; !done && now_sec() < until;) {
+        if (waitpid(pid, &st, WNOHANG) == pid) done = 1;
+        else usleep(20000);
+    }
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    size_t n;
+    berr e;
+    if (out && read_file(log, out, &n, &e)) *out = xstrdup("");
+    free(log);
+    return !done ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int exists(const char *p) { return access(p, F_OK) == 0; }
+
+// Each gen and corpus list their own options.
+static void test_help_texts(void) {
+    char *out = NULL;
+    char *g[] = {VERIFY, "gen", "--help", NULL}, *c[] = {VERIFY, "corpus", "-h", NULL};
+    CHECK(run_cmd(g, &out) == 0 && strstr(out, "--shard-records") && !strstr(out, "--filler-pct") && strstr(out, "--quiet"),
+          "verify gen --help: %s", out);
+    free(out);
+    CHECK(run_cmd(c, &out) == 0 && strstr(out, "--filler-pct") && !strstr(out, "--shard-records") && strstr(out, "--quiet"),
+          "verify corpus -h: %s", out);
+    free(out);
+}
+
+// Mistakes a new user makes: each fails at once, says so, and leaves nothing behind.
+static void test_mistakes(const char *pdir, const char *tokf, const bpe *tok) {
+    char *out = NULL, *nope = xasprintf("%s/nope", dir), *v1 = xasprintf("%s/v1", dir);
+    char *r1[] = {VERIFY, "run", "--problems", (char *)pdir, "--trajectories", nope, "--out", v1, "--tokenizer", (char *)tokf, NULL};
+    int rc = run_cmd_for(r1, 20, &out);
+    CHECK(rc == 1 && strstr(out, "verify run: error: --trajectories ") && strstr(out, "no such directory"),
+          "a trajectory directory that does not exist: rc %d: %s", rc, out);
+    CHECK(!exists(v1), "... and --out is not created");
+    free(out);
+    // A tree of a problem that is not in --problems: a permanent error, and nothing published.
+    berr e;
+    char *tdir = xasprintf("%s/stray_traj", dir), *v2 = xasprintf("%s/v2", dir);
+    shard_dir_opts o;
+    memset(&o, 0, sizeof o);
+    shard_dir_writer *w = shard_dir_writer_open(tdir, "rollout", SHARD_TRAJECTORIES, TRAJ_SCHEMA, &o, &e);
+    uint32_t n;
+    uint32_t *ids = encode(tok, "<|answer|>1\n<|endoftext|>", &n);
+    float *lp = xcalloc(n + 1, sizeof *lp);
+    traj_node node = {.parent = TRAJ_ROOT, .finish = FINISH_EOT, .n_tokens = n, .tokens = ids, .logprobs = lp};
+    traj_rec t = {12345, 0, n, ids, 1, &node};
+    bbuf rec = {0};
+    traj_encode(&rec, &t);
+    CHECK(w && shard_dir_append(w, rec.p, rec.n, &e) == 0 && shard_dir_close(w, &e) == 0, "stray trajectories: %s", e.msg);
+    char *r2[] = {VERIFY, "run", "--problems", (char *)pdir, "--trajectories", tdir, "--out", v2, "--tokenizer", (char *)tokf, NULL};
+    rc = run_cmd_for(r2, 30, &out);
+    CHECK(rc == 1 && strstr(out, "problem 12345 is not in the problem set") && !strstr(out, "run the same command again"),
+          "a permanent error does not advise running again: rc %d: %s", rc, out);
+    CHECK(!exists(v2), "... and the failed run leaves no --out (no lock file)");
+    free(out);
+    // An input that stays open past --idle-timeout: running again is the advice.
+    char *odir = xasprintf("%s/open_traj", dir), *v3 = xasprintf("%s/v3", dir);
+    w = shard_dir_writer_open(odir, "rollout", SHARD_TRAJECTORIES, TRAJ_SCHEMA, &o, &e);
+    shard_dir_abort(w);  // (nothing published: the directory goes again)
+    mkdir(odir, 0755);
+    char *r3[] = {VERIFY, "run", "--problems", (char *)pdir, "--trajectories", odir, "--out", v3, "--tokenizer", (char *)tokf,
+                  "--idle-timeout", "0.3", NULL};
+    rc = run_cmd_for(r3, 30, &out);
+    CHECK(rc == 1 && strstr(out, "is not closed") && strstr(out, "run the same command again"), "idle input: rc %d: %s", rc, out);
+    free(out);
+    // An output file that is a directory fails before the corpus is written.
+    char *c1[] = {VERIFY, "corpus", "--out", (char *)dir, "--count", "100", NULL};
+    rc = run_cmd(c1, &out);
+    CHECK(rc == 1 && strstr(out, "is a directory") && !strstr(out, "documents in"), "corpus --out DIR: rc %d: %s", rc, out);
+    free(out);
+    char *g1[] = {VERIFY, "gen", "--out", v3, "--count", "5", "--quiet", NULL};
+    rc = run_cmd(g1, &out);
+    CHECK(rc == 0 && !strstr(out, "kinds="), "gen --quiet: no config echo: %s", out);
+    free(out);
+    bbuf_free(&rec);
+    free(ids), free(lp), free(nope), free(v1), free(tdir), free(v2), free(odir), free(v3);
 }
 
 static void test_info(void) {
@@ -291,6 +386,7 @@ static void test_run(void) {
     rc = run_cmd(chk, &out);
     CHECK(rc == 1 && strstr(out, "candidate 1: problem 1 is not in"), "unknown problem: rc %d: %s", rc, out);
     free(out);
+    test_mistakes(pdir, tokf, tok);
     bbuf_free(&rec);
     free(ex);
     problem_set_free(&ps);
@@ -303,6 +399,7 @@ int main(void) {
     dir = xstrdup("/tmp/berry-test-verify-XXXXXX");
     if (!mkdtemp(dir)) die("mkdtemp: %s", strerror(errno));
     test_flags();
+    test_help_texts();
     test_info();
     test_run();
     char *cmd = xasprintf("rm -rf '%s'", dir);
