@@ -9,6 +9,7 @@
 #include "kernels/train/svgplot.h"
 #include "ppo/loop/loop_report.h"
 #include "shards/problem_set.h"
+#include "shards/tokenizer.h"
 #include "shards/tree_join.h"
 
 static char *slurp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -172,6 +173,36 @@ static int read_iter(const char *R, int64_t v, iter_rec *r) {
     return 1;
 }
 
+// A few held-out answers of model `name`, each with its problem and the verifier's verdict.
+static void answers(FILE *f, const char *R, const char *name, const problem_set *ps, const char *tokenizer, int n) {
+    char *t = xasprintf("%s/eval/%s/traj", R, name), *v = xasprintf("%s/eval/%s/verdicts", R, name);
+    vtree_set s;
+    berr e;
+    bpe *tok = bpe_load(tokenizer, &e);
+    if (tok && vtree_set_load(&s, t, v, 1, &e) == 0) {
+        fprintf(f, "\na few held-out answers of %s (problem -> answer -> verdict):\n", name);
+        for (size_t i = 0; i < s.n && (int)i < n; i++) {
+            const vtree *x = &s.trees[i];
+            const problem_rec *p = problem_set_find(ps, x->t.problem_id);
+            if (!p || !x->t.n_nodes) continue;
+            const traj_node *nd = &x->t.nodes[0];
+            char *text;
+            size_t len;
+            fputs("  problem: ", f);
+            print_text_escaped(f, p->prompt, strlen(p->prompt));
+            fputs("\n  answer:  ", f);
+            if (bpe_decode(tok, nd->tokens, nd->n_tokens, &text, &len, &e) == 0) {
+                print_text_escaped(f, text, len);
+                free(text);
+            }
+            fprintf(f, "\n  verdict: %s\n", outcome_name((uint32_t)x->outcome[0]));
+        }
+        vtree_set_free(&s);
+    }
+    if (tok) bpe_free(tok);
+    free(t), free(v);
+}
+
 static void flops_rows(FILE *f, const loop_flops *fl, int html) {
     struct {
         const char *what;
@@ -198,7 +229,6 @@ static void flops_rows(FILE *f, const loop_flops *fl, int html) {
 }
 
 int loop_report(const char *R, const loop_config *c, const char *tokenizer, int final, berr *e) {
-    (void)tokenizer;
     loop_flops fl;
     if (loop_flops_read(R, c, &fl, e)) return -1;
     problem_set ps;
@@ -265,6 +295,11 @@ int loop_report(const char *R, const loop_config *c, const char *tokenizer, int 
                     it[i].kl, it[i].entropy, it[i].length, it[i].eot_only, it[i].clip, it[i].staleness, it[i].seconds);
         fputs("\nFLOPs (counted by the kernels):\n", f);
         flops_rows(f, &fl, 0);
+        if (have_ps && last.present) {
+            char name[32];
+            snprintf(name, sizeof name, "v%lld", (long long)last_v);
+            answers(f, R, name, &ps, tokenizer, 3);
+        }
         fputs("\nfiles: report.html (the same with plots), log.jsonl (every stage run), logs/ (their output),\n"
               "       policy/ (published policies, ppo reports), eval/ (held-out answers and verdicts)\n",
               f);
