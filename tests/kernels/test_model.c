@@ -311,7 +311,7 @@ static void test_checkpoint(void) {
     CHECK(load_fails_with(&b, bad, "bad magic"), "a bad magic was not caught");
     for (long cut = 0; cut < 300; cut += 37) {
         copy_file(path, bad);
-        CHECK(truncate(bad, cut) == 0, "truncate");
+        REQUIRE(truncate(bad, cut) == 0, "truncate %s", bad);
         CHECK(load_fails_with(&b, bad, bad), "truncation at %ld was not caught", cut);
     }
     copy_file(path, bad);
@@ -319,7 +319,7 @@ static void test_checkpoint(void) {
         char *buf;
         size_t n;
         read_file(bad, &buf, &n, &e);
-        CHECK(truncate(bad, (off_t)n - 5) == 0, "truncate");
+        REQUIRE(truncate(bad, (off_t)n - 5) == 0, "truncate %s", bad);
         CHECK(load_fails_with(&b, bad, "truncated or trailing"), "a short payload was not caught");
         put_le32((uint8_t *)buf + 8, 2);  // version 2, with a valid header checksum
         put_le64((uint8_t *)buf + 248, hash64(buf, 248, 0));
