@@ -8,7 +8,7 @@
 //   uint64_t rng = test_seed(1234);         // fixed default, BERRY_TEST_SEED replays another
 //   gc_opts o = gc_defaults();              // 32 samples, step 1e-2, fourth order, tol 4e-3
 //   gc_ref r = gc_sample(loss, arg, x, n, &o, &rng);  // finite differences at random elements
-//   gc_check("my loss: dx", &r, grad, n);   // CHECK: every sampled element within tolerance
+//   gc_check("my loss: dx", &r, grad);      // CHECK: every sampled element within tolerance
 //   gc_check_mutations("my loss: dx", &r, grad, n, &rng);  // CHECKs: wrong copies of grad fail
 //   gc_ref_free(&r);
 //
@@ -27,7 +27,7 @@
 //
 // The mutations a check must catch (gc_check_mutations, one CHECK each):
 //   GC_ZERO_HALF   a random half of the elements zeroed (a missed accumulation, a wrong mask)
-//   GC_SCALE       every element × 1.015 (a wrong constant factor, e.g. a mean over N−1)
+//   GC_SCALE       every element × 1.015 (a wrong constant factor: a mean over the wrong count)
 // gc_mutate() makes these and GC_ZERO_SMALL (every |g| below a threshold zeroed) for tests
 // that build their own, and gc_compare() evaluates any candidate gradient against the same
 // finite differences without printing (a mutated or deliberately broken backward's gradient
