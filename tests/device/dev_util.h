@@ -6,7 +6,8 @@
 //                                   BERRY_TEST_SEED=N replays a run) seeds rnd() and g_rng
 //   dev_compare(name, gpu, cpu, n, k)   one CHECK, passing when both
 //        ‖gpu − cpu‖ / ‖cpu‖ ≤ k·ε                              (the whole tensor)
-//        |gpu_i − cpu_i| ≤ DEV_ELEM·k·ε·(|cpu_i| + rms(cpu))   (every element; a NaN fails)
+//        |gpu_i − cpu_i| ≤ DEV_ELEM·k·ε·(|cpu_i| + rms(cpu))   (every element; a NaN fails,
+//                                                  a non-finite cpu_i must be matched exactly)
 //     with ε = DEV_EPS = 2⁻⁸, bf16's unit roundoff: k counts bf16 roundings (K_OUT ≈ 2.6 for
 //     one rounded output with fp32 accumulation, K_GRAD ≈ 5 for gradients through several,
 //     K_MODEL ≈ 7.7 for whole-model gradients; DEV_K(tol) for fp32 results: DEV_K(1e-4)).
@@ -117,16 +118,24 @@ typedef struct dev_cmp {
 } dev_cmp;
 
 static inline int dev_compare_ok(const float *gpu, const float *cpu, size_t n, double k, dev_cmp *r) {
+    // A non-finite reference value (a -inf lse of an empty range) must be matched exactly and
+    // stays out of the norms.
     double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) den += (double)cpu[i] * cpu[i];
-    double rms = n ? sqrt(den / n) : 0, lim_elem = DEV_ELEM * k * DEV_EPS;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(cpu[i])) den += (double)cpu[i] * cpu[i], nf++;
+    double rms = nf ? sqrt(den / nf) : 0, lim_elem = DEV_ELEM * k * DEV_EPS;
     dev_cmp q = {0, -1, 0, 0};
     for (size_t i = 0; i < n; i++) {
-        double d = (double)gpu[i] - cpu[i], scale = fabs(cpu[i]) + rms;
-        double e = isfinite(gpu[i]) ? (scale > 0 ? fabs(d) / scale : (d == 0 ? 0 : INFINITY)) : INFINITY;
-        if (!isfinite(gpu[i])) num = INFINITY;
-        else num += d * d;
-        if (!(e <= lim_elem) && !(d == 0)) q.bad++;
+        double e;
+        if (!isfinite(cpu[i])) {
+            e = gpu[i] == cpu[i] ? 0 : INFINITY;
+        } else {
+            double d = (double)gpu[i] - cpu[i], scale = fabs(cpu[i]) + rms;
+            e = isfinite(gpu[i]) ? (d == 0 ? 0 : scale > 0 ? fabs(d) / scale : INFINITY) : INFINITY;
+            num += isfinite(gpu[i]) ? d * d : INFINITY;
+        }
+        if (!(e <= lim_elem) && e != 0) q.bad++;
         if (e / DEV_EPS > q.elem) q.elem = e / DEV_EPS, q.worst = i;
     }
     q.rel = den > 0 ? sqrt(num / den) : sqrt(num);
@@ -160,13 +169,16 @@ static inline void dev_check_catches(const char *name, const float *gpu, const f
     size_t at = (size_t)(rng_next(&g_rng) % (n - 16));
     memcpy(bad, gpu, n * 4);
     for (size_t i = at; i < at + 16; i++) bad[i] = 0;
-    CHECK(!dev_compare_ok(bad, cpu, n, k, NULL), "%s: a copy with 16 zeroed elements at %zu passed the comparison", name,
-          at);
+    int zeroed = !dev_compare_ok(bad, cpu, n, k, NULL);
+    CHECK(zeroed, "%s: a copy with 16 zeroed elements at %zu passed the comparison", name, at);
     memcpy(bad, gpu, n * 4);
     bad[at] = NAN;
-    CHECK(!dev_compare_ok(bad, cpu, n, k, NULL), "%s: a copy with a NaN at %zu passed the comparison", name, at);
+    int nan = !dev_compare_ok(bad, cpu, n, k, NULL);
+    CHECK(nan, "%s: a copy with a NaN at %zu passed the comparison", name, at);
     for (size_t i = 0; i < n; i++) bad[i] = (float)(cpu[i] * (1 + 2 * k * DEV_EPS));
-    CHECK(!dev_compare_ok(bad, cpu, n, k, NULL), "%s: the reference scaled by 1 + 2kε passed the comparison", name);
-    printf("  %-44s zeroed slice, NaN, scaled copy all caught\n", "(the comparison's mutation test)");
+    int scaled = !dev_compare_ok(bad, cpu, n, k, NULL);
+    CHECK(scaled, "%s: the reference scaled by 1 + 2kε passed the comparison", name);
+    printf("  %-44s zeroed slice %s, NaN %s, scaled copy %s\n", "(the comparison's mutation test)",
+           zeroed ? "caught" : "MISSED", nan ? "caught" : "MISSED", scaled ? "caught" : "MISSED");
     free(bad);
 }
