@@ -3,6 +3,7 @@
 // with the mutations it must catch (wrong copies of the true gradient, three deliberately
 // broken backward passes); checkpoint round-trip and corruption, overfitting one batch, the
 // FLOP counters against 6N + 6·L·C·T, config validation.
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,6 +148,11 @@ static void test_gradcheck_helper(uint64_t *r) {
 }
 
 static void test_gradcheck(void) {
+    // Thousands of forwards of a tiny model: one thread (the results do not depend on the
+    // thread count; test_cpu_ops checks that), so that a busy machine's descheduled OpenMP
+    // threads do not stretch each one.
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
     gpt2_config cfg = tiny(1);
     gpt2 m;
     gpt2_build(&m, ctx, &cfg, 2, 16, 1);
@@ -234,6 +240,7 @@ static void test_gradcheck(void) {
     free(p);
     free(g);
     gpt2_free(&m);
+    omp_set_num_threads(threads);
 }
 
 static void corrupt_byte(const char *path, long off) {
