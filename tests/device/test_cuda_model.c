@@ -1,5 +1,6 @@
 // test_cuda_model.c — the whole GPT-2 on CUDA against the CPU reference: same weights
-// (bf16-exact), same batch; loss and every gradient tensor compared. Then determinism: two
+// (bf16-exact), same batch (a fresh seed each run, printed); loss and every gradient tensor
+// compared as a whole and element by element (dev_compare). Then determinism: two
 // CUDA training runs with the same seed give bit-identical losses over 20 steps. Device only.
 #include <stdlib.h>
 
@@ -44,7 +45,8 @@ static void compare_model(int L, int C, int NH, int V, int B, int T, int heads) 
         if (!mc.size[t]) continue;
         char name[64];
         snprintf(name, sizeof name, "grad %s", gpt2_tensor_name(t));
-        EXPECT_CLOSE(name, grads[1] + mc.off[t], grads[0] + mc.off[t], mc.size[t], 3e-2);
+        dev_compare(name, grads[1] + mc.off[t], grads[0] + mc.off[t], mc.size[t], K_MODEL);
+        if (t == GPT2_QKVW) dev_check_catches(name, grads[1] + mc.off[t], grads[0] + mc.off[t], mc.size[t], K_MODEL);
     }
     free(grads[0]), free(grads[1]), free(p), free(tok), free(tgt), free(dh);
     gpt2_free(&mc);

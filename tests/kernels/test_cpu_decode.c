@@ -24,94 +24,8 @@
 
 #include "kernels/cpu/cpu.h"  // cpu_gemm / cpu_gemm_packed: the two matmul paths
 #include "kernels/gpt2_decode.h"
+#include "tests/kernels/op_test.h"
 #include "tests/test.h"
-
-static kb_ctx *ctx;
-static uint64_t rng = 20261123;
-
-// ---- buffers ------------------------------------------------------------------------------------
-
-static float *host_rand(size_t n, float scale) {
-    float *x = xmalloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        float v;
-        do v = scale * rng_normal(&rng);
-        while (v == 0);
-        x[i] = v;
-    }
-    return x;
-}
-static int32_t rnd_int(int n) { return (int32_t)(rng_next(&rng) % (uint64_t)n); }
-static void *dev_copy(const void *host, size_t bytes) {
-    void *p = kb_alloc(ctx, bytes ? bytes : 4);
-    if (bytes) kb_upload(ctx, p, host, bytes);
-    return p;
-}
-static kb_act *dev_act(const float *host, size_t n) { return dev_copy(host, n * sizeof(float)); }
-static float *dev_f32(const float *host, size_t n) { return dev_copy(host, n * sizeof(float)); }
-static int32_t *dev_i32(const int32_t *host, size_t n) { return dev_copy(host, n * sizeof(int32_t)); }
-static float *dev_nan(size_t n) {
-    float *h = xmalloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) h[i] = NAN;
-    float *p = dev_f32(h, n);
-    free(h);
-    return p;
-}
-static float *get_f32(const void *p, size_t n) {
-    float *h = xmalloc((n ? n : 1) * sizeof(float));
-    kb_download(ctx, h, p, n * sizeof(float));
-    return h;
-}
-static double *dnew(size_t n) { return xcalloc(n ? n : 1, sizeof(double)); }
-static void free_all(void **p, int n) {
-    for (int i = 0; i < n; i++) kb_free(ctx, p[i]);
-}
-#define FREE_DEV(...)                                     \
-    do {                                                  \
-        void *list_[] = {__VA_ARGS__};                    \
-        free_all(list_, sizeof list_ / sizeof *list_);    \
-    } while (0)
-
-// ---- comparison ---------------------------------------------------------------------------------
-
-// Every |got - ref| <= tol·(|ref| + rms(ref)); a NaN fails. One CHECK per tensor.
-static void check_tensor(const char *what, const float *got, const double *ref, size_t n, double tol) {
-    double rms = 0;
-    for (size_t i = 0; i < n; i++) rms += ref[i] * ref[i];
-    rms = n ? sqrt(rms / n) : 0;
-    size_t bad = 0, worst = 0;
-    double worst_ratio = -1;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)got[i] - ref[i]), lim = tol * (fabs(ref[i]) + rms);
-        double ratio = err <= lim ? (lim > 0 ? err / lim : 0) : INFINITY;
-        if (!(err <= lim)) bad++;
-        if (ratio > worst_ratio) worst_ratio = ratio, worst = i;
-    }
-    CHECK(bad == 0, "%s: %zu of %zu elements off (worst [%zu]: got %.9g, want %.9g, tol %g)", what, bad, n, worst,
-          n ? got[worst] : 0.0, n ? ref[worst] : 0.0, tol);
-}
-// Log-sum-exps: -inf exactly where the reference is -inf, else within tol·(1 + |ref|).
-static void check_lse(const char *what, const float *got, const double *ref, size_t n, double tol) {
-    size_t bad = 0, first = n;
-    for (size_t i = 0; i < n; i++) {
-        int ok = isinf(ref[i]) ? (isinf(got[i]) && got[i] < 0) : fabs((double)got[i] - ref[i]) <= tol * (1 + fabs(ref[i]));
-        if (!ok && bad++ == 0) first = i;
-    }
-    CHECK(bad == 0, "%s: %zu of %zu values off (first [%zu]: got %.9g, want %.9g)", what, bad, n, first,
-          first < n ? got[first] : 0.0, first < n ? ref[first] : 0.0);
-}
-static size_t first_diff(const void *a, const void *b, size_t n_floats) {
-    const uint32_t *x = a, *y = b;
-    for (size_t i = 0; i < n_floats; i++)
-        if (x[i] != y[i]) return i;
-    return n_floats;
-}
-#define CHECK_BITS(what, a, b, n)                                                                              \
-    do {                                                                                                       \
-        size_t n_ = (n), d_ = first_diff((a), (b), n_);                                                        \
-        CHECK(d_ == n_, "%s: not bit-identical (first difference at %zu of %zu: %.9g vs %.9g)", what, d_, n_, \
-              d_ < n_ ? (double)((const float *)(a))[d_] : 0.0, d_ < n_ ? (double)((const float *)(b))[d_] : 0.0); \
-    } while (0)
 
 // ---- paged attention: inputs and the double reference -------------------------------------------
 
@@ -1351,6 +1265,7 @@ int main(void) {
     ctx = kb_open(KB_CPU, 0, &e);
     if (!ctx) die("%s", e.msg);
     printf("device: %s\n", kb_device_name(ctx));
+    rng = test_seed(20261123);
     double t0 = now_sec();
     test_kv_write_copy(96, 4, 5, 12, 30, 7);
     test_kv_write_copy(256, 4, 16, 24, 300, 20);

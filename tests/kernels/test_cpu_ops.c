@@ -11,87 +11,12 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "tests/kernels/op_test.h"
 #include "tests/test.h"
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
 #endif
-
-static kb_ctx *ctx;
-static uint64_t rng = 20261122;
-
-// ---- buffers ----------------------------------------------------------------------------------
-
-static float *host_rand(size_t n, float scale) {
-    float *x = xmalloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        float v;
-        do v = scale * rng_normal(&rng);
-        while (v == 0);
-        x[i] = v;
-    }
-    return x;
-}
-static float *host_nan(size_t n) {
-    float *x = xmalloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) x[i] = NAN;
-    return x;
-}
-static void *dev_copy(const void *host, size_t bytes) {
-    void *p = kb_alloc(ctx, bytes);
-    kb_upload(ctx, p, host, bytes);
-    return p;
-}
-static float *dev_f32(const float *host, size_t n) { return dev_copy(host, n * sizeof(float)); }
-static kb_act *dev_act(const float *host, size_t n) {
-    kb_act *p = kb_alloc(ctx, n * kb_act_size(ctx));
-    kb_upload_act(ctx, p, host, n);
-    return p;
-}
-static kb_act *dev_act_nan(size_t n) {
-    float *h = host_nan(n);
-    kb_act *p = dev_act(h, n);
-    free(h);
-    return p;
-}
-static float *dev_f32_nan(size_t n) {
-    float *h = host_nan(n);
-    float *p = dev_f32(h, n);
-    free(h);
-    return p;
-}
-static float *get_act(const kb_act *p, size_t n) {
-    float *h = xmalloc((n ? n : 1) * sizeof(float));
-    kb_download_act(ctx, h, p, n);
-    return h;
-}
-static float *get_f32(const float *p, size_t n) {
-    float *h = xmalloc((n ? n : 1) * sizeof(float));
-    kb_download(ctx, h, p, n * sizeof(float));
-    return h;
-}
-static double *dnew(size_t n) { return xcalloc(n ? n : 1, sizeof(double)); }
-
-// ---- comparison -------------------------------------------------------------------------------
-
-// Passes when every |got - ref| <= tol·(|ref| + rms(ref)): relative for large elements,
-// relative to the tensor's scale for elements near zero (where fp32 cancellation lives).
-// A NaN fails. One CHECK per tensor.
-static void check_tensor(const char *what, const float *got, const double *ref, size_t n, double tol) {
-    double rms = 0;
-    for (size_t i = 0; i < n; i++) rms += ref[i] * ref[i];
-    rms = n ? sqrt(rms / n) : 0;
-    size_t bad = 0, worst = 0;
-    double worst_ratio = -1;
-    for (size_t i = 0; i < n; i++) {
-        double err = fabs((double)got[i] - ref[i]), lim = tol * (fabs(ref[i]) + rms);
-        double ratio = err <= lim ? (lim > 0 ? err / lim : 0) : (err == err ? (lim > 0 ? err / lim : INFINITY) : INFINITY);
-        if (!(err <= lim)) bad++;
-        if (ratio > worst_ratio) worst_ratio = ratio, worst = i;
-    }
-    CHECK(bad == 0, "%s: %zu of %zu elements off (worst [%zu]: got %.9g, want %.9g, tol %g)", what, bad, n, worst,
-          n ? got[worst] : 0.0, n ? ref[worst] : 0.0, tol);
-}
 
 // ---- double-precision references ------------------------------------------------------------------
 
@@ -109,12 +34,6 @@ static void matmul_ref(double *pre, const double *inp, const double *w, const do
             for (int c = 0; c < C; c++) s += inp[(size_t)n * C + c] * w[(size_t)o * C + c];
             pre[(size_t)n * OC + o] = s;
         }
-}
-
-static double *to_d(const float *x, size_t n) {
-    double *d = dnew(n);
-    for (size_t i = 0; i < n; i++) d[i] = x[i];
-    return d;
 }
 
 // Causal attention in double: out (B,T,C), lse (B,NH,T).
@@ -198,7 +117,28 @@ static void test_context_and_memory(void) {
     char want[64];
     snprintf(want, sizeof want, "cpu (%d thread", omp_get_max_threads());
     CHECK(strncmp(kb_device_name(ctx), want, strlen(want)) == 0, "device name '%s'", kb_device_name(ctx));
-    CHECK(kb_peak_flops(ctx) == omp_get_max_threads() * 32.0 * 3e9, "peak flops %g", kb_peak_flops(ctx));
+    // The peak that MFU divides by is a nominal figure; what can be checked without restating
+    // it is that a real matmul on this machine does not beat it (MFU would exceed 100%).
+    {
+        int N = 256, C = 512, OC = 512, reps = 5;
+        float *hi = host_rand((size_t)N * C, 1), *hw = host_rand((size_t)OC * C, 0.1f);
+        kb_act *in = dev_act(hi, (size_t)N * C), *w = dev_act(hw, (size_t)OC * C), *out = dev_act_nan((size_t)N * OC);
+        kb_matmul_forward(ctx, out, NULL, in, w, NULL, N, C, OC);  // warm-up
+        double best = INFINITY;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_sec();
+            kb_matmul_forward(ctx, out, NULL, in, w, NULL, N, C, OC);
+            kb_sync(ctx);
+            best = fmin(best, now_sec() - t0);
+        }
+        double achieved = 2.0 * N * C * OC / best, peak = kb_peak_flops(ctx);
+        printf("matmul %dx%dx%d: %.1f GFLOP/s, %.0f%% of the peak MFU divides by (%.1f GFLOP/s)\n", N, C, OC,
+               achieved / 1e9, 100 * achieved / peak, peak / 1e9);
+        CHECK(isfinite(peak) && peak > 0 && achieved <= peak, "peak flops %g below a measured matmul's %g",
+              peak, achieved);
+        free(hi), free(hw);
+        kb_free(ctx, in), kb_free(ctx, w), kb_free(ctx, out);
+    }
 
     size_t before = kb_bytes_allocated(ctx), sizes[] = {1, 3, 64, 1000, 4097, 1 << 20};
     void *p[6];
@@ -1107,6 +1047,7 @@ int main(void) {
     ctx = kb_open(KB_CPU, 0, &e);
     if (!ctx) die("%s", e.msg);
     printf("device: %s\n", kb_device_name(ctx));
+    rng = test_seed(20261122);
     double t0 = now_sec();
     test_context_and_memory();
     test_matmul_forward();

@@ -1,11 +1,16 @@
 // test_model.c — the GPT-2 model on the CPU backend: finite-difference gradient check of
-// every parameter tensor, checkpoint round-trip and corruption, overfitting one batch, the
+// every parameter tensor, element by element at random elements (tests/kernels/gradcheck.h),
+// with the mutations it must catch (wrong copies of the true gradient, three deliberately
+// broken backward passes); checkpoint round-trip and corruption, overfitting one batch, the
 // FLOP counters against 6N + 6·L·C·T, config validation.
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "kernels/backend.h"  // the op table, swapped to make deliberately broken backwards
 #include "kernels/gpt2.h"
+#include "tests/kernels/gradcheck.h"
 #include "tests/test.h"
 
 static kb_ctx *ctx;
@@ -15,24 +20,139 @@ static gpt2_config tiny(int heads) {
     return c;
 }
 
-// L(θ) = Σ_i nll_i / N + Σ dhead · head(θ), evaluated in forward only.
-static double objective(gpt2 *m, const int32_t *tok, const int32_t *tgt, int B, int T, const float *dh) {
-    int N = B * T;
+// ---- whole-model gradient check ---------------------------------------------------------------
+//
+// L(θ) = Σ_i nll_i / N + Σ dhead · head(θ), evaluated by the forward alone; its gradient by
+// gpt2_forward_backward. Every parameter tensor is checked element by element against finite
+// differences at random elements (tests/kernels/gradcheck.h), and the check is shown to fail
+// on wrong gradients: mutated copies of the true one and three deliberately broken backwards.
+
+typedef struct model_obj {
+    gpt2 *m;
+    float *p;  // the parameters the objective runs with (perturbed in place by the check)
+    const int32_t *tok, *tgt;
+    const float *dh;
+    int B, T;
+} model_obj;
+
+static double model_loss(void *arg) {
+    model_obj *o = arg;
+    gpt2 *m = o->m;
+    int N = o->B * o->T;
+    gpt2_set_params(m, o->p);
     gpt2_reset_loss(m);
-    gpt2_forward(m, tok, tgt, B, T);
-    double ls;
-    gpt2_read_stats(m, &ls, NULL);
-    double L = ls / N;
-    if (dh) {
-        float *h = xmalloc((size_t)N * m->cfg.n_scalar * 4);
-        kb_download_act(ctx, h, m->head_out, (size_t)N * m->cfg.n_scalar);
-        for (int i = 0; i < N * m->cfg.n_scalar; i++) L += (double)dh[i] * h[i];
-        free(h);
-    }
+    gpt2_forward(m, o->tok, o->tgt, o->B, o->T);
+    float *l = xmalloc((size_t)N * 4), *h = xmalloc((size_t)N * m->cfg.n_scalar * 4 + 4);
+    kb_download(ctx, l, m->losses, (size_t)N * 4);
+    kb_download_act(ctx, h, m->head_out, (size_t)N * m->cfg.n_scalar);
+    double L = 0;
+    for (int i = 0; i < N; i++) L += o->tgt[i] >= 0 ? (double)l[i] : 0;
+    L /= N;
+    for (int i = 0; i < N * m->cfg.n_scalar; i++) L += (double)o->dh[i] * h[i];
+    free(l), free(h);
     return L;
 }
 
+// Deliberately broken backward passes, made by swapping entries of the backend's op table
+// for the length of one gpt2_forward_backward (the real kernels do the rest).
+enum { BROKEN_NONE, BROKEN_NO_GELU_GRAD, BROKEN_SKIP_ATTENTION, BROKEN_LN_OVERWRITES, N_BROKEN };
+static const char *const broken_name[N_BROKEN] = {
+    "the true backward",
+    "GELU's derivative dropped from the MLP backward",
+    "the last layer's attention backward skipped",
+    "layernorm backward overwriting the residual gradient instead of adding to it",
+};
+static const kb_ops *real_ops;
+static int attn_calls;
+static void no_gelu_matmul_backward(kb_ctx *c, kb_act *dinp, float *dw, float *db, const kb_act *dout,
+                                    const kb_act *inp, const kb_act *w, const kb_act *gelu_in, int N, int C, int OC) {
+    real_ops->matmul_backward(c, dinp, dw, db, dout, inp, w, NULL, N, C, OC);
+}
+static void skip_attention_backward(kb_ctx *c, kb_act *dqkv, const kb_act *dout, const kb_act *qkv,
+                                    const kb_act *out, const float *lse, int B, int T, int C, int NH) {
+    if (attn_calls++ == 0) real_ops->zero(c, dqkv, (size_t)B * T * 3 * C * real_ops->act_size);  // layer L-1 comes first
+    else real_ops->attention_backward(c, dqkv, dout, qkv, out, lse, B, T, C, NH);
+}
+static void overwriting_layernorm_backward(kb_ctx *c, kb_act *dinp, float *dw, float *db, const kb_act *dout,
+                                           const kb_act *inp, const kb_act *w, const float *mean, const float *rstd,
+                                           int N, int C) {
+    real_ops->zero(c, dinp, (size_t)N * C * real_ops->act_size);
+    real_ops->layernorm_backward(c, dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+}
+
+static void gradient_of(model_obj *o, int broken, float *g) {
+    gpt2 *m = o->m;
+    kb_ops ops = *ctx->ops;
+    real_ops = ctx->ops;
+    attn_calls = 0;
+    if (broken == BROKEN_NO_GELU_GRAD) ops.matmul_backward = no_gelu_matmul_backward;
+    if (broken == BROKEN_SKIP_ATTENTION) ops.attention_backward = skip_attention_backward;
+    if (broken == BROKEN_LN_OVERWRITES) ops.layernorm_backward = overwriting_layernorm_backward;
+    ctx->ops = &ops;
+    int N = o->B * o->T;
+    gpt2_set_params(m, o->p);
+    gpt2_zero_grad(m);
+    kb_upload_act(ctx, m->dhead, o->dh, (size_t)N * m->cfg.n_scalar);
+    gpt2_forward_backward(m, o->tok, o->tgt, o->B, o->T, 1.0f / N, 1);
+    ctx->ops = real_ops;
+    kb_download(ctx, g, m->grads, m->n_params * 4);
+}
+
+// How many tensors' checks fail on gradient g (the names of those that pass in `which`).
+static int tensors_failing(const gpt2 *m, gc_ref *refs, const float *g, char *which, size_t wn) {
+    int n = 0;
+    size_t at = 0;
+    which[0] = 0;
+    for (int t = 0; t < GPT2_NTENSORS; t++) {
+        if (!refs[t].ns || gc_compare(&refs[t], g + m->off[t], NULL)) {
+            if (at < wn) at += (size_t)snprintf(which + at, wn - at, " %s", gpt2_tensor_name(t));
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+// The helper itself on a function with a known gradient: f(x) = Σ w_i·tanh(x_i) + (Σ x_i)² / n,
+// ∂f/∂x_i = w_i·(1 − tanh²(x_i)) + 2·Σx / n, evaluated in float like a kernel would be. The
+// exact gradient passes; the standard mutations and a wrong derivative of tanh fail.
+typedef struct tanh_obj {
+    const float *x, *w;
+    size_t n;
+} tanh_obj;
+static double tanh_loss(void *arg) {
+    tanh_obj *o = arg;
+    float s = 0, t = 0;
+    for (size_t i = 0; i < o->n; i++) s += o->w[i] * tanhf(o->x[i]), t += o->x[i];
+    return (double)s + (double)t * t / o->n;
+}
+static void test_gradcheck_helper(uint64_t *r) {
+    size_t n = 300;
+    float *x = xmalloc(n * 4), *w = xmalloc(n * 4), *g = xmalloc(n * 4), *off = xmalloc(n * 4);
+    for (size_t i = 0; i < n; i++) x[i] = rng_normal(r), w[i] = rng_normal(r);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += x[i];
+    for (size_t i = 0; i < n; i++) {
+        double th = tanh(x[i]);
+        g[i] = (float)(w[i] * (1 - th * th) + 2 * sum / n);
+        off[i] = (float)(w[i] * (1 - fabs(th)) + 2 * sum / n);  // tanh' taken as 1 − |tanh|
+    }
+    tanh_obj o = {x, w, n};
+    gc_opts opt = gc_defaults();
+    printf("gradcheck.h on a known gradient\n");
+    gc_check_all("tanh + square of the sum", tanh_loss, &o, x, g, n, &opt, r);
+    gc_ref ref = gc_sample(tanh_loss, &o, x, n, &opt, r);
+    CHECK(!gc_compare(&ref, off, NULL), "the gradient check passed a wrong derivative of tanh");
+    gc_ref_free(&ref);
+    free(x), free(w), free(g), free(off);
+}
+
 static void test_gradcheck(void) {
+    // Thousands of forwards of a tiny model: one thread (the results do not depend on the
+    // thread count; test_cpu_ops checks that), so that a busy machine's descheduled OpenMP
+    // threads do not stretch each one.
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
     gpt2_config cfg = tiny(1);
     gpt2 m;
     gpt2_build(&m, ctx, &cfg, 2, 16, 1);
@@ -40,9 +160,9 @@ static void test_gradcheck(void) {
     // Larger-than-GPT-2 weights so every path carries signal at this size.
     float *p = xmalloc(m.n_params * 4);
     gpt2_get_params(&m, p);
-    uint64_t r = 17;
+    uint64_t r = test_seed(17);
+    test_gradcheck_helper(&r);
     for (size_t i = 0; i < m.n_params; i++) p[i] += 0.1f * rng_normal(&r);
-    gpt2_set_params(&m, p);
     int B = 2, T = 16, N = B * T;
     int32_t tok[32], tgt[32];
     float dh[32];
@@ -51,54 +171,76 @@ static void test_gradcheck(void) {
         tgt[i] = i % 9 == 4 ? -1 : (int32_t)(rng_next(&r) % cfg.V);
         dh[i] = 0.05f * rng_normal(&r);
     }
-    gpt2_zero_grad(&m);
-    kb_upload_act(ctx, m.dhead, dh, N);
-    gpt2_forward_backward(&m, tok, tgt, B, T, 1.0f / N, 1);
+    model_obj o = {&m, p, tok, tgt, dh, B, T};
     float *g = xmalloc(m.n_params * 4);
-    kb_download(ctx, g, m.grads, m.n_params * 4);
+    gradient_of(&o, BROKEN_NONE, g);
+
+    gc_opts opt = gc_defaults();
+    gc_ref refs[GPT2_NTENSORS];
+    double t0 = now_sec();
+    printf("whole-model gradient check: %d random elements per tensor\n", opt.samples);
     for (int t = 0; t < GPT2_NTENSORS; t++) {
-        size_t off = m.off[t], n = m.size[t];
+        size_t n = m.size[t];
         if (t == GPT2_WTE) n = (size_t)cfg.V * cfg.C;  // padding rows never get gradient
-        // the 12 elements with the largest analytic gradient, plus 4 random ones
-        size_t pick[16];
-        int np = 0;
-        for (int k = 0; k < 12 && k < (int)n; k++) {
-            size_t best = 0;
-            float bv = -1;
-            for (size_t i = 0; i < n; i++) {
-                int used = 0;
-                for (int j = 0; j < np; j++) used |= pick[j] == i;
-                if (!used && fabsf(g[off + i]) > bv) bv = fabsf(g[off + i]), best = i;
-            }
-            pick[np++] = best;
-        }
-        for (int k = 0; k < 4; k++) pick[np++] = rng_next(&r) % n;
-        double num = 0, den = 0, worst = 0;
-        for (int k = 0; k < np; k++) {
-            size_t i = off + pick[k];
-            float keep = p[i];
-            double eps = 1e-2;
-            p[i] = keep + (float)eps;
-            gpt2_set_params(&m, p);
-            double lp = objective(&m, tok, tgt, B, T, dh);
-            p[i] = keep - (float)eps;
-            gpt2_set_params(&m, p);
-            double lm = objective(&m, tok, tgt, B, T, dh);
-            p[i] = keep;
-            double fd = (lp - lm) / (2 * eps), an = g[i];
-            num += (fd - an) * (fd - an);
-            den += an * an;
-            double err = fabs(fd - an) / (fabs(an) + 1e-4);
-            if (err > worst) worst = err;
-        }
-        gpt2_set_params(&m, p);
-        double rel = sqrt(num / (den + 1e-30));
-        CHECK(rel < 2e-2 && den > 0, "gradient of %s: relative error %.3e vs finite differences (worst element %.3e)",
-              gpt2_tensor_name(t), rel, worst);
+        refs[t] = gc_sample(model_loss, &o, p + m.off[t], n, &opt, &r);
+        gc_check(gpt2_tensor_name(t), &refs[t], g + m.off[t]);
     }
+    printf("  (%.1fs)\n", now_sec() - t0);
+
+    // Mutations of the true gradient. Zeroing half and scaling must fail in every tensor
+    // where they changed a sampled element at all (a one-element tensor may keep its
+    // element when half are zeroed); zeroing the small entries in every tensor where it
+    // moved a sampled element by more than twice the tolerance, and in one at least.
+    static const struct {
+        int kind;
+        double param;
+        const char *what;
+    } muts[] = {{GC_ZERO_HALF, 0, "a random half of every tensor zeroed"},
+                {GC_ZERO_SMALL, 1e-3, "every |g| < 1e-3 zeroed"},
+                {GC_SCALE, 1.015, "every element scaled by 1.015"}};
+    char which[256];
+    for (size_t k = 0; k < sizeof muts / sizeof muts[0]; k++) {
+        float *mg = gc_mutate(g, m.n_params, muts[k].kind, muts[k].param, &r);
+        int changed = 0, material = 0;
+        for (int t = 0; t < GPT2_NTENSORS; t++) {
+            const gc_ref *q = &refs[t];
+            int ch = 0, mat = 0;
+            for (size_t s = 0; s < q->ns; s++) {
+                size_t i = m.off[t] + q->idx[s];
+                ch |= mg[i] != g[i];
+                mat |= fabs((double)mg[i] - g[i]) > 2 * q->tol * (fabs(q->fd[s]) + q->rms);
+            }
+            changed += ch, material += mat;
+        }
+        int caught = tensors_failing(&m, refs, mg, which, sizeof which);
+        int need = muts[k].kind == GC_ZERO_SMALL ? material : changed;
+        printf("  mutation: %-38s caught in %2d of %d tensors (changed at the samples in %d, by over 2x the "
+               "tolerance in %d)\n",
+               muts[k].what, caught, GPT2_NTENSORS, changed, material);
+        CHECK(caught >= need && caught > 0,
+              "the gradient check missed a wrong gradient (%s): caught in %d tensors, should be %d", muts[k].what,
+              caught, need);
+        free(mg);
+    }
+    // Deliberately broken backward passes: each must fail the check.
+    for (int b = BROKEN_NONE + 1; b < N_BROKEN; b++) {
+        float *bg = xmalloc(m.n_params * 4);
+        gradient_of(&o, b, bg);
+        int caught = tensors_failing(&m, refs, bg, which, sizeof which);
+        printf("  broken backward: %s: caught in %d tensors (passed:%s)\n", broken_name[b], caught, which);
+        CHECK(caught > 0, "the gradient check passed a broken backward: %s", broken_name[b]);
+        free(bg);
+    }
+    // And the op table is the real one again: the true gradient comes back.
+    float *again = xmalloc(m.n_params * 4);
+    gradient_of(&o, BROKEN_NONE, again);
+    CHECK(memcmp(again, g, m.n_params * 4) == 0, "the true gradient changed after the broken backwards");
+    free(again);
+    for (int t = 0; t < GPT2_NTENSORS; t++) gc_ref_free(&refs[t]);
     free(p);
     free(g);
     gpt2_free(&m);
+    omp_set_num_threads(threads);
 }
 
 static void corrupt_byte(const char *path, long off) {
@@ -176,7 +318,7 @@ static void test_checkpoint(void) {
     CHECK(load_fails_with(&b, bad, "bad magic"), "a bad magic was not caught");
     for (long cut = 0; cut < 300; cut += 37) {
         copy_file(path, bad);
-        CHECK(truncate(bad, cut) == 0, "truncate");
+        REQUIRE(truncate(bad, cut) == 0, "truncate %s", bad);
         CHECK(load_fails_with(&b, bad, bad), "truncation at %ld was not caught", cut);
     }
     copy_file(path, bad);
@@ -184,7 +326,7 @@ static void test_checkpoint(void) {
         char *buf;
         size_t n;
         read_file(bad, &buf, &n, &e);
-        CHECK(truncate(bad, (off_t)n - 5) == 0, "truncate");
+        REQUIRE(truncate(bad, (off_t)n - 5) == 0, "truncate %s", bad);
         CHECK(load_fails_with(&b, bad, "truncated or trailing"), "a short payload was not caught");
         put_le32((uint8_t *)buf + 8, 2);  // version 2, with a valid header checksum
         put_le64((uint8_t *)buf + 248, hash64(buf, 248, 0));

@@ -268,7 +268,7 @@ static void test_runlog(void) {
     CHECK(tr_log_number("{\"c\": {\"loss\": 2}, \"step\": 1}", "step", &v) && v == 1, "after a nested object");
 
     char dir[] = "/tmp/berry_logXXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    REQUIRE(mkdtemp(dir) != NULL, "mkdtemp %s", dir);
     char *path = xasprintf("%s/log.jsonl", dir);
     berr e;
     FILE *f = fopen(path, "w");

@@ -94,8 +94,8 @@ static void test_two_shards(void) {
         s[k] = (gpt2_shard){.off = p.off, .len = p.len, .n_pad = p.n_pad};
         gpt2_set_shard(&r[k], &s[k]);
     }
-    CHECK(s[0].off + s[0].len == s[1].off && s[1].off + s[1].len == full.n_params, "shards do not tile");
-    CHECK(s[0].off < full.n_decay && s[0].off + s[0].len > 0, "test needs a shard with decayed params");
+    REQUIRE(s[0].off + s[0].len == s[1].off && s[1].off + s[1].len == full.n_params, "shards do not tile");
+    REQUIRE(s[0].off < full.n_decay && s[0].off + s[0].len > 0, "test needs a shard with decayed params");
     float *host = xmalloc(s[0].n_pad * 4);
     for (int step = 0; step < 3; step++) {
         grads_for(&full, step);
@@ -121,7 +121,7 @@ static void test_two_shards(void) {
     // The padded tail of the grads stays zero (a reduce-scatter over it must add nothing).
     float tail[64];
     size_t ntail = s[0].n_pad - full.n_params;
-    CHECK(ntail < 64, "tail %zu", ntail);
+    REQUIRE(ntail < 64, "tail %zu", ntail);
     if (ntail) {
         kb_download(ctx, tail, r[1].grads + full.n_params, ntail * 4);
         int zero = 1;
@@ -166,7 +166,7 @@ static void test_host_checkpoint(void) {
         gpt2_update(&m, &opt, 1e-2f);
     }
     char dir[] = "/tmp/berry_zeroXXXXXX";
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    REQUIRE(mkdtemp(dir) != NULL, "mkdtemp %s", dir);
     char *p1 = xasprintf("%s/a.bin", dir), *p2 = xasprintf("%s/b.bin", dir);
     const char extra[] = "trainer state";
     berr e;

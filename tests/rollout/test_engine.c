@@ -126,14 +126,11 @@ static void check_no_leak(const outcome *o, const char *what) {
 }
 
 static void expect_same(const outcome *a, const outcome *b, const char *what) {
-    int bad = 0;
-    char why[160];
-    for (int i = 0; i < NPROB && !bad; i++)
-        if (!same_tree(&a->r[i].tree, &b->r[i].tree, why, sizeof why)) {
-            CHECK(0, "%s: problem %d: %s", what, i, why);
-            bad = 1;
-        }
-    if (!bad) CHECK(1, "%s", what);
+    char why[160] = "";
+    int bad = -1;
+    for (int i = 0; i < NPROB && bad < 0; i++)
+        if (!same_tree(&a->r[i].tree, &b->r[i].tree, why, sizeof why)) bad = i;
+    CHECK(bad < 0, "%s: problem %d: %s", what, bad, why);
 }
 
 // ---- tree rules ------------------------------------------------------------------------------------
@@ -153,6 +150,7 @@ static int depth_of(const traj_rec *t, uint32_t k) {
 
 static void check_rules(const outcome *o, const ro_config *c, const char *what) {
     int bad = 0;
+    char why[200] = "";
     for (int i = 0; i < NPROB && !bad; i++) {
         const traj_rec *t = &o->r[i].tree;
         uint64_t pseed = mix64(c->seed, t->problem_id), total = 0;
@@ -171,11 +169,11 @@ static void check_rules(const outcome *o, const ro_config *c, const char *what) 
                 bad |= v->seed != mix64(t->nodes[v->parent].seed, (uint64_t)c_idx);
             }
             if (bad) {
-                CHECK(0, "%s: problem %d node %u: seed does not follow the derivation", what, i, k);
+                snprintf(why, sizeof why, "problem %d node %u: seed does not follow the derivation", i, k);
                 break;
             }
             if (v->n_tokens == 0) {
-                CHECK(0, "%s: problem %d node %u has no tokens", what, i, k);
+                snprintf(why, sizeof why, "problem %d node %u has no tokens", i, k);
                 bad = 1;
                 break;
             }
@@ -196,7 +194,7 @@ static void check_rules(const outcome *o, const ro_config *c, const char *what) 
             default: ok = 0;
             }
             if (!ok) {
-                CHECK(0, "%s: problem %d node %u: finish %u with %d children, depth %d, %u tokens, last token %u", what,
+                snprintf(why, sizeof why, "problem %d node %u: finish %u with %d children, depth %d, %u tokens, last token %u",
                       i, k, v->finish, nk, d, v->n_tokens, last);
                 bad = 1;
             }
@@ -208,19 +206,19 @@ static void check_rules(const outcome *o, const ro_config *c, const char *what) 
                     !(v->tokens[at] == STEP || v->tokens[at] == ANSWER || c->force_step))
                     bad = 1;
             }
-            if (bad) CHECK(0, "%s: problem %d node %u: log-probs or step ends malformed", what, i, k);
+            if (bad && !why[0]) snprintf(why, sizeof why, "problem %d node %u: log-probs or step ends malformed", i, k);
         }
         if (!bad && roots != c->roots) {
-            CHECK(0, "%s: problem %d has %d roots", what, i, roots);
+            snprintf(why, sizeof why, "problem %d has %d roots", i, roots);
             bad = 1;
         }
         if (!bad && c->budget > 0 && total > (uint64_t)c->budget) {
-            CHECK(0, "%s: problem %d generated %llu tokens over the budget %lld", what, i, (unsigned long long)total,
+            snprintf(why, sizeof why, "problem %d generated %llu tokens over the budget %lld", i, (unsigned long long)total,
                   (long long)c->budget);
             bad = 1;
         }
     }
-    if (!bad) CHECK(1, "%s", what);
+    CHECK(!bad, "%s: %s", what, why);
 }
 
 // ---- exactness against the training forward ----------------------------------------------------------

@@ -87,7 +87,7 @@ static void rehash_header(uint8_t *b) { put_le64(b + 152, hash64(b, 152, 0)); }
 static void field_tests(const uint8_t *orig, size_t len) {
     uint8_t *b = xmalloc(len);
     berr e;
-#define EXPECT(cond_msg, ...)                                                              \
+#define EXPECT_REFUSED(cond_msg, ...)                                                              \
     do {                                                                                   \
         int rc_ = read_all(b, len, &e);                                                    \
         CHECK(rc_ != 0 && strstr(e.msg, cond_msg) && good_message(&e), __VA_ARGS__);       \
@@ -96,23 +96,23 @@ static void field_tests(const uint8_t *orig, size_t len) {
     } while (0)
     memcpy(b, orig, len);
     memcpy(b, "NOTSHARD", 8);
-    EXPECT("bad magic at byte offset 0", "wrong magic");
+    EXPECT_REFUSED("bad magic at byte offset 0", "wrong magic");
     put_le32(b + 8, 2);
-    EXPECT("unsupported format version 2 at byte offset 8", "newer format version");
+    EXPECT_REFUSED("unsupported format version 2 at byte offset 8", "newer format version");
     put_le32(b + 8, 0);
-    EXPECT("unsupported format version 0", "format version 0");
+    EXPECT_REFUSED("unsupported format version 0", "format version 0");
     put_le32(b + 16, 77);
     rehash_header(b);
-    EXPECT("unknown record kind 77 at byte offset 16", "unknown kind behind a valid header checksum");
+    EXPECT_REFUSED("unknown record kind 77 at byte offset 16", "unknown kind behind a valid header checksum");
     put_le32(b + 20, 2);
     rehash_header(b);
-    EXPECT("schema version 2 of kind problems at byte offset 20", "newer schema behind a valid header checksum");
+    EXPECT_REFUSED("schema version 2 of kind problems at byte offset 20", "newer schema behind a valid header checksum");
     put_le64(b + 48, len + 10);
     rehash_header(b);
-    EXPECT("truncated", "file shorter than the header says");
+    EXPECT_REFUSED("truncated", "file shorter than the header says");
     b[88] = ' ';
     rehash_header(b);
-    EXPECT("producer", "malformed producer");
+    EXPECT_REFUSED("producer", "malformed producer");
     // Index inconsistencies behind valid index and header checksums.
     uint64_t index_off = le64(orig + 56);
     uint32_t frames = le32(orig + 64);
@@ -120,16 +120,16 @@ static void field_tests(const uint8_t *orig, size_t len) {
     put_le32(lens, le32(lens) + 1);
     put_le64(b + 80, hash64(b + index_off, len - index_off, 0));
     rehash_header(b);
-    EXPECT("record lengths add up", "record lengths disagree with the frame size");
+    EXPECT_REFUSED("record lengths add up", "record lengths disagree with the frame size");
     put_le64(b + index_off, 161);  // frame 0 offset
     put_le64(b + 80, hash64(b + index_off, len - index_off, 0));
     rehash_header(b);
-    EXPECT("do not follow", "frame offsets not contiguous");
+    EXPECT_REFUSED("do not follow", "frame offsets not contiguous");
     put_le64(b + 24, le64(orig + 24) + 1);  // record count
     rehash_header(b);
-    EXPECT("does not fit", "record count disagrees with the index size");
+    EXPECT_REFUSED("does not fit", "record count disagrees with the index size");
     free(b);
-#undef EXPECT
+#undef EXPECT_REFUSED
 }
 
 // A record that passes the checksums but breaks its kind's schema (written by an older

@@ -12,20 +12,21 @@ static void test_tokens(uint64_t *s) {
         tokens_rec r;
         berr e;
         int rc = tokens_decode(b.p, b.n, TOKENS_SCHEMA, &r, &e);
-        CHECK(rc == 0 && r.n == n && mem_eq(r.ids, ids, (size_t)n * 4), "tokens round trip n=%u", n);
+        EXPECT(rc == 0 && r.n == n && mem_eq(r.ids, ids, (size_t)n * 4), "tokens round trip n=%u", n);
         uint32_t width = 2;
         for (uint32_t i = 0; i < n; i++) width = ids[i] > 0xffff ? 4 : width;
-        CHECK(b.n == 8 + (size_t)n * width, "tokens stored with the narrowest width (%zu bytes for %u ids)", b.n, n);
+        EXPECT(b.n == 8 + (size_t)n * width, "tokens stored with the narrowest width (%zu bytes for %u ids)", b.n, n);
         uint64_t key;
-        CHECK(record_key(SHARD_TOKENS, 1, b.p, b.n, &key, &e) == 0 && key == n, "token key is the count");
+        EXPECT(record_key(SHARD_TOKENS, 1, b.p, b.n, &key, &e) == 0 && key == n, "token key is the count");
         if (!rc) tokens_free(&r);
         // Every strict prefix is rejected.
         int bad = 0;
         for (size_t k = 0; k < b.n && k < 64; k++) bad += tokens_decode(b.p, k, TOKENS_SCHEMA, &r, &e) == 0;
-        CHECK(bad == 0, "a truncated tokens record decodes");
+        EXPECT(bad == 0, "a truncated tokens record decodes");
         free(ids);
         bbuf_free(&b);
     }
+    CHECK_EXPECTED("200 random tokens records: round trip, narrowest width, key, every prefix rejected");
     berr e;
     tokens_rec r;
     uint8_t odd[8 + 6] = {3, 0, 0, 0, 3, 0, 0, 0};
@@ -54,7 +55,7 @@ static void test_tokens(uint64_t *s) {
             }                                                                            \
             free(cp);                                                                    \
         }                                                                                \
-        CHECK(bad == 0, "%d truncated " #rec_t " records decoded or gave no message", bad); \
+        EXPECT(bad == 0, "%d truncated " #rec_t " records decoded or gave no message", bad); \
     } while (0)
 #define CHECK_PREFIXES(decode, rec_t, free_fn, b) CHECK_PREFIXES_S(decode, rec_t, free_fn, b, 1)
 
@@ -66,17 +67,18 @@ static void test_problems(uint64_t *s) {
         problem_rec q;
         berr e;
         int rc = problem_decode(b.p, b.n, PROBLEM_SCHEMA, &q, &e);
-        CHECK(rc == 0 && problem_eq(&p, &q), "problem round trip: %s", rc ? e.msg : "fields differ");
+        EXPECT(rc == 0 && problem_eq(&p, &q), "problem round trip: %s", rc ? e.msg : "fields differ");
         uint64_t key;
-        CHECK(record_check(SHARD_PROBLEMS, 1, b.p, b.n, &key, &e) == 0 && key == p.id, "problem key is the id");
+        EXPECT(record_check(SHARD_PROBLEMS, 1, b.p, b.n, &key, &e) == 0 && key == p.id, "problem key is the id");
         if (!rc) problem_free(&q);
         if (it < 40) CHECK_PREFIXES(problem_decode, problem_rec, problem_free, b);
         // One extra byte is rejected too.
         bbuf_u8(&b, 0);
-        CHECK(problem_decode(b.p, b.n, 1, &q, &e) != 0 && strstr(e.msg, "unexpected bytes"), "trailing byte: %s", e.msg);
+        EXPECT(problem_decode(b.p, b.n, 1, &q, &e) != 0 && strstr(e.msg, "unexpected bytes"), "trailing byte: %s", e.msg);
         problem_free(&p);
         bbuf_free(&b);
     }
+    CHECK_EXPECTED("200 random problem records: round trip, key, truncations and a trailing byte rejected");
     // Field validation.
     problem_rec p = {7, TASK_CODE + 1, 0, 1, "a", "", "", ""};
     bbuf b = {0};
@@ -111,12 +113,13 @@ static void test_trajectories(uint64_t *s) {
         traj_rec u;
         berr e;
         int rc = traj_decode(b.p, b.n, TRAJ_SCHEMA, &u, &e);
-        CHECK(rc == 0 && traj_eq(&t, &u), "trajectory round trip: %s", rc ? e.msg : "fields differ");
+        EXPECT(rc == 0 && traj_eq(&t, &u), "trajectory round trip: %s", rc ? e.msg : "fields differ");
         if (!rc) traj_free(&u);
         if (it < 40) CHECK_PREFIXES(traj_decode, traj_rec, traj_free, b);
         traj_free(&t);
         bbuf_free(&b);
     }
+    CHECK_EXPECTED("200 random trajectory records: round trip, truncations rejected");
     // Structure validation: a parent that does not precede, a bad step end, a positive log-prob.
     uint32_t tok[3] = {1, 2, 3}, steps[2] = {2, 2};
     float lp[3] = {-1, -2, -3};
@@ -161,7 +164,7 @@ static void test_verdicts_scores(uint64_t *s) {
         verdict_rec w;
         berr e;
         int rc = verdict_decode(b.p, b.n, VERDICT_SCHEMA, &w, &e);
-        CHECK(rc == 0 && verdict_eq(&v, &w), "verdict round trip: %s", rc ? e.msg : "fields differ");
+        EXPECT(rc == 0 && verdict_eq(&v, &w), "verdict round trip: %s", rc ? e.msg : "fields differ");
         if (!rc) verdict_free(&w);
         if (it < 40) CHECK_PREFIXES_S(verdict_decode, verdict_rec, verdict_free, b, VERDICT_SCHEMA);
         verdict_free(&v);
@@ -171,12 +174,13 @@ static void test_verdicts_scores(uint64_t *s) {
         score_encode(&b, &r);
         score_rec q;
         rc = score_decode(b.p, b.n, SCORE_SCHEMA, &q, &e);
-        CHECK(rc == 0 && score_eq(&r, &q), "score round trip: %s", rc ? e.msg : "fields differ");
+        EXPECT(rc == 0 && score_eq(&r, &q), "score round trip: %s", rc ? e.msg : "fields differ");
         if (!rc) score_free(&q);
         if (it < 40) CHECK_PREFIXES(score_decode, score_rec, score_free, b);
         score_free(&r);
         bbuf_free(&b);
     }
+    CHECK_EXPECTED("200 random verdict and score records: round trip, truncations rejected");
     verdict_rec v = {1, 0, 0, OUTCOME_VIOLATION + 1, 0.5f, "x"};
     bbuf b = {0};
     verdict_rec w;

@@ -16,6 +16,8 @@ $(BUILD)/tests/verify_tasks/test_math_asan: tests/verify_tasks/test_math.c $(wil
 	@mkdir -p $(@D); echo "CC+LD (asan, ubsan) $@"
 	$(CC) $(CPPFLAGS_ALL) -std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    $(filter %.c,$^) -o $@ $(LDLIBS_ALL)
+else
+$(eval $(call skipped_test,verify_tasks/test_math_asan,$(CC) cannot build with the address and undefined-behaviour sanitizers (install their runtimes: libasan and libubsan)))
 endif
 
 BENCHES += $(BUILD)/tests/verify_tasks/bench_math
