@@ -265,6 +265,9 @@ static int pooled(run *x) {
     add(&va, "--out"), add(&va, vd), add(&va, "--tokenizer"), add(&va, x->tok), add(&va, "--commit-seconds"), add(&va, "1");
     pass(x, &va, "verify");
     loop_bg rb = {"pool-rollout", ra.v, c->rollout_devices, 0, 0, 0, 0}, vb = {"pool-verify", va.v, c->rollout_devices, 0, 0, 0, 0};
+    // The stream directories exist before anyone reads them: verify run and ppo follow a
+    // directory that is there but not yet closed, and refuse one that does not exist.
+    if (!rc) rc = mkdir_p(td, &x->e) || mkdir_p(vd, &x->e) ? -1 : 0;
     if (!rc && !exists("%s/CLOSED", td)) rc = loop_bg_start(&x->r, &rb, &x->e);
     else rb.done = 1;
     if (!rc && !exists("%s/CLOSED", vd)) rc = loop_bg_start(&x->r, &vb, &x->e);
