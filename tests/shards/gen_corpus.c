@@ -16,7 +16,7 @@ int main(int argc, char **argv) {
         for (int v = 0; v < 2; v++) {
             char *path = xasprintf("%s/shard-%u-%d", argv[1], kind, v);
             shard_write_opts o = {v ? 48 : 4096, 0};
-            shard_writer *w = shard_create_opts(path, kind, 1, "seed", &o, &e);
+            shard_writer *w = shard_create_opts(path, kind, record_schema_max(kind), "seed", &o, &e);
             if (!w) die("%s", e.msg);
             for (int i = 0; i < 3 + v; i++) {
                 rand_record(&s, kind, 24, &b);
