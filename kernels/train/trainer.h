@@ -26,6 +26,18 @@ kb_backend tr_backend(int choice);             // auto: CUDA when a GPU is there
 // is usually the same on all of them).
 void tr_agree(comm *c, int rc, const berr *e, int exit_code);
 
+// The AdamW options every training stage's table has, for an options struct T with double
+// fields weight_decay, beta1, beta2, eps and grad_clip (kernels/train/cli.h entries; WD is the
+// stage's default weight decay as text).
+#define TR_ADAMW_OPTIONS(T, WD)                                                                          \
+    {CLI_F64, "weight-decay", offsetof(T, weight_decay), WD, 0, 10, NULL, CLI_KEEP, "X",                  \
+     "AdamW weight decay (2-D weights only)"},                                                            \
+    {CLI_F64, "beta1", offsetof(T, beta1), "0.9", 0, 0.999999, NULL, CLI_KEEP, "X", "AdamW beta1"},       \
+    {CLI_F64, "beta2", offsetof(T, beta2), "0.95", 0, 0.999999999, NULL, CLI_KEEP, "X", "AdamW beta2"},   \
+    {CLI_F64, "eps", offsetof(T, eps), "1e-8", 1e-30, 1, NULL, CLI_KEEP, "X", "AdamW epsilon"},           \
+    {CLI_F64, "grad-clip", offsetof(T, grad_clip), "1.0", 0, 1e9, NULL, CLI_KEEP, "X",                    \
+     "clip the global gradient norm (0: off)"}
+
 #define TR_SHARD_ALIGN 64  // floats: ZeRO blocks start on 256-byte boundaries
 
 typedef struct tr_zero {
