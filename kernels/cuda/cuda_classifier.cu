@@ -75,18 +75,7 @@ __global__ void __launch_bounds__(CLS_THREADS) classifier_smem_kernel(bf16 *logi
         }
         return;
     }
-    msz a = {-INFINITY, 0.f, 0.f};
-    for (int i = threadIdx.x * 8; i < Vp; i += CLS_THREADS * 8) {
-        bf16x8 v = *(const bf16x8 *)(x + i);
-        *(bf16x8 *)(srow + i) = v;
-        float f[8];
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            float2 t = __bfloat1622float2(v.h[j]);
-            f[2 * j] = t.x, f[2 * j + 1] = t.y;
-        }
-        if (i < V) msz_add8(a, f, i, V, inv_temp);  // msz_row_partial's order
-    }
+    msz a = msz_row_partial_staged(x, srow, V, Vp, inv_temp);
     msz_block_merge(a, red, &total);
     const float lse = total.m + row_log_sum(total.s);
     if (threadIdx.x == 0) {

@@ -34,22 +34,7 @@ __global__ void __launch_bounds__(ROW_THREADS) pg_loss_kernel(bf16 *logits, kb_p
             }
         return;
     }
-    msz a = {-INFINITY, 0.f, 0.f};
-    if (SMEM) {  // stage the row; add its columns in msz_row_partial's order (the classifier's)
-        for (int i = threadIdx.x * 8; i < Vp; i += ROW_THREADS * 8) {
-            bf16x8 v = *(const bf16x8 *)(x + i);
-            *(bf16x8 *)(srow + i) = v;
-            float f[8];
-#pragma unroll
-            for (int j = 0; j < 4; j++) {
-                float2 t = __bfloat1622float2(v.h[j]);
-                f[2 * j] = t.x, f[2 * j + 1] = t.y;
-            }
-            if (i < V) msz_add8(a, f, i, V, p.inv_temp);
-        }
-    } else {
-        a = msz_row_partial(x, V, p.inv_temp);
-    }
+    msz a = SMEM ? msz_row_partial_staged(x, srow, V, Vp, p.inv_temp) : msz_row_partial(x, V, p.inv_temp);
     msz_block_merge(a, red, &total);
     const float lse = total.m + row_log_sum(total.s);
     if (threadIdx.x == 0) {

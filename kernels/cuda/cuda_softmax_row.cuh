@@ -56,6 +56,24 @@ __device__ __forceinline__ msz msz_row_partial(const bf16 *x, int V, float inv) 
     return a;
 }
 
+// The same partial, with the row staged into shared memory srow (Vp columns) on the way: one
+// read of the logits from device memory for kernels that pass over the row twice.
+__device__ __forceinline__ msz msz_row_partial_staged(const bf16 *x, bf16 *srow, int V, int Vp, float inv) {
+    msz a = {-INFINITY, 0.f, 0.f};
+    for (int i = threadIdx.x * 8; i < Vp; i += ROW_THREADS * 8) {
+        bf16x8 v = *(const bf16x8 *)(x + i);
+        *(bf16x8 *)(srow + i) = v;
+        float f[8];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            float2 t = __bfloat1622float2(v.h[j]);
+            f[2 * j] = t.x, f[2 * j + 1] = t.y;
+        }
+        if (i < V) msz_add8(a, f, i, V, inv);  // msz_row_partial's order
+    }
+    return a;
+}
+
 // Merges every thread's partial into *total (shared; all threads see it on return): warp
 // then block, in a fixed order, so the result does not depend on scheduling.
 __device__ __forceinline__ void msz_block_merge(msz a, msz *red, msz *total) {
