@@ -90,7 +90,7 @@ int sandbox_limits_validate(const sandbox_limits *l, berr *e);
 // Largest candidate source the sandbox takes; longer code is a `fail` without running it
 // (the judge compiles candidate code).
 #define SANDBOX_MAX_CODE (256 * 1024)
-// Address-space limit of each judge (it decodes the candidates' answers: at most 4 MB of
+// Address-space limit of each judge (it decodes the candidates' answers: at most 1 MB of
 // them per check, in linear time).
 #define SANDBOX_JUDGE_MEMORY (512LL << 20)
 

@@ -36,7 +36,7 @@ SETUP_FAILED = 70           # exit status of a candidate whose lock-down failed
 
 PASS, FAIL, TIMEOUT, CRASH, VIOLATION, ERROR = 0, 1, 2, 3, 4, 5
 MAX_CALL = 16 << 20         # largest judge -> candidate message
-MAX_REPLY = 4 << 20         # all of a check's candidate -> judge messages together
+MAX_REPLY = 1 << 20         # all of a check's candidate -> judge messages together
 MAX_SAME_HASH = 8           # elements of one set/dict sharing a hash value (more: built to collide)
 TEST_CACHE = 1024           # compiled hidden tests kept by a judge (many checks per problem)
 MAX_DEPTH = 100             # nesting of values crossing the boundary
@@ -720,7 +720,7 @@ class Channel:
             if len(self.buf) >= 4:
                 (n,) = struct.unpack_from("<I", self.buf)
                 if 4 + n > MAX_REPLY:
-                    raise protocol("a %d-byte message" % n)
+                    raise Stop(VIOLATION, "the candidate's answers exceed %d bytes (a %d-byte message)" % (MAX_REPLY, n))
                 if len(self.buf) >= 4 + n:
                     body = bytes(self.buf[4:4 + n])
                     del self.buf[:4 + n]
