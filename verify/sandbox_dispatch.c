@@ -133,44 +133,61 @@ static void start_failed(sandbox *sb, const char *msg) {
 static void start_worker(sandbox *sb, sb_worker *w) {
     sb_launch_fail lf;
     berr e;
-    if (sb_worker_launch(sb, w, &lf, &e) == 0) sb->st.restarts++;
+    int again = w->started;
+    if (sb_worker_launch(sb, w, &lf, &e) == 0) sb->st.restarts += again;
     else start_failed(sb, e.msg);
 }
 
-// Hands queued jobs to idle workers; starts workers that are down while jobs wait.
-static void dispatch(sandbox *sb) {
-    int starting = 0;
-    for (int i = 0; i < sb->nw; i++) starting += sb->w[i].state == SB_W_STARTING;
-    for (int i = 0; i < sb->nw && sb->q_n && !sb->broken; i++) {
-        sb_worker *w = &sb->w[i];
-        if (w->state == SB_W_DOWN && (size_t)starting < sb->q_n) {
-            start_worker(sb, w);
-            starting += w->state == SB_W_STARTING;
-            continue;
-        }
-        if (w->state != SB_W_IDLE) continue;
-        sb_queued *q = &sb->q[sb->q_head];
-        w->seq++;
-        uint8_t *seq = q->frame.p + 8;
-        for (int b = 0; b < 8; b++) seq[b] = (uint8_t)(w->seq >> (8 * b));
-        if (sb_write_all(w->req_fd, q->frame.p, q->frame.n)) {
-            sb_worker_down(w);  // it died while idle: restart it, and try the job again
-            if (++q->tries >= SB_MAX_TRIES) {
-                set_result(&done_push(sb, q->tag)->r, OUTCOME_CRASH,
-                           "the sandbox worker died %d times before taking the check", q->tries);
-                bbuf_free(&q->frame);
-                sb->q_head = (sb->q_head + 1) % sb->q_cap, sb->q_n--;
-            }
-            i--;  // this worker again (now down: started if jobs still wait)
-            continue;
-        }
+// Sends the queue's head to idle worker w; 0 when it went, -1 when the worker had died
+// (then it is down, and the job stays queued unless it has failed too often).
+static int send_head(sandbox *sb, sb_worker *w) {
+    sb_queued *q = &sb->q[sb->q_head];
+    w->seq++;
+    uint8_t *seq = q->frame.p + 8;
+    for (int b = 0; b < 8; b++) seq[b] = (uint8_t)(w->seq >> (8 * b));
+    int rc = sb_write_all(w->req_fd, q->frame.p, q->frame.n);
+    if (rc) {
+        sb_worker_down(w);
+        if (++q->tries < SB_MAX_TRIES) return -1;
+        set_result(&done_push(sb, q->tag)->r, OUTCOME_CRASH, "the sandbox worker died %d times before taking the check",
+                   q->tries);
+    } else {
         w->state = SB_W_BUSY;
         w->tag = q->tag;
         w->start = now_sec();
         w->deadline = w->start + q->wall + SB_REPLY_GRACE;
         sb->busy++;
-        bbuf_free(&q->frame);
-        sb->q_head = (sb->q_head + 1) % sb->q_cap, sb->q_n--;
+    }
+    bbuf_free(&q->frame);
+    sb->q_head = (sb->q_head + 1) % sb->q_cap, sb->q_n--;
+    return rc ? -1 : 0;
+}
+
+// Hands queued jobs to idle workers while fewer than nw checks are young (slow ones do
+// not count); starts workers that are down when jobs wait and none is idle.
+static void dispatch(sandbox *sb) {
+    double t = now_sec();
+    int fast = 0, starting = 0;
+    for (int i = 0; i < sb->nslots; i++) {
+        const sb_worker *w = &sb->w[i];
+        fast += w->state == SB_W_BUSY && t - w->start < SB_SLOW_AFTER;
+        starting += w->state == SB_W_STARTING;
+    }
+    while (sb->q_n && fast < sb->nw && !sb->broken) {
+        sb_worker *idle = NULL, *down = NULL;
+        for (int i = 0; i < sb->nslots && !idle; i++) {
+            if (sb->w[i].state == SB_W_IDLE) idle = &sb->w[i];
+            else if (sb->w[i].state == SB_W_DOWN && !down) down = &sb->w[i];
+        }
+        if (idle) {
+            if (send_head(sb, idle) == 0) fast++;
+            continue;
+        }
+        size_t want = sb->q_n < (size_t)(sb->nw - fast) ? sb->q_n : (size_t)(sb->nw - fast);
+        if (!down || (size_t)starting >= want) break;
+        start_worker(sb, down);
+        starting += down->state == SB_W_STARTING;
+        if (down->state != SB_W_STARTING) break;  // could not start: try again on the next call
     }
 }
 
@@ -263,7 +280,7 @@ static void on_readable(sandbox *sb, sb_worker *w, double t) {
 // Deadlines: a busy worker silent past its check's wall limit (plus grace) is killed and
 // the check is a timeout; a worker not ready in time is a failed start.
 static void on_deadlines(sandbox *sb, double t) {
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         sb_worker *w = &sb->w[i];
         if (w->state == SB_W_BUSY && t >= w->deadline) {
             char why[160];
@@ -279,8 +296,8 @@ static void on_deadlines(sandbox *sb, double t) {
 }
 
 int sandbox_next(sandbox *sb, int wait, uint64_t *tag, sandbox_result *r, berr *e) {
-    struct pollfd pfd[256];
-    int pw[256];
+    struct pollfd pfd[512];
+    int pw[512];
     for (;;) {
         if (sb->d_n) {
             sb_done *d = &sb->d[sb->d_head];
@@ -296,12 +313,15 @@ int sandbox_next(sandbox *sb, int wait, uint64_t *tag, sandbox_result *r, berr *
         if (!sb->q_n && !sb->busy) return 0;
         int np = 0;
         double soonest = now_sec() + 3600;
-        for (int i = 0; i < sb->nw; i++) {
+        for (int i = 0; i < sb->nslots; i++) {
             sb_worker *w = &sb->w[i];
             if (w->state == SB_W_DOWN) continue;
             pfd[np] = (struct pollfd){w->resp_fd, POLLIN, 0};
             pw[np++] = i;
             if ((w->state == SB_W_BUSY || w->state == SB_W_STARTING) && w->deadline < soonest) soonest = w->deadline;
+            // With jobs waiting, wake when a check turns slow: the next one may then go.
+            double slow = w->start + SB_SLOW_AFTER;
+            if (sb->q_n && w->state == SB_W_BUSY && slow > now_sec() && slow < soonest) soonest = slow;
         }
         int ms = 0;
         if (wait) {

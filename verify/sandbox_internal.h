@@ -103,6 +103,7 @@ typedef struct sb_worker {
     int req_fd, resp_fd;  // host ends
     char *scratch;        // scratch as the worker sees it
     char *host_scratch;   // host directory behind it (no mount namespace), else NULL
+    int started;          // has run once (a start after that is a restart)
     uint64_t tag;         // the check in flight
     uint64_t seq;
     double start, deadline;  // of the check in flight, or of the start-up
@@ -129,7 +130,8 @@ struct sandbox {
     bbuf tbpf, cbpf;
     char *scratch_root;  // host directory holding the workers' scratch (no mount namespace)
     sb_worker *w;
-    int nw;
+    int nw;      // checks that run at a time (the configured workers)
+    int nslots;  // worker slots: nw more, started when checks run slow (SB_SLOW_AFTER)
     size_t pipe_cap;
     sandbox_stats st;
     // scheduling (rings: head index, count, capacity)
@@ -166,6 +168,10 @@ int sb_worker_wait_ready(sandbox *sb, sb_worker *w, char **rep, berr *e);
 void sb_worker_down(sb_worker *w);  // kills and reaps it; DOWN
 #define SB_START_TIMEOUT 60.0       // seconds for a worker to become ready
 #define SB_REPLY_GRACE 3.0          // seconds past the wall limit before the host kills a worker
+// A check running longer than this (most take a few ms) no longer counts against the
+// configured concurrency: the next check goes to another worker, started if need be, so
+// slow checks (sleepers, timeouts) cost only their own wall time.
+#define SB_SLOW_AFTER 0.25
 // Modules the template imports before forking, so candidates do not pay for them.
 extern const char *const sb_preimport[];
 extern const int sb_npreimport;

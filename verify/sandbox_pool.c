@@ -247,13 +247,13 @@ static int walkable_by_others(const char *path) {
 }
 
 static int setup_scratch(sandbox *sb, berr *e) {
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         free(sb->w[i].scratch);
         free(sb->w[i].host_scratch);
         sb->w[i].scratch = sb->w[i].host_scratch = NULL;
     }
     if (sb->plan.use[SB_MNTNS]) {
-        for (int i = 0; i < sb->nw; i++) sb->w[i].scratch = xstrdup("/scratch");
+        for (int i = 0; i < sb->nslots; i++) sb->w[i].scratch = xstrdup("/scratch");
         return 0;
     }
     if (!sb->scratch_root) {
@@ -271,7 +271,7 @@ static int setup_scratch(sandbox *sb, berr *e) {
             return berr_set(e, "sandbox: scratch %s is out of reach of the sandbox uid %u (every directory on the path "
                                "needs o+x); choose another scratch parent", tmpl, sb->plan.outside_uid);
     }
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         char *d = xasprintf("%s/w%d", sb->scratch_root, i);
         if (mkdir(d, 0700) && errno != EEXIST) {
             int err = errno;
@@ -336,8 +336,9 @@ sandbox *sandbox_open(const sandbox_config *cfg, berr *e) {
     sb->cfg = *cfg;
     sb->plan.host_is_root = geteuid() == 0;
     sb->nw = cfg->workers;
-    sb->w = xcalloc((size_t)sb->nw, sizeof(sb_worker));
-    for (int i = 0; i < sb->nw; i++) sb->w[i].req_fd = sb->w[i].resp_fd = -1;
+    sb->nslots = 2 * sb->nw;  // the second half start only to take slow checks aside
+    sb->w = xcalloc((size_t)sb->nslots, sizeof(sb_worker));
+    for (int i = 0; i < sb->nslots; i++) sb->w[i].req_fd = sb->w[i].resp_fd = -1;
     if (plan_layers(sb, e)) goto fail;
     if (sb_seccomp_program(SB_FILTER_TEMPLATE, &sb->tbpf, e) || sb_seccomp_program(SB_FILTER_CANDIDATE, &sb->cbpf, e))
         goto fail;
@@ -436,7 +437,7 @@ static int run_probe(sandbox *sb, berr *e) {
 // Notices workers that died while idle (killed from outside, out of memory): they are
 // reaped and started again when next needed.
 static void reap_idle(sandbox *sb) {
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         sb_worker *w = &sb->w[i];
         if (w->pid > 0 && w->state == SB_W_IDLE && waitpid(w->pid, NULL, WNOHANG) == w->pid) {
             w->pid = 0;
@@ -448,7 +449,7 @@ static void reap_idle(sandbox *sb) {
 int sandbox_worker_pids(sandbox *sb, pid_t *pids, int max) {
     reap_idle(sb);
     int k = 0;
-    for (int i = 0; i < sb->nw && k < max; i++)
+    for (int i = 0; i < sb->nslots && k < max; i++)
         if (sb->w[i].pid > 0) pids[k++] = sb->w[i].pid;
     return k;
 }
@@ -458,12 +459,12 @@ void sandbox_get_stats(const sandbox *sb, sandbox_stats *st) { *st = sb->st; }
 void sandbox_close(sandbox *sb) {
     if (!sb) return;
     // Closing the request pipe makes the judge exit, and with it the template.
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         if (sb->w[i].req_fd >= 0) close(sb->w[i].req_fd);
         sb->w[i].req_fd = -1;
     }
     double deadline = now_sec() + 2.0;
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         sb_worker *w = &sb->w[i];
         while (w->pid > 0) {
             pid_t r = waitpid(w->pid, NULL, WNOHANG);

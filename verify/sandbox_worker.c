@@ -147,6 +147,7 @@ int sb_worker_launch(sandbox *sb, sb_worker *w, sb_launch_fail *fail, berr *e) {
     w->resp_fd = resp[0];
     w->in.n = 0;
     w->state = SB_W_STARTING;
+    w->started = 1;
     bbuf cfgb = {0}, payload = {0}, out = {0};
     config_text(sb, w, &cfgb);
     sb_put_blob(&payload, cfgb.p, cfgb.n);
