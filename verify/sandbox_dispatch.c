@@ -18,7 +18,6 @@
 #include "shards/records.h"
 #include "verify/sandbox_internal.h"
 
-#define SB_MAX_TRIES 3        // dispatches of one job to workers that died before taking it
 #define SB_MAX_START_FAILS 3  // consecutive workers that do not come up: the pool has failed
 
 static void set_result(sandbox_result *r, uint32_t outcome, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -139,19 +138,20 @@ static void start_worker(sandbox *sb, sb_worker *w) {
 }
 
 // Sends the queue's head to idle worker w; 0 when it went, -1 when the worker had died
-// (then it is down, and the job stays queued unless it has failed too often).
+// (then it is down, and the job stays queued).
 static int send_head(sandbox *sb, sb_worker *w) {
     sb_queued *q = &sb->q[sb->q_head];
     w->seq++;
     uint8_t *seq = q->frame.p + 8;
     for (int b = 0; b < 8; b++) seq[b] = (uint8_t)(w->seq >> (8 * b));
-    int rc = sb_write_all(w->req_fd, q->frame.p, q->frame.n);
-    if (rc) {
+    if (sb_write_all(w->req_fd, q->frame.p, q->frame.n)) {
+        // It died while idle (killed from outside): not the job's doing; it goes to
+        // another worker. Workers that keep dying so are a failed pool.
         sb_worker_down(w);
-        if (++q->tries < SB_MAX_TRIES) return -1;
-        set_result(&done_push(sb, q->tag)->r, OUTCOME_CRASH, "the sandbox worker died %d times before taking the check",
-                   q->tries);
-    } else {
+        if (++sb->lost_idle >= 4 * sb->nslots) fail_pool(sb, "sandbox: workers keep dying while idle");
+        return -1;
+    }
+    {
         w->state = SB_W_BUSY;
         w->tag = q->tag;
         w->start = now_sec();
@@ -160,7 +160,7 @@ static int send_head(sandbox *sb, sb_worker *w) {
     }
     bbuf_free(&q->frame);
     sb->q_head = (sb->q_head + 1) % sb->q_cap, sb->q_n--;
-    return rc ? -1 : 0;
+    return 0;
 }
 
 // Hands queued jobs to idle workers while fewer than nw checks are young (slow ones do
@@ -262,6 +262,7 @@ static void on_readable(sandbox *sb, sb_worker *w, double t) {
         r.wall_seconds = t - w->start;
         done_push(sb, w->tag)->r = r;
         count(sb, &r);
+        sb->lost_idle = 0;
         sb->busy--;
         w->state = SB_W_IDLE;
         if (retire) {

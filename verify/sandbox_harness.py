@@ -9,8 +9,9 @@
 #              candidate's functions replaced by stubs, writes verdicts to the host (fd 4).
 #              It runs under its own limits (address space; CPU per check) and reports its
 #              CPU per check.
-#   candidate  locks itself down (rlimits, Landlock scope, seccomp allowlist), runs the
-#              candidate code, answers the judge's calls with plain data.
+#   candidate  locks itself down (rlimits, Landlock scope, its seccomp filter on top of the
+#              worker's allowlist), runs the candidate code, answers the judge's calls with
+#              plain data.
 #
 # Fds on entry: 0 and 1 /dev/null, 2 the host's stderr, 3 requests, 4 responses, 5 init.
 import _socket
@@ -359,6 +360,7 @@ def template_main():
     os.close(INIT_FD)
     cfg_text, pos = take_blob(body, 0)
     tbpf, pos = take_blob(body, pos)
+    wbpf, pos = take_blob(body, pos)
     cbpf, pos = take_blob(body, pos)
     cfg = dict(line.partition("=")[::2] for line in cfg_text.decode().splitlines())
     for key in ("pidns", "seccomp", "landlock_scope"):
@@ -380,6 +382,7 @@ def template_main():
         if seccomp_error:
             die("cannot load the template seccomp filter: " + seccomp_error)
     global CAND_PROGRAM, SCOPE_ATTR
+    worker_program = filter_program(wbpf)
     CAND_PROGRAM = filter_program(cbpf)  # built once, loaded by every candidate
     SCOPE_ATTR = LandlockAttr(0, 0, LANDLOCK_SCOPE_SIGNAL | LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET)
     scratch = cfg["scratch"]
@@ -405,6 +408,12 @@ def template_main():
     j_sock.close()
     os.close(REQ_FD)
     os.close(RESP_FD)
+    # The candidates' allowlist, loaded here once rather than compiled in every candidate;
+    # the judge, forked before, keeps only the template filter.
+    if cfg["seccomp"]:
+        seccomp_error = load_filter(worker_program)
+        if seccomp_error:
+            die("cannot load the worker seccomp filter: " + seccomp_error)
     # One set-up report pipe for every candidate: each closes its end before running code.
     setup_r, setup_w = os.pipe()
     os.set_blocking(setup_r, False)

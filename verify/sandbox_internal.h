@@ -7,10 +7,13 @@
 #include "verify/sandbox.h"
 
 // ---- seccomp programs (sandbox_seccomp.c) ---------------------------------------------------
-// The template filter (template and judge) kills a denylist of kernel-attack and escape
-// system calls; the candidate filter is a default-kill allowlist. Both kill foreign
-// architectures and x32, and refuse clone3/openat2/io_uring with ENOSYS.
-enum { SB_FILTER_TEMPLATE = 0, SB_FILTER_CANDIDATE = 1 };
+// Three filters stack up. The template filter (template and judge, loaded at start) kills a
+// denylist of kernel-attack and escape system calls. The worker filter (loaded by the
+// template after forking its judge, so inherited by every candidate) is a default-kill
+// allowlist: what candidates may do plus what only the template needs. The candidate
+// filter (loaded by each candidate) kills what only the template needs. All kill foreign
+// architectures and x32; clone3/openat2/io_uring get ENOSYS.
+enum { SB_FILTER_TEMPLATE = 0, SB_FILTER_WORKER = 1, SB_FILTER_CANDIDATE = 2 };
 // Appends the classic-BPF program (struct sock_filter array) to out.
 int sb_seccomp_program(int which, bbuf *out, berr *e);
 
@@ -115,7 +118,6 @@ typedef struct sb_queued {
     uint64_t tag;
     bbuf frame;
     double wall;  // the job's wall-clock limit
-    int tries;    // dispatches that failed (the worker died before taking it)
 } sb_queued;
 
 typedef struct sb_done {
@@ -127,7 +129,7 @@ struct sandbox {
     sandbox_config cfg;
     sandbox_layers layers;
     sb_plan plan;
-    bbuf tbpf, cbpf;
+    bbuf tbpf, wbpf, cbpf;  // template, worker and candidate filters
     char *scratch_root;  // host directory holding the workers' scratch (no mount namespace)
     sb_worker *w;
     int nw;      // checks that run at a time (the configured workers)
@@ -141,6 +143,7 @@ struct sandbox {
     size_t d_head, d_n, d_cap;
     size_t busy;
     int start_failures;  // consecutive workers that did not come up
+    int lost_idle;       // workers found dead at dispatch since the last verdict
     int broken;          // the pool failed; every call reports why
     char broken_msg[512];
 };

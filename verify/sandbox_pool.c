@@ -183,8 +183,8 @@ static void confirm_layers(sandbox *sb, pid_t pid, const char *rep) {
     L->active[SB_SECCOMP] = sb->plan.use[SB_SECCOMP] && status_field(pid, "Seccomp", NULL) == 2 &&
                             report_value(rep, "seccomp_mode") == 2;
     if (L->active[SB_SECCOMP])
-        set_note(sb, SB_SECCOMP, "confirmed: template filter %zu insns, candidate allowlist %zu insns (default kill)",
-                 sb->tbpf.n / 8, sb->cbpf.n / 8);
+        set_note(sb, SB_SECCOMP, "confirmed: template denylist %zu insns; candidates: worker allowlist %zu insns "
+                 "(default kill) + own filter %zu insns", sb->tbpf.n / 8, sb->wbpf.n / 8, sb->cbpf.n / 8);
     else if (sb->plan.use[SB_SECCOMP]) set_note(sb, SB_SECCOMP, "NOT confirmed: the worker has no filter");
     L->landlock_abi = sb->plan.use[SB_LANDLOCK] ? sb->plan.landlock_abi : 0;
     if (sb->plan.use[SB_LANDLOCK]) {
@@ -340,7 +340,8 @@ sandbox *sandbox_open(const sandbox_config *cfg, berr *e) {
     sb->w = xcalloc((size_t)sb->nslots, sizeof(sb_worker));
     for (int i = 0; i < sb->nslots; i++) sb->w[i].req_fd = sb->w[i].resp_fd = -1;
     if (plan_layers(sb, e)) goto fail;
-    if (sb_seccomp_program(SB_FILTER_TEMPLATE, &sb->tbpf, e) || sb_seccomp_program(SB_FILTER_CANDIDATE, &sb->cbpf, e))
+    if (sb_seccomp_program(SB_FILTER_TEMPLATE, &sb->tbpf, e) || sb_seccomp_program(SB_FILTER_WORKER, &sb->wbpf, e) ||
+        sb_seccomp_program(SB_FILTER_CANDIDATE, &sb->cbpf, e))
         goto fail;
     // Start worker 0; a layer whose set-up fails is dropped only if a weaker sandbox is allowed.
     char *rep = NULL;
@@ -490,6 +491,7 @@ void sandbox_close(sandbox *sb) {
     free(sb->q);
     free(sb->d);
     bbuf_free(&sb->tbpf);
+    bbuf_free(&sb->wbpf);
     bbuf_free(&sb->cbpf);
     sb_plan_free(&sb->plan);
     free(sb);

@@ -3,7 +3,7 @@
 //
 // Host <-> worker protocol (pipes; the candidate process never holds either end):
 //   host -> template  fd 5, once:  "BINI" u32 len | u32 n, config (key=value) | u32 n, template
-//                                  BPF | u32 n, candidate BPF
+//                                  BPF | u32 n, worker BPF | u32 n, candidate BPF
 //   judge -> host     fd 4, once:  "BRDY" u32 len | key=value lines (the worker's self-report)
 //   host -> judge     fd 3:        "BREQ" u32 len | u64 seq | u32 cpu_ms | u32 wall_ms | u64 mem |
 //                                  u64 fsize | u64 out_cap | u32 nofile | u32 nproc | u32 n, code |
@@ -152,6 +152,7 @@ int sb_worker_launch(sandbox *sb, sb_worker *w, sb_launch_fail *fail, berr *e) {
     config_text(sb, w, &cfgb);
     sb_put_blob(&payload, cfgb.p, cfgb.n);
     sb_put_blob(&payload, sb->tbpf.p, sb->tbpf.n);
+    sb_put_blob(&payload, sb->wbpf.p, sb->wbpf.n);
     sb_put_blob(&payload, sb->cbpf.p, sb->cbpf.n);
     sb_frame(&out, "BINI", &payload);
     int rc = sb_write_all(init[1], out.p, out.n);
