@@ -170,7 +170,7 @@ static void test_check(const problem_set *ps, const char *pdir) {
 // Eight sleepers among correct answers over 4 workers cost at most their wall limits (1 s)
 // spread over the workers (2 s), here with a second of slack for a loaded machine.
 static void test_sleepers(const problem_set *ps, const char *pdir) {
-    enum { GOOD = 1200, SLEEPERS = 8 };
+    enum { GOOD = 800, SLEEPERS = 8 };
     bbuf good = {0}, mixed = {0};
     char *sleeper_code = fixture("sleep_import");
     for (size_t i = 0; i < GOOD; i++) {
