@@ -1088,7 +1088,7 @@ def judge_main(sock, cfg):
     import operator
     # A strict scanner: arrays, strings, true/false/null only (numbers and objects never
     # occur in the protocol); linear time in the message.
-    SCAN = json.scanner.c_make_scanner(json.JSONDecoder(
+    SCAN = json.scanner.make_scanner(json.JSONDecoder(
         object_pairs_hook=no_object, parse_float=no_number, parse_int=no_number, parse_constant=no_number))
     COMPARE_OPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
                    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
