@@ -361,6 +361,7 @@ static const class_case class_cases[] = {
     // The judge's limits: linear decoding, bounded replies, its own CPU limit.
     {"collide_set", "assert f() == set()\n", OUTCOME_VIOLATION, "built to collide", 0, 0.5},
     {"collide_dict", "assert f() == {}\n", OUTCOME_VIOLATION, "built to collide", 0, 0.5},
+    {"collide_patched", T1, OUTCOME_VIOLATION, "built to collide", 0, 0.5},
     {"nested_reply", "assert f() == []\n", OUTCOME_FAIL, "0/1 tests passed", 0, 1.0},
     {"huge_reply", T1, OUTCOME_VIOLATION, "answers exceed", 0, 0.3},
     {"huge_exception", T1, OUTCOME_FAIL, "candidate output \"", 0, 0.2},
