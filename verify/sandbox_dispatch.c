@@ -151,13 +151,11 @@ static int send_head(sandbox *sb, sb_worker *w) {
         if (++sb->lost_idle >= 4 * sb->nslots) fail_pool(sb, "sandbox: workers keep dying while idle");
         return -1;
     }
-    {
-        w->state = SB_W_BUSY;
-        w->tag = q->tag;
-        w->start = now_sec();
-        w->deadline = w->start + q->wall + SB_REPLY_GRACE;
-        sb->busy++;
-    }
+    w->state = SB_W_BUSY;
+    w->tag = q->tag;
+    w->start = now_sec();
+    w->deadline = w->start + q->wall + SB_REPLY_GRACE;
+    sb->busy++;
     bbuf_free(&q->frame);
     sb->q_head = (sb->q_head + 1) % sb->q_cap, sb->q_n--;
     return 0;
@@ -329,11 +327,8 @@ int sandbox_next(sandbox *sb, int wait, uint64_t *tag, sandbox_result *r, berr *
             double left = soonest - now_sec();
             ms = left <= 0 ? 0 : (int)(left * 1000) + 1;
         }
-        if (np == 0) {
-            // Nothing to wait on, jobs queued: every worker is down and none could start.
-            if (!sb->broken) fail_pool(sb, "sandbox: no worker can be started");
-            continue;
-        }
+        if (np == 0) continue;  // every worker down, the last start failed: dispatch tries again
+                                // (three failed starts in a row fail the pool)
         int pr = poll(pfd, (nfds_t)np, ms);
         if (pr < 0 && errno != EINTR) return berr_set(e, "sandbox: poll: %s", strerror(errno));
         double t = now_sec();

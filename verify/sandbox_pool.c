@@ -404,14 +404,20 @@ static int run_probe(sandbox *sb, berr *e) {
                      "assert limits() == [[%ld, %ld], [%lld, %lld], [%lld, %lld], [%d, %d], [%d, %d], [0, 0]]\n", cpu,
                      cpu + 1, (long long)l->memory_bytes, (long long)l->memory_bytes, (long long)l->file_bytes,
                      (long long)l->file_bytes, l->open_files, l->open_files, l->processes, l->processes);
-    if (sb->plan.use[SB_SECCOMP]) snprintf(tests + n, sizeof tests - (size_t)n, "assert seccomp_mode() == 2\n");
+    // With seccomp: the filter is on, and it is the worker's allowlist (flock is refused
+    // with ENOLCK by that filter alone).
+    if (sb->plan.use[SB_SECCOMP])
+        snprintf(tests + n, sizeof tests - (size_t)n, "assert seccomp_mode() == 2\nassert flock_errno() == %d\n", ENOLCK);
     static const char code[] =
         "import resource, ctypes\n"
         "def limits():\n"
         "    return [list(resource.getrlimit(r)) for r in (resource.RLIMIT_CPU, resource.RLIMIT_AS,\n"
         "            resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE)]\n"
         "def seccomp_mode():\n"
-        "    return ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)\n";
+        "    return ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)\n"
+        "def flock_errno():\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    return ctypes.get_errno() if libc.flock(0, 1) == -1 else 0\n";
     sandbox_job job = {code, strlen(code), tests, strlen(tests), NULL};
     sandbox_result r;
     if (sandbox_run(sb, &job, 1, &r, e)) return berr_wrap(e, "sandbox: self-test check");
