@@ -24,7 +24,8 @@ extern "C" {
 typedef struct code_verdict {
     uint32_t outcome;  // enum verdict_outcome
     uint32_t tests_passed, tests_total;
-    float cpu_seconds;  // candidate process CPU (0 when nothing ran)
+    float cpu_seconds;        // candidate process CPU (0 when nothing ran)
+    float judge_cpu_seconds;  // the judge's CPU on this check
     char detail[512];
 } code_verdict;
 

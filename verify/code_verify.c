@@ -85,6 +85,7 @@ int code_check_batch(sandbox *sb, const code_item *items, size_t n, const sandbo
             v->tests_passed = res[k].tests_passed;
             v->tests_total = res[k].tests_total;
             v->cpu_seconds = (float)res[k].cpu_seconds;
+            v->judge_cpu_seconds = (float)res[k].judge_cpu_seconds;
             snprintf(v->detail, sizeof v->detail, "%s", res[k].detail);
         }
     }

@@ -19,6 +19,9 @@
 // host's pipes, and whatever it writes is data, not protocol.
 //
 // Not thread-safe: one thread drives a pool. The pool ignores SIGPIPE for the process.
+// Nothing a candidate writes is read as a message of the harness or the pool: its stdout
+// and stderr are text, its answers plain data, and the sandbox's own set-up reports travel
+// on a channel closed before candidate code runs.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -85,8 +88,11 @@ void sandbox_config_default(sandbox_config *c);
 int sandbox_limits_validate(const sandbox_limits *l, berr *e);
 
 // Largest candidate source the sandbox takes; longer code is a `fail` without running it
-// (the judge compiles candidate code, and its memory is not limited).
+// (the judge compiles candidate code).
 #define SANDBOX_MAX_CODE (256 * 1024)
+// Address-space limit of each judge (it decodes the candidates' answers: at most 1 MB of
+// them per check, in linear time).
+#define SANDBOX_JUDGE_MEMORY (512LL << 20)
 
 typedef struct sandbox_job {
     const char *code;              // candidate source (Python)
@@ -100,8 +106,9 @@ typedef struct sandbox_job {
 typedef struct sandbox_result {
     uint32_t outcome;
     uint32_t tests_passed, tests_total;
-    double cpu_seconds;     // CPU of the candidate process
-    double wall_seconds;    // host-side wall time of the check
+    double cpu_seconds;        // CPU of the candidate process
+    double judge_cpu_seconds;  // CPU of the judge on this check (its code, the answers, the tests)
+    double wall_seconds;       // host-side wall time of the check (from dispatch to verdict)
     char detail[512];       // one line: the reason
     uint64_t output_total;  // bytes the candidate wrote to stdout/stderr
     size_t output_len;      // head of that output kept here
@@ -118,13 +125,30 @@ const sandbox_layers *sandbox_get_layers(const sandbox *sb);
 const char *sandbox_python(const sandbox *sb);  // the real interpreter the workers run
 void sandbox_print_layers(const sandbox_layers *l, FILE *f);
 
-// Runs n jobs over the pool and fills out[i] for jobs[i]. A failed check is a verdict, not
-// an error; -1 means the pool itself failed (a worker cannot be restarted) or a job's
-// tests cannot run (not valid Python, empty, or passing values that cannot cross to the
-// candidate: a problem-data error), with the reason in e. Then the offending job's result
-// has outcome SANDBOX_OUTCOME_ERROR, and jobs not run have SANDBOX_OUTCOME_NOT_RUN.
+// Outcomes beyond enum verdict_outcome. ERROR: the job's tests cannot run (not valid
+// Python, empty, passing values that cannot cross to the candidate) or its limits are
+// invalid — a problem-data error, never caused by the candidate; or the candidate sandbox
+// itself could not be set up. NOT_RUN: sandbox_run stopped before the job.
 #define SANDBOX_OUTCOME_ERROR 5
 #define SANDBOX_OUTCOME_NOT_RUN 6
+
+// Checks are scheduled one by one: each goes to the next idle worker, so a slow check
+// holds only its own worker. Whatever a candidate does is a verdict for its own check.
+//
+// sandbox_submit queues a job under the caller's tag (its code and tests are copied).
+// sandbox_next returns a finished job's result, in completion order: 1 with *tag and *r;
+// 0 when nothing is pending, or (wait == 0) when nothing has finished yet; -1 when the
+// pool itself failed (a worker cannot be started), with the reason in e. A job whose
+// outcome is SANDBOX_OUTCOME_ERROR is an error for the caller to report (r->detail).
+// sandbox_pending: jobs submitted whose result has not been taken yet.
+int sandbox_submit(sandbox *sb, const sandbox_job *job, uint64_t tag, berr *e);
+int sandbox_next(sandbox *sb, int wait, uint64_t *tag, sandbox_result *r, berr *e);
+size_t sandbox_pending(const sandbox *sb);
+
+// Runs n jobs over the pool (nothing else may be pending) and fills out[i] for jobs[i]. A
+// failed check is a verdict, not an error; -1 means the pool itself failed or a job's
+// result is SANDBOX_OUTCOME_ERROR, with the reason in e; jobs not run are then
+// SANDBOX_OUTCOME_NOT_RUN.
 int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e);
 
 // Host pids of the live template processes (for tests and `verify sandbox-info`); workers
@@ -132,8 +156,9 @@ int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *
 int sandbox_worker_pids(sandbox *sb, pid_t *pids, int max);
 // Counters since open.
 typedef struct sandbox_stats {
-    uint64_t checks, restarts;
+    uint64_t checks, restarts;  // restarts: workers started again after one went down
     uint64_t by_outcome[5];
+    double judge_cpu;           // seconds, summed over checks
 } sandbox_stats;
 void sandbox_get_stats(const sandbox *sb, sandbox_stats *st);
 

@@ -105,7 +105,9 @@ static void bind_path(const sb_path *sp, int src_fd, const char *dst) {
     }
     if (mount(src, dst, NULL, MS_BIND, NULL)) child_failf(SB_MNTNS, "bind-mounting %s", sp->path);
     unsigned long fl = MS_REMOUNT | MS_BIND | MS_NOSUID | kept_flags(src_fd);
-    fl |= sp->kind == SB_PATH_DEV ? MS_NOEXEC : MS_RDONLY;
+    // Devices too are read-only mounts: they stay writable as devices, but their times and
+    // modes cannot be changed through them (the host's inodes, shared by every worker).
+    fl |= MS_RDONLY | (sp->kind == SB_PATH_DEV ? MS_NOEXEC : 0);
     if (mount(NULL, dst, NULL, fl, NULL)) child_failf(SB_MNTNS, "remounting %s read-only", sp->path);
 }
 

@@ -1,16 +1,6 @@
-// sandbox_pool.c — the host side of the sandbox: choosing and confirming the layers,
-// starting and restarting workers, dispatching checks and reading verdicts.
-//
-// Host <-> worker protocol (pipes; the candidate process never holds either end):
-//   host -> template  fd 5, once:  "BINI" u32 len | u32 n, config (key=value) | u32 n, template
-//                                  BPF | u32 n, candidate BPF
-//   judge -> host     fd 4, once:  "BRDY" u32 len | key=value lines (the worker's self-report)
-//   host -> judge     fd 3:        "BREQ" u32 len | u64 seq | u32 cpu_ms | u32 wall_ms | u64 mem |
-//                                  u64 fsize | u64 out_cap | u32 nofile | u32 nproc | u32 n, code |
-//                                  u32 n, tests
-//   judge -> host     fd 4:        "BVER" u32 len | u64 seq | u32 outcome | u32 passed | u32 total |
-//                                  f64 cpu | u64 out_total | u32 n, detail | u32 n, output head
-// All integers little-endian. Outcome 5 is "the problem's tests cannot run" (an error).
+// sandbox_pool.c — opening and closing the pool: choosing and confirming the layers,
+// planning the workers' file system and scratch, starting the first workers, the self-test.
+// One worker's life is sandbox_worker.c; scheduling checks is sandbox_dispatch.c.
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,16 +18,6 @@
 
 #include "shards/records.h"
 #include "verify/sandbox_internal.h"
-
-#define SB_REPLY_GRACE 3.0     // seconds past the wall limit before the host kills a worker
-#define SB_START_TIMEOUT 60.0  // seconds for a worker to become ready
-#define SB_PIPE_BYTES (1 << 20)
-
-// Modules the template imports before forking, so candidates do not pay for them.
-static const char *const preimport[] = {
-    "math", "re", "itertools", "collections", "functools", "heapq", "bisect", "string", "operator",
-};
-#define NPREIMPORT ((int)(sizeof preimport / sizeof preimport[0]))
 
 static const struct {
     const char *name, *purpose;
@@ -86,93 +66,6 @@ int sandbox_limits_validate(const sandbox_limits *l, berr *e) {
     if (l->open_files < 8 || l->open_files > 4096) return berr_set(e, "sandbox: open-files limit must be in [8, 4096]");
     if (l->processes < 4 || l->processes > 4096) return berr_set(e, "sandbox: process limit must be in [4, 4096]");
     return 0;
-}
-
-typedef struct sb_worker {
-    pid_t pid;            // template (host pid); 0 when down
-    int req_fd, resp_fd;  // host ends
-    char *scratch;        // scratch as the worker sees it
-    char *host_scratch;   // host directory behind it (no mount namespace), else NULL
-    int busy;
-    size_t job;
-    uint64_t seq;
-    double start, deadline;
-    bbuf in;
-} sb_worker;
-
-struct sandbox {
-    sandbox_config cfg;
-    sandbox_layers layers;
-    sb_plan plan;
-    bbuf tbpf, cbpf;
-    char *scratch_root;  // host directory holding the workers' scratch (no mount namespace)
-    sb_worker *w;
-    int nw;
-    size_t pipe_cap;
-    sandbox_stats st;
-};
-
-static void logf_(const sandbox *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(const sandbox *sb, const char *fmt, ...) {
-    if (!sb->cfg.log) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(sb->cfg.log, fmt, ap);
-    va_end(ap);
-    fflush(sb->cfg.log);
-}
-
-// ---- small IO helpers -------------------------------------------------------------------------------
-
-static int write_all(int fd, const void *buf, size_t n) {
-    const uint8_t *p = buf;
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k, n -= (size_t)k;
-    }
-    return 0;
-}
-
-static void put_blob(bbuf *b, const void *p, size_t n) {
-    bbuf_u32(b, (uint32_t)n);
-    bbuf_put(b, p, n);
-}
-
-static void frame(bbuf *out, const char magic[4], const bbuf *payload) {
-    bbuf_put(out, magic, 4);
-    bbuf_u32(out, (uint32_t)payload->n);
-    bbuf_put(out, payload->p, payload->n);
-}
-
-// Reads what is available on fd into b; returns bytes read, 0 on EOF, -1 when nothing yet.
-static ssize_t read_some(int fd, bbuf *b) {
-    bbuf_reserve(b, 65536);
-    ssize_t n;
-    do n = read(fd, b->p + b->n, 65536);
-    while (n < 0 && errno == EINTR);
-    if (n > 0) b->n += (size_t)n;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
-    return n < 0 ? 0 : n;
-}
-
-// A complete frame at the start of b: its payload (pointing into b) and total size.
-static int take_frame(const bbuf *b, const char magic[4], const uint8_t **payload, uint32_t *len, size_t *total,
-                      berr *e) {
-    if (b->n < 8) return 0;
-    if (memcmp(b->p, magic, 4) != 0) return berr_set(e, "sandbox: worker sent a frame with a bad magic");
-    *len = le32(b->p + 4);
-    if (*len > (64u << 20)) return berr_set(e, "sandbox: worker sent an oversized frame");
-    if (b->n < 8 + (size_t)*len) return 0;
-    *payload = b->p + 8;
-    *total = 8 + (size_t)*len;
-    return 1;
-}
-
-static void consume(bbuf *b, size_t n) {
-    memmove(b->p, b->p + n, b->n - n);
-    b->n -= n;
 }
 
 // ---- host-side scratch (only without a mount namespace) ------------------------------------------
@@ -290,8 +183,8 @@ static void confirm_layers(sandbox *sb, pid_t pid, const char *rep) {
     L->active[SB_SECCOMP] = sb->plan.use[SB_SECCOMP] && status_field(pid, "Seccomp", NULL) == 2 &&
                             report_value(rep, "seccomp_mode") == 2;
     if (L->active[SB_SECCOMP])
-        set_note(sb, SB_SECCOMP, "confirmed: template filter %zu insns, candidate allowlist %zu insns (default kill)",
-                 sb->tbpf.n / 8, sb->cbpf.n / 8);
+        set_note(sb, SB_SECCOMP, "confirmed: template denylist %zu insns; candidates: worker allowlist %zu insns "
+                 "(default kill) + own filter %zu insns", sb->tbpf.n / 8, sb->wbpf.n / 8, sb->cbpf.n / 8);
     else if (sb->plan.use[SB_SECCOMP]) set_note(sb, SB_SECCOMP, "NOT confirmed: the worker has no filter");
     L->landlock_abi = sb->plan.use[SB_LANDLOCK] ? sb->plan.landlock_abi : 0;
     if (sb->plan.use[SB_LANDLOCK]) {
@@ -301,123 +194,6 @@ static void confirm_layers(sandbox *sb, pid_t pid, const char *rep) {
                      sb->plan.landlock_abi >= 6 ? "signals and abstract sockets scoped" : "no scoping (ABI < 6)");
         else set_note(sb, SB_LANDLOCK, "NOT confirmed: the worker can list /");
     }
-}
-
-// ---- workers ----------------------------------------------------------------------------------------
-
-static void config_text(const sandbox *sb, const sb_worker *w, bbuf *b) {
-    char line[PATH_MAX + 64];
-    int n = snprintf(line, sizeof line, "scratch=%s\npidns=%d\nseccomp=%d\nlandlock_scope=%d\npreimport=", w->scratch,
-                     sb->plan.use[SB_PIDNS], sb->plan.use[SB_SECCOMP],
-                     sb->plan.use[SB_LANDLOCK] && sb->plan.landlock_abi >= 6);
-    bbuf_put(b, line, (size_t)n);
-    for (int i = 0; i < NPREIMPORT; i++) {
-        if (i) bbuf_u8(b, ',');
-        bbuf_put(b, preimport[i], strlen(preimport[i]));
-    }
-    bbuf_u8(b, '\n');
-}
-
-static void worker_down(sb_worker *w) {
-    if (w->req_fd >= 0) close(w->req_fd);
-    if (w->resp_fd >= 0) close(w->resp_fd);
-    w->req_fd = w->resp_fd = -1;
-    if (w->pid > 0) {
-        kill(w->pid, SIGKILL);
-        while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR) {}
-    }
-    w->pid = 0;
-    w->busy = 0;
-    w->in.n = 0;
-}
-
-static double wait_budget(double deadline) {
-    double left = deadline - now_sec();
-    return left < 0 ? 0 : left;
-}
-
-// Starts worker w and waits for its ready report (returned in *rep, malloc'd).
-static int worker_up(sandbox *sb, sb_worker *w, char **rep, sb_launch_fail *fail, berr *e) {
-    int req[2], resp[2], init[2];
-    if (pipe2(req, O_CLOEXEC)) return berr_set(e, "sandbox: pipe: %s", strerror(errno));
-    if (pipe2(resp, O_CLOEXEC)) {
-        close(req[0]), close(req[1]);
-        return berr_set(e, "sandbox: pipe: %s", strerror(errno));
-    }
-    if (pipe2(init, O_CLOEXEC)) {
-        close(req[0]), close(req[1]), close(resp[0]), close(resp[1]);
-        return berr_set(e, "sandbox: pipe: %s", strerror(errno));
-    }
-    int cap = fcntl(req[1], F_SETPIPE_SZ, SB_PIPE_BYTES);
-    if (cap <= 0) cap = fcntl(req[1], F_GETPIPE_SZ);
-    sb->pipe_cap = cap > 0 ? (size_t)cap : 65536;
-    pid_t pid = sb_launch(&sb->plan, w->scratch, req[0], resp[1], init[0], fail, e);
-    close(req[0]), close(resp[1]), close(init[0]);
-    if (pid < 0) {
-        close(req[1]), close(resp[0]), close(init[1]);
-        return -1;
-    }
-    w->pid = pid;
-    w->req_fd = req[1];
-    w->resp_fd = resp[0];
-    w->in.n = 0;
-    w->busy = 0;
-    bbuf cfgb = {0}, payload = {0}, out = {0};
-    config_text(sb, w, &cfgb);
-    put_blob(&payload, cfgb.p, cfgb.n);
-    put_blob(&payload, sb->tbpf.p, sb->tbpf.n);
-    put_blob(&payload, sb->cbpf.p, sb->cbpf.n);
-    frame(&out, "BINI", &payload);
-    int rc = write_all(init[1], out.p, out.n);
-    close(init[1]);
-    bbuf_free(&cfgb), bbuf_free(&payload), bbuf_free(&out);
-    if (rc) {
-        worker_down(w);
-        return berr_set(e, "sandbox: worker %d did not take its configuration (it exited at start-up)", (int)pid);
-    }
-    fcntl(w->resp_fd, F_SETFL, O_NONBLOCK);
-    double deadline = now_sec() + SB_START_TIMEOUT;
-    for (;;) {
-        const uint8_t *pl;
-        uint32_t len;
-        size_t total;
-        int got = take_frame(&w->in, "BRDY", &pl, &len, &total, e);
-        if (got < 0) {
-            worker_down(w);
-            return -1;
-        }
-        if (got) {
-            *rep = xmalloc(len + 1);
-            memcpy(*rep, pl, len);
-            (*rep)[len] = 0;
-            consume(&w->in, total);
-            return 0;
-        }
-        struct pollfd pfd = {w->resp_fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)(wait_budget(deadline) * 1000));
-        if (pr < 0 && errno == EINTR) continue;
-        if (pr == 0) {
-            worker_down(w);
-            return berr_set(e, "sandbox: worker %d not ready after %.0f s", (int)pid, SB_START_TIMEOUT);
-        }
-        if (read_some(w->resp_fd, &w->in) == 0) {
-            int st = 0;
-            waitpid(pid, &st, 0);
-            w->pid = 0;
-            worker_down(w);
-            return berr_set(e, "sandbox: worker exited during start-up (status 0x%x); its stderr says why", st);
-        }
-    }
-}
-
-static int restart(sandbox *sb, sb_worker *w, berr *e) {
-    worker_down(w);
-    char *rep = NULL;
-    sb_launch_fail fail;
-    if (worker_up(sb, w, &rep, &fail, e)) return -1;
-    free(rep);
-    sb->st.restarts++;
-    return 0;
 }
 
 // ---- opening ----------------------------------------------------------------------------------------
@@ -471,13 +247,13 @@ static int walkable_by_others(const char *path) {
 }
 
 static int setup_scratch(sandbox *sb, berr *e) {
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         free(sb->w[i].scratch);
         free(sb->w[i].host_scratch);
         sb->w[i].scratch = sb->w[i].host_scratch = NULL;
     }
     if (sb->plan.use[SB_MNTNS]) {
-        for (int i = 0; i < sb->nw; i++) sb->w[i].scratch = xstrdup("/scratch");
+        for (int i = 0; i < sb->nslots; i++) sb->w[i].scratch = xstrdup("/scratch");
         return 0;
     }
     if (!sb->scratch_root) {
@@ -495,7 +271,7 @@ static int setup_scratch(sandbox *sb, berr *e) {
             return berr_set(e, "sandbox: scratch %s is out of reach of the sandbox uid %u (every directory on the path "
                                "needs o+x); choose another scratch parent", tmpl, sb->plan.outside_uid);
     }
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         char *d = xasprintf("%s/w%d", sb->scratch_root, i);
         if (mkdir(d, 0700) && errno != EEXIST) {
             int err = errno;
@@ -529,7 +305,7 @@ static int build_plan(sandbox *sb, berr *e) {
     p->outside_uid = p->host_is_root ? sb->cfg.sandbox_uid : p->host_uid;
     p->outside_gid = p->host_is_root ? sb->cfg.sandbox_gid : p->host_gid;
     p->scratch_bytes = sb->cfg.scratch_bytes;
-    if (sb_plan_paths(p, sb->cfg.python, preimport, NPREIMPORT, p->use[SB_MNTNS], e)) return -1;
+    if (sb_plan_paths(p, sb->cfg.python, sb_preimport, sb_npreimport, p->use[SB_MNTNS], e)) return -1;
     if (p->use[SB_MNTNS] && sb_plan_newroot(p, e)) return -1;
     p->argv[0] = p->python;
     p->argv[1] = "-s";
@@ -560,17 +336,19 @@ sandbox *sandbox_open(const sandbox_config *cfg, berr *e) {
     sb->cfg = *cfg;
     sb->plan.host_is_root = geteuid() == 0;
     sb->nw = cfg->workers;
-    sb->w = xcalloc((size_t)sb->nw, sizeof(sb_worker));
-    for (int i = 0; i < sb->nw; i++) sb->w[i].req_fd = sb->w[i].resp_fd = -1;
+    sb->nslots = 2 * sb->nw;  // the second half start only to take slow checks aside
+    sb->w = xcalloc((size_t)sb->nslots, sizeof(sb_worker));
+    for (int i = 0; i < sb->nslots; i++) sb->w[i].req_fd = sb->w[i].resp_fd = -1;
     if (plan_layers(sb, e)) goto fail;
-    if (sb_seccomp_program(SB_FILTER_TEMPLATE, &sb->tbpf, e) || sb_seccomp_program(SB_FILTER_CANDIDATE, &sb->cbpf, e))
+    if (sb_seccomp_program(SB_FILTER_TEMPLATE, &sb->tbpf, e) || sb_seccomp_program(SB_FILTER_WORKER, &sb->wbpf, e) ||
+        sb_seccomp_program(SB_FILTER_CANDIDATE, &sb->cbpf, e))
         goto fail;
     // Start worker 0; a layer whose set-up fails is dropped only if a weaker sandbox is allowed.
     char *rep = NULL;
     for (int attempt = 0;; attempt++) {
         if (build_plan(sb, e)) goto fail;
         sb_launch_fail lf;
-        if (worker_up(sb, &sb->w[0], &rep, &lf, e) == 0) break;
+        if (sb_worker_launch(sb, &sb->w[0], &lf, e) == 0 && sb_worker_wait_ready(sb, &sb->w[0], &rep, e) == 0) break;
         if (lf.layer < 0 || !sb->plan.use[lf.layer] || !cfg->allow_weak || attempt >= SB_LAYER_COUNT) {
             if (lf.layer >= 0 && !cfg->allow_weak)
                 berr_wrap(e, "sandbox: cannot set up the %s layer; refusing to run untrusted code "
@@ -579,17 +357,18 @@ sandbox *sandbox_open(const sandbox_config *cfg, berr *e) {
         }
         sb->plan.use[lf.layer] = 0;
         set_note(sb, lf.layer, "unavailable: set-up failed at %s: %s", lf.what, strerror(lf.err));
-        logf_(sb, "sandbox: %s layer failed (%s: %s); continuing without it (--allow-weak-sandbox)\n",
+        sb_logf(sb, "sandbox: %s layer failed (%s: %s); continuing without it (--allow-weak-sandbox)\n",
               sandbox_layer_name(lf.layer), lf.what, strerror(lf.err));
     }
     confirm_layers(sb, sb->w[0].pid, rep);
     free(rep);
+    // The others start side by side.
     for (int i = 1; i < sb->nw; i++) {
         sb_launch_fail lf;
-        char *r = NULL;
-        if (worker_up(sb, &sb->w[i], &r, &lf, e)) goto fail;
-        free(r);
+        if (sb_worker_launch(sb, &sb->w[i], &lf, e)) goto fail;
     }
+    for (int i = 1; i < sb->nw; i++)
+        if (sb_worker_wait_ready(sb, &sb->w[i], NULL, e)) goto fail;
     sb->layers.active[SB_RLIMITS] = 0;
     if (run_probe(sb, e)) goto fail;
     int weak = 0;
@@ -625,18 +404,25 @@ static int run_probe(sandbox *sb, berr *e) {
                      "assert limits() == [[%ld, %ld], [%lld, %lld], [%lld, %lld], [%d, %d], [%d, %d], [0, 0]]\n", cpu,
                      cpu + 1, (long long)l->memory_bytes, (long long)l->memory_bytes, (long long)l->file_bytes,
                      (long long)l->file_bytes, l->open_files, l->open_files, l->processes, l->processes);
-    if (sb->plan.use[SB_SECCOMP]) snprintf(tests + n, sizeof tests - (size_t)n, "assert seccomp_mode() == 2\n");
+    // With seccomp: the filter is on, and it is the worker's allowlist (flock is refused
+    // with ENOLCK by that filter alone).
+    if (sb->plan.use[SB_SECCOMP])
+        snprintf(tests + n, sizeof tests - (size_t)n, "assert seccomp_mode() == 2\nassert flock_errno() == %d\n", ENOLCK);
     static const char code[] =
         "import resource, ctypes\n"
         "def limits():\n"
         "    return [list(resource.getrlimit(r)) for r in (resource.RLIMIT_CPU, resource.RLIMIT_AS,\n"
         "            resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_NPROC, resource.RLIMIT_CORE)]\n"
         "def seccomp_mode():\n"
-        "    return ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)\n";
+        "    return ctypes.CDLL(None).prctl(21, 0, 0, 0, 0)\n"
+        "def flock_errno():\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    return ctypes.get_errno() if libc.flock(0, 1) == -1 else 0\n";
     sandbox_job job = {code, strlen(code), tests, strlen(tests), NULL};
     sandbox_result r;
     if (sandbox_run(sb, &job, 1, &r, e)) return berr_wrap(e, "sandbox: self-test check");
     sb->st.checks = 0;
+    sb->st.judge_cpu = 0;
     memset(sb->st.by_outcome, 0, sizeof sb->st.by_outcome);
     if (r.outcome != OUTCOME_PASS) {
         sb->layers.active[SB_RLIMITS] = 0;
@@ -655,206 +441,14 @@ static int run_probe(sandbox *sb, berr *e) {
     return 0;
 }
 
-// ---- running checks --------------------------------------------------------------------------------
-
-static void fill_fail(sandbox_result *r, uint32_t outcome, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fill_fail(sandbox_result *r, uint32_t outcome, const char *fmt, ...) {
-    memset(r, 0, sizeof *r);
-    r->outcome = outcome;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->detail, sizeof r->detail, fmt, ap);
-    va_end(ap);
-}
-
-static int send_job(sandbox *sb, sb_worker *w, const sandbox_job *job, size_t idx) {
-    const sandbox_limits *l = job->limits ? job->limits : &sb->cfg.limits;
-    bbuf p = {0}, out = {0};
-    w->seq++;
-    bbuf_u64(&p, w->seq);
-    bbuf_u32(&p, (uint32_t)ceil(l->cpu_seconds * 1000));
-    bbuf_u32(&p, (uint32_t)ceil(l->wall_seconds * 1000));
-    bbuf_u64(&p, (uint64_t)l->memory_bytes);
-    bbuf_u64(&p, (uint64_t)l->file_bytes);
-    bbuf_u64(&p, (uint64_t)l->output_bytes);
-    bbuf_u32(&p, (uint32_t)l->open_files);
-    bbuf_u32(&p, (uint32_t)l->processes);
-    put_blob(&p, job->code, job->code_len);
-    put_blob(&p, job->tests, job->tests_len);
-    frame(&out, "BREQ", &p);
-    int rc = write_all(w->req_fd, out.p, out.n);
-    bbuf_free(&p), bbuf_free(&out);
-    if (rc) return -1;
-    w->busy = 1;
-    w->job = idx;
-    w->start = now_sec();
-    w->deadline = w->start + l->wall_seconds + SB_REPLY_GRACE;
-    return 0;
-}
-
-// Parses a verdict frame; returns 1 when one was complete, 0 if more bytes are needed.
-static int take_verdict(sb_worker *w, sandbox_result *r, berr *e) {
-    const uint8_t *pl;
-    uint32_t len;
-    size_t total;
-    int got = take_frame(&w->in, "BVER", &pl, &len, &total, e);
-    if (got <= 0) return got;
-    const size_t fixed = 8 + 4 + 4 + 4 + 8 + 8;
-    if (len < fixed + 4) return berr_set(e, "sandbox: short verdict frame");
-    uint64_t seq = le64(pl);
-    if (seq != w->seq) return berr_set(e, "sandbox: verdict for check %llu, expected %llu", (unsigned long long)seq,
-                                       (unsigned long long)w->seq);
-    memset(r, 0, sizeof *r);
-    r->outcome = le32(pl + 8);
-    r->tests_passed = le32(pl + 12);
-    r->tests_total = le32(pl + 16);
-    double cpu;
-    uint64_t bits = le64(pl + 20);
-    memcpy(&cpu, &bits, 8);
-    r->cpu_seconds = cpu;
-    r->output_total = le64(pl + 28);
-    size_t pos = fixed;
-    uint32_t dlen = le32(pl + pos);
-    pos += 4;
-    if (pos + dlen + 4 > len) return berr_set(e, "sandbox: malformed verdict frame");
-    size_t keep = dlen < sizeof r->detail - 1 ? dlen : sizeof r->detail - 1;
-    memcpy(r->detail, pl + pos, keep);
-    pos += dlen;
-    uint32_t olen = le32(pl + pos);
-    pos += 4;
-    if (pos + olen > len) return berr_set(e, "sandbox: malformed verdict frame");
-    r->output_len = olen < sizeof r->output ? olen : sizeof r->output;
-    memcpy(r->output, pl + pos, r->output_len);
-    if (r->outcome > SANDBOX_OUTCOME_ERROR) return berr_set(e, "sandbox: verdict with unknown outcome %u", r->outcome);
-    consume(&w->in, total);
-    return 1;
-}
-
-static void reap_idle(sandbox *sb);
-
-int sandbox_run(sandbox *sb, const sandbox_job *jobs, size_t n, sandbox_result *out, berr *e) {
-    reap_idle(sb);
-    size_t next = 0, inflight = 0;
-    int failed = 0;
-    for (size_t i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        out[i].outcome = SANDBOX_OUTCOME_NOT_RUN;
-    }
-    struct pollfd *pfd = xcalloc((size_t)sb->nw, sizeof *pfd);
-    int *pw = xcalloc((size_t)sb->nw, sizeof *pw);
-    while ((next < n && !failed) || inflight > 0) {
-        for (int i = 0; i < sb->nw && next < n && !failed; i++) {
-            sb_worker *w = &sb->w[i];
-            if (w->busy) continue;
-            const sandbox_job *job = &jobs[next];
-            size_t need = 8 + 56 + 8 + job->code_len + job->tests_len;
-            if (job->limits && sandbox_limits_validate(job->limits, e)) {
-                fill_fail(&out[next], SANDBOX_OUTCOME_ERROR, "%s", e->msg);
-                berr_wrap(e, "sandbox: job %zu", next);
-                failed = 1;
-                break;
-            }
-            if (job->code_len > SANDBOX_MAX_CODE) {
-                fill_fail(&out[next], OUTCOME_FAIL, "candidate code of %zu bytes exceeds the %d-byte limit", job->code_len,
-                          SANDBOX_MAX_CODE);
-                next++;
-                continue;
-            }
-            if (need > sb->pipe_cap) {
-                if (job->tests_len + 4096 > sb->pipe_cap) {
-                    berr_set(e, "sandbox: job %zu: tests of %zu bytes exceed the %zu-byte request limit", next,
-                             job->tests_len, sb->pipe_cap);
-                    fill_fail(&out[next], SANDBOX_OUTCOME_ERROR, "%s", e->msg);
-                    failed = 1;
-                    break;
-                }
-                fill_fail(&out[next], OUTCOME_FAIL, "candidate code of %zu bytes exceeds the %zu-byte request limit",
-                          job->code_len, sb->pipe_cap - job->tests_len - 4096);
-                next++;
-                continue;
-            }
-            int tries = 0;
-            while (!w->pid || send_job(sb, w, job, next)) {
-                if (tries++ >= 2 || restart(sb, w, e)) {
-                    failed = 1;
-                    break;
-                }
-            }
-            if (failed) break;
-            next++;
-            inflight++;
-        }
-        if (!inflight) continue;
-        int np = 0;
-        double soonest = 1e30;
-        for (int i = 0; i < sb->nw; i++)
-            if (sb->w[i].busy) {
-                pfd[np] = (struct pollfd){sb->w[i].resp_fd, POLLIN, 0};
-                pw[np++] = i;
-                if (sb->w[i].deadline < soonest) soonest = sb->w[i].deadline;
-            }
-        int pr = poll(pfd, (nfds_t)np, (int)(wait_budget(soonest) * 1000) + 1);
-        if (pr < 0 && errno != EINTR) {
-            berr_set(e, "sandbox: poll: %s", strerror(errno));
-            failed = 1;
-            break;
-        }
-        double t = now_sec();
-        for (int k = 0; k < np; k++) {
-            sb_worker *w = &sb->w[pw[k]];
-            sandbox_result *r = &out[w->job];
-            if (pfd[k].revents) {
-                ssize_t got = read_some(w->resp_fd, &w->in);
-                berr pe;
-                int v = take_verdict(w, r, &pe);
-                if (v == 1) {
-                    r->wall_seconds = t - w->start;
-                    w->busy = 0;
-                    inflight--;
-                    if (r->outcome == SANDBOX_OUTCOME_ERROR) {
-                        if (!failed) berr_set(e, "sandbox: job %zu: %s", w->job, r->detail);
-                        failed = 1;
-                        continue;
-                    }
-                    sb->st.checks++;
-                    sb->st.by_outcome[r->outcome]++;
-                    continue;
-                }
-                if (v < 0 || got == 0) {
-                    fill_fail(r, OUTCOME_CRASH, "sandbox worker failed during the check (%s); restarted",
-                              v < 0 ? pe.msg : "it exited");
-                    r->wall_seconds = t - w->start;
-                    worker_down(w);
-                    inflight--;
-                    sb->st.checks++;
-                    sb->st.by_outcome[r->outcome]++;
-                    continue;
-                }
-            }
-            if (w->busy && t >= w->deadline) {
-                fill_fail(r, OUTCOME_TIMEOUT, "no verdict %.1f s past the wall-clock limit; worker killed and restarted",
-                          SB_REPLY_GRACE);
-                r->wall_seconds = t - w->start;
-                worker_down(w);
-                inflight--;
-                sb->st.checks++;
-                sb->st.by_outcome[r->outcome]++;
-            }
-        }
-    }
-    free(pfd);
-    free(pw);
-    return failed ? -1 : 0;
-}
-
 // Notices workers that died while idle (killed from outside, out of memory): they are
-// reaped and restarted when next needed.
+// reaped and started again when next needed.
 static void reap_idle(sandbox *sb) {
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         sb_worker *w = &sb->w[i];
-        if (w->pid > 0 && !w->busy && waitpid(w->pid, NULL, WNOHANG) == w->pid) {
+        if (w->pid > 0 && w->state == SB_W_IDLE && waitpid(w->pid, NULL, WNOHANG) == w->pid) {
             w->pid = 0;
-            worker_down(w);
+            sb_worker_down(w);
         }
     }
 }
@@ -862,7 +456,7 @@ static void reap_idle(sandbox *sb) {
 int sandbox_worker_pids(sandbox *sb, pid_t *pids, int max) {
     reap_idle(sb);
     int k = 0;
-    for (int i = 0; i < sb->nw && k < max; i++)
+    for (int i = 0; i < sb->nslots && k < max; i++)
         if (sb->w[i].pid > 0) pids[k++] = sb->w[i].pid;
     return k;
 }
@@ -872,12 +466,12 @@ void sandbox_get_stats(const sandbox *sb, sandbox_stats *st) { *st = sb->st; }
 void sandbox_close(sandbox *sb) {
     if (!sb) return;
     // Closing the request pipe makes the judge exit, and with it the template.
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         if (sb->w[i].req_fd >= 0) close(sb->w[i].req_fd);
         sb->w[i].req_fd = -1;
     }
     double deadline = now_sec() + 2.0;
-    for (int i = 0; i < sb->nw; i++) {
+    for (int i = 0; i < sb->nslots; i++) {
         sb_worker *w = &sb->w[i];
         while (w->pid > 0) {
             pid_t r = waitpid(w->pid, NULL, WNOHANG);
@@ -888,7 +482,7 @@ void sandbox_close(sandbox *sb) {
             if (now_sec() > deadline) break;
             usleep(2000);
         }
-        worker_down(w);
+        sb_worker_down(w);
         bbuf_free(&w->in);
         if (w->host_scratch) remove_tree(w->host_scratch);
         free(w->scratch);
@@ -899,7 +493,11 @@ void sandbox_close(sandbox *sb) {
         free(sb->scratch_root);
     }
     free(sb->w);
+    for (size_t i = 0; i < sb->q_n; i++) bbuf_free(&sb->q[(sb->q_head + i) % sb->q_cap].frame);
+    free(sb->q);
+    free(sb->d);
     bbuf_free(&sb->tbpf);
+    bbuf_free(&sb->wbpf);
     bbuf_free(&sb->cbpf);
     sb_plan_free(&sb->plan);
     free(sb);

@@ -21,7 +21,8 @@ static const cli_opt opt_list[] = {
     {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, 0, "DIR", "problem shard directory (required)"},
     {CLI_STR, "candidates", F(candidates), NULL, 0, 0, NULL, 0, "FILE", "candidate file (required)"},
     {CLI_STR, "out", F(out), NULL, 0, 0, NULL, 0, "DIR", "verdict shard directory (created; required)"},
-    {CLI_INT, "batch", F(batch), "256", 1, 1 << 20, NULL, 0, "N", "completions per batch over the sandbox pool"},
+    {CLI_INT, "batch", F(batch), "8192", 1, 1 << 20, NULL, 0, "N",
+     "completions in flight: checked ahead of the verdict being written, so a slow check holds one worker while the rest go on"},
     VERIFY_SANDBOX_OPTS(check_opts, sb),
 };
 #undef F
@@ -86,36 +87,47 @@ static int verify_check(const check_opts *o, sandbox_config cfg) {
         cli_fail(cmd.name, &e);
         goto done_sandbox;
     }
-    check_verdict *v = xcalloc((size_t)batch, sizeof *v);
+    // Verdicts are written in input order as they come in; up to `batch` checks run ahead.
+    check_stream *cs = check_stream_open(sb, &cfg.limits);
     uint64_t counts[5] = {0};
-    double t0 = now_sec(), last = t0;
+    double t0 = now_sec(), last = t0, cpu = 0;
     bbuf rec = {0};
     int ok = 1;
-    for (size_t at = 0; at < cl.n && ok; at += (size_t)batch) {
-        size_t n = cl.n - at < (size_t)batch ? cl.n - at : (size_t)batch;
-        if (check_batch(sb, &cfg.limits, items + at, n, v, &e)) {
+    size_t added = 0;
+    for (size_t done = 0; done < cl.n && ok;) {
+        while (added < cl.n && check_stream_pending(cs) < (size_t)batch) {
+            if (check_stream_add(cs, &items[added], &e)) {
+                ok = 0;
+                break;
+            }
+            added++;
+        }
+        if (!ok) break;
+        check_verdict v;
+        if (check_stream_next(cs, 1, &v, &e) != 1) {
             ok = 0;
             break;
         }
-        for (size_t k = 0; k < n && ok; k++) {
-            const candidate *c = &cl.items[at + k];
-            verdict_rec vr = {c->problem, c->node, c->policy_version, v[k].outcome, v[k].cpu_seconds, v[k].detail};
-            rec.n = 0;
-            verdict_encode(&rec, &vr);
-            if (shard_dir_append(w, rec.p, rec.n, &e)) ok = 0;
-            counts[v[k].outcome]++;
-        }
+        const candidate *c = &cl.items[done];
+        verdict_rec vr = {c->problem, c->node, c->policy_version, v.outcome, v.cpu_seconds, v.detail};
+        rec.n = 0;
+        verdict_encode(&rec, &vr);
+        if (shard_dir_append(w, rec.p, rec.n, &e)) ok = 0;
+        counts[v.outcome]++;
+        cpu += v.cpu_seconds;
+        done++;
         double t = now_sec();
-        if ((t - last >= 2.0 && !cli_quiet) || at + n == cl.n) {
+        if ((t - last >= 2.0 && !cli_quiet) || done == cl.n) {
             last = t;
-            fprintf(stderr, "verify check: %zu/%zu checked, %.1f/s (pass %llu fail %llu timeout %llu crash %llu violation %llu)\n",
-                    at + n, cl.n, (double)(at + n) / (t - t0 + 1e-9), (unsigned long long)counts[0],
+            fprintf(stderr, "verify check: %zu/%zu checked, %.1f/s, verifier CPU %.2f ms/check (pass %llu fail %llu timeout %llu "
+                            "crash %llu violation %llu)\n",
+                    done, cl.n, (double)done / (t - t0 + 1e-9), 1e3 * cpu / (double)done, (unsigned long long)counts[0],
                     (unsigned long long)counts[1], (unsigned long long)counts[2], (unsigned long long)counts[3],
                     (unsigned long long)counts[4]);
         }
     }
+    check_stream_close(cs);
     bbuf_free(&rec);
-    free(v);
     if (!ok) {
         shard_dir_abort(w);
         cli_fail(cmd.name, &e);

@@ -2,9 +2,16 @@
 // per check, in the same run, on the same generated code problems (reference solutions,
 // half of them broken so both verdicts occur). As in RL, each problem is checked many
 // times (POOL problems, cycled). Also the CPU each check costs, by process: the host, the
-// templates (forking), the candidates, the judges.
+// templates (forking), the candidates, the judges. Checks go through a check stream, as in
+// `verify check` (verdicts in order, the pool scheduling them one by one).
+//
+// With --hostile NAME (a program of tests/verify_sandbox/hostile/), the completions are all
+// references, and the run is done twice: alone, then with --hostile-count copies of NAME
+// spread among them; it reports what the hostile checks cost against the bar (their wall
+// limits spread over the workers).
 //
 //   bench_sandbox [--checks N] [--plain N] [--workers W] [--parallel P] [--python PATH]
+//                 [--hostile NAME [--hostile-count K]]
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -15,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "verify/check.h"
 #include "verify/code.h"
 #include "verify/sandbox.h"
 #include "verify/tasks.h"
@@ -115,12 +123,36 @@ static int plain_batch(const char *python, int lean, char **scripts, int nscript
     return 0;
 }
 
+// Checks n items through a check stream (as `verify check` does); returns how many
+// passed (by outcome in by[] if given), -1 on an error.
+static int run_stream(sandbox *sb, const check_item *items, size_t n, uint64_t *by, berr *e) {
+    check_stream *cs = check_stream_open(sb, NULL);
+    size_t added = 0;
+    int passed = 0;
+    if (by) memset(by, 0, 5 * sizeof *by);
+    for (size_t done = 0; done < n; done++) {
+        while (added < n && check_stream_pending(cs) < 8192)
+            if (check_stream_add(cs, &items[added++], e)) goto fail;
+        check_verdict v;
+        if (check_stream_next(cs, 1, &v, e) != 1) goto fail;
+        passed += v.outcome == OUTCOME_PASS;
+        if (by && v.outcome < 5) by[v.outcome]++;
+    }
+    check_stream_close(cs);
+    return passed;
+fail:
+    check_stream_close(cs);
+    return -1;
+}
+
 int main(int argc, char **argv) {
-    int checks = 2000, plain = 120, workers = 0, parallel = 0;
-    const char *python = NULL;
+    int checks = 2000, plain = 120, workers = 0, parallel = 0, hostile_count = 8;
+    const char *python = NULL, *hostile = NULL;
     static const struct option opts[] = {{"checks", required_argument, 0, 'n'}, {"plain", required_argument, 0, 'p'},
                                          {"workers", required_argument, 0, 'w'}, {"parallel", required_argument, 0, 'j'},
-                                         {"python", required_argument, 0, 'y'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                         {"python", required_argument, 0, 'y'}, {"hostile", required_argument, 0, 'H'},
+                                         {"hostile-count", required_argument, 0, 'k'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int o;
     berr e;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -129,8 +161,11 @@ int main(int argc, char **argv) {
         if (o == 'w' && parse_int("workers", optarg, 1, 256, &workers, &e)) die("%s", e.msg);
         if (o == 'j' && parse_int("parallel", optarg, 1, 256, &parallel, &e)) die("%s", e.msg);
         if (o == 'y') python = optarg;
+        if (o == 'H') hostile = optarg;
+        if (o == 'k' && parse_int("hostile-count", optarg, 1, 100000, &hostile_count, &e)) die("%s", e.msg);
         if (o == 'h') {
-            printf("usage: bench_sandbox [--checks N] [--plain N] [--workers W] [--parallel P] [--python PATH]\n");
+            printf("usage: bench_sandbox [--checks N] [--plain N] [--workers W] [--parallel P] [--python PATH]\n"
+                   "                     [--hostile NAME [--hostile-count K]]\n");
             return 0;
         }
         if (o == '?') return 2;
@@ -146,7 +181,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < POOL; i++) {
         tasks_make(TASK_CODE, 1 + i % 5, 0xbe9c0000ull + (uint64_t)i, -1, 10, &probs[i]);
         const char *ans = strstr(probs[i].solution, "<|answer|>") + 10;
-        if (i % 2 == 0) texts[i] = xasprintf("%s<|endoftext|>", probs[i].solution);
+        if (i % 2 == 0 || hostile) texts[i] = xasprintf("%s<|endoftext|>", probs[i].solution);
         else  // an early `return None` after the def line: a constant function, which fails some test
             texts[i] = xasprintf("<|answer|>%.*s\n    return None\n%s<|endoftext|>", (int)(strchr(ans, '\n') - ans), ans,
                                  strchr(ans, '\n') + 1);
@@ -175,40 +210,64 @@ int main(int argc, char **argv) {
         if (!sandbox_get_layers(sb)->active[l]) die("bench: layer %s is off", sandbox_layer_name(l));
 
     // Warm-up (every judge sees the problems once and keeps their compiled tests), then the
-    // timed run in batches of 256.
-    code_item *items = calloc(256, sizeof *items);
-    code_verdict *v = calloc(256, sizeof *v);
+    // timed run.
+    check_item *items = calloc((size_t)checks + (size_t)hostile_count, sizeof *items);
     for (int round = 0; round < 2 * workers; round++) {
-        for (int i = 0; i < POOL; i++) items[i] = (code_item){&probs[i], texts[i], strlen(texts[i])};
-        if (code_check_batch(sb, items, POOL, NULL, v, &e)) die("%s", e.msg);
+        for (int i = 0; i < POOL; i++) items[i] = (check_item){&probs[i], texts[i], strlen(texts[i])};
+        if (run_stream(sb, items, POOL, NULL, &e) < 0) die("%s", e.msg);
+    }
+    for (int k = 0; k < checks; k++) {
+        int i = k % POOL;
+        items[k] = (check_item){&probs[i], texts[i], strlen(texts[i])};
     }
     cpu_split c0, c1;
+    sandbox_stats s0, s1;
     measure(sb, &c0);
-    int passed = 0;
+    sandbox_get_stats(sb, &s0);
     t0 = now_sec();
-    for (int at = 0; at < checks; at += 256) {
-        int n = checks - at < 256 ? checks - at : 256;
-        for (int k = 0; k < n; k++) {
-            int i = (at + k) % POOL;
-            items[k] = (code_item){&probs[i], texts[i], strlen(texts[i])};
-        }
-        if (code_check_batch(sb, items, (size_t)n, NULL, v, &e)) die("%s", e.msg);
-        for (int k = 0; k < n; k++) {
-            int i = (at + k) % POOL;
-            if ((v[k].outcome == OUTCOME_PASS) != (i % 2 == 0))
-                die("bench: check %d (problem %llu) gave %u: %s", at + k, (unsigned long long)probs[i].id, v[k].outcome, v[k].detail);
-            passed += v[k].outcome == OUTCOME_PASS;
-        }
-    }
+    int passed = run_stream(sb, items, (size_t)checks, NULL, &e);
+    if (passed < 0) die("%s", e.msg);
     double sand_s = now_sec() - t0;
     measure(sb, &c1);
+    sandbox_get_stats(sb, &s1);
+    if (passed != (hostile ? checks : (checks + 1) / 2))
+        die("bench: %d of %d checks passed, expected %d", passed, checks, hostile ? checks : (checks + 1) / 2);
     double sand_rate = checks / sand_s;
     double per = 1e3 / checks;
     printf("sandboxed: %d checks (%d pass) in %.2f s = %.0f checks/s\n", checks, passed, sand_s, sand_rate);
-    printf("  CPU per check: %.2f ms = host %.2f + templates (fork) %.2f + candidates %.2f + judges %.2f\n",
+    printf("  CPU per check: %.2f ms = host %.2f + templates (fork) %.2f + candidates %.2f + judges %.2f "
+           "(the judges' own count: %.2f)\n",
            per * ((c1.host - c0.host) + (c1.templates - c0.templates) + (c1.candidates - c0.candidates) + (c1.judges - c0.judges)),
            per * (c1.host - c0.host), per * (c1.templates - c0.templates), per * (c1.candidates - c0.candidates),
-           per * (c1.judges - c0.judges));
+           per * (c1.judges - c0.judges), per * (s1.judge_cpu - s0.judge_cpu));
+    if (hostile) {
+        // The same correct checks with hostile ones spread among them.
+        char path[512], *code;
+        size_t len;
+        snprintf(path, sizeof path, "tests/verify_sandbox/hostile/%s.py", hostile);
+        if (read_file(path, &code, &len, &e)) die("bench: %s (run from the repository root)", e.msg);
+        char *htext = xasprintf("<|answer|>%s<|endoftext|>", code);
+        free(code);
+        int n = 0, every = checks / hostile_count;
+        for (int k = 0; k < checks; k++) {
+            int i = k % POOL;
+            items[n++] = (check_item){&probs[i], texts[i], strlen(texts[i])};
+            if (k % every == every / 2 && n - (k + 1) < hostile_count) items[n++] = (check_item){&probs[i], htext, strlen(htext)};
+        }
+        uint64_t by[5];
+        t0 = now_sec();
+        int p = run_stream(sb, items, (size_t)n, by, &e);
+        if (p < 0) die("%s", e.msg);
+        double mixed_s = now_sec() - t0;
+        const double wall = c.limits.wall_seconds, bar = (n - checks) * wall / workers;
+        printf("with %d x %s among them: %d checks in %.2f s = %.0f checks/s (pass %llu fail %llu timeout %llu crash %llu "
+               "violation %llu)\n", n - checks, hostile, n, mixed_s, n / mixed_s, (unsigned long long)by[0],
+               (unsigned long long)by[1], (unsigned long long)by[2], (unsigned long long)by[3], (unsigned long long)by[4]);
+        printf("hostile cost: %.2f s over the correct checks alone; bar (their %.0f s wall limits over %d workers): %.2f s: %s\n",
+               mixed_s - sand_s, wall, workers, bar, mixed_s - sand_s <= bar ? "met" : "NOT met");
+        if (p != checks) die("bench: %d of the %d correct checks passed", p, checks);
+        free(htext);
+    }
     sandbox_close(sb);
 
     double rates[2];
@@ -219,7 +278,7 @@ int main(int argc, char **argv) {
         double s = now_sec() - t0;
         rates[lean] = n / s;
         int want = 0;
-        for (int i = 0; i < n; i++) want += i % POOL % 2 == 0;
+        for (int i = 0; i < n; i++) want += hostile || i % POOL % 2 == 0;
         if (ok != want) die("bench: plain python3 passed %d of %d checks, expected %d", ok, n, want);
         printf("plain %s subprocess per check (%d at a time): %d checks in %.2f s = %.1f checks/s\n",
                lean ? "python3 -I -S" : "python3", parallel, n, s, rates[lean]);
@@ -228,6 +287,6 @@ int main(int argc, char **argv) {
            sand_rate / rates[1]);
     printf("bar: >= 300 checks/s and >= 10x plain: %s\n", sand_rate >= 300 && sand_rate >= 10 * rates[0] ? "met" : "NOT met");
     for (int i = 0; i < POOL; i++) problem_free(&probs[i]), free(texts[i]), free(scripts[i]);
-    free(probs), free(texts), free(scripts), free(items), free(v), free(real_python);
+    free(probs), free(texts), free(scripts), free(items), free(real_python);
     return 0;
 }

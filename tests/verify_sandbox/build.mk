@@ -1,15 +1,15 @@
 # tests/verify_sandbox/: the sandbox against hostile programs, the code verifier and the
 # verify executable (built only where verify/build.mk found <seccomp.h>; skipped otherwise).
 ifeq ($(VERIFY_HAVE_SECCOMP),1)
-VERIFY_SANDBOX_PROGS := test_sandbox test_code test_verify_cli
+VERIFY_SANDBOX_PROGS := test_sandbox test_code test_verify_cli test_hostile_cli
 VERIFY_SANDBOX_TESTS := $(addprefix $(BUILD)/tests/verify_sandbox/,$(VERIFY_SANDBOX_PROGS))
 
 $(VERIFY_SANDBOX_TESTS): EXTRA_LDLIBS = -lseccomp
 $(VERIFY_SANDBOX_TESTS): $(BUILD)/tests/verify_sandbox/%: $(BUILD)/obj/tests/verify_sandbox/%.o $(LIB_VERIFY) $(LIB_SHARDS) $(LIB_BASE)
 	$(LINK)
 
-# test_verify_cli runs the verify executable.
-$(BUILD)/tests/verify_sandbox/test_verify_cli: | $(BUILD)/bin/verify
+# test_verify_cli and test_hostile_cli run the verify executable.
+$(BUILD)/tests/verify_sandbox/test_verify_cli $(BUILD)/tests/verify_sandbox/test_hostile_cli: | $(BUILD)/bin/verify
 
 TESTS += $(VERIFY_SANDBOX_TESTS)
 # The unprivileged path (user namespaces without root), through the verify executable.

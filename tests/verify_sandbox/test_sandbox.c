@@ -304,7 +304,7 @@ static const hostile hostiles[] = {
     {"patch_harness", TX, OUTCOME_FAIL, "1/3 tests passed"},  // as good as returning 4
     {"always_equal", TX, OUTCOME_FAIL, "unsupported type Anything"},
     {"imitate_stdout", TX, OUTCOME_FAIL, "0/3 tests passed"},
-    {"imitate_fd", TX, OUTCOME_VIOLATION, "protocol"},
+    {"imitate_fd", TX, OUTCOME_VIOLATION, "exceed"},  // its "BVER" reads as a 1.4 GB length
     {"deep_recursion", T1, OUTCOME_FAIL, "RecursionError"},
     {"deep_c_recursion", T1, OUTCOME_CRASH, "SIGSEGV"},
     {"exit_zero", TX, OUTCOME_CRASH, "exited with status 0"},
@@ -334,6 +334,130 @@ static void run_hostile(sandbox *sb, const hostile *h, const char *host_scratch_
     check_workers_clean(sb, h->name, host_scratch_root);
     free(code);
     free(tests);
+}
+
+// ---- the classes of issue 19: a hostile check between two correct ones, on one worker ----------------
+// Each case runs as one batch [correct, hostile, correct] on a pool of one worker, so the
+// second correct check runs in the same worker right after the hostile one. Asserted: the
+// hostile verdict and its reason, both correct verdicts, the judge's CPU on the hostile
+// check, no worker restart, nothing left behind.
+
+typedef struct class_case {
+    const char *name;
+    const char *tests;
+    uint32_t expect;
+    const char *detail_has;
+    double wall;           // wall-clock limit if not the default (2 s)
+    double judge_cpu_max;  // bound on the judge's CPU for the hostile check (0: not checked)
+} class_case;
+
+// Hidden tests that loop over the candidate's answer quadratically, in the judge.
+#define QUADRATIC "xs = f()\nassert len([1 for a in xs for b in xs if a == b]) == 0\n"
+
+static const class_case class_cases[] = {
+    // A candidate cannot end the run: forged set-up failures are verdicts of this check.
+    {"forge_setup_fatal", TX, OUTCOME_VIOLATION, "protocol", 0, 0},
+    {"setup_status", TX, OUTCOME_CRASH, "status 70", 0, 0},
+    // The judge's limits: linear decoding, bounded replies, its own CPU limit.
+    {"collide_set", "assert f() == set()\n", OUTCOME_VIOLATION, "built to collide", 0, 0.5},
+    {"collide_dict", "assert f() == {}\n", OUTCOME_VIOLATION, "built to collide", 0, 0.5},
+    {"collide_patched", T1, OUTCOME_VIOLATION, "built to collide", 0, 0.5},
+    {"nested_reply", "assert f() == []\n", OUTCOME_FAIL, "0/1 tests passed", 0, 1.0},
+    {"huge_reply", T1, OUTCOME_VIOLATION, "answers exceed", 0, 0.3},
+    {"huge_exception", T1, OUTCOME_FAIL, "candidate output \"", 0, 0.2},
+    {"judge_quadratic", QUADRATIC, OUTCOME_VIOLATION, "judge's CPU limit", 20, 2.5},
+    // The worker's clean-up survives any permissions on the scratch.
+    {"chmod_scratch", good_tests, OUTCOME_PASS, NULL, 0, 0},
+    // No channel between concurrent candidates (x86_64 errnos).
+    {"lock_channels", "assert f() == [37, 37, 37, 37, 1, 38, 30, 38, 38, 95]\n", OUTCOME_PASS, NULL, 0, 0},
+    // Timeout by measured CPU; the file-size limit as the verdict table says.
+    {"raise_sigxcpu", T1, OUTCOME_CRASH, "SIGXCPU", 0, 0},
+    {"file_size", T1, OUTCOME_VIOLATION, "file size", 0, 0},
+};
+
+// The judge of a worker: the template's child with the largest peak memory (the other is
+// the idle candidate, a fresh fork).
+static pid_t judge_of(pid_t tpid, long *hwm_kb, long *rss_kb) {
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)tpid, (int)tpid);
+    FILE *f = fopen(path, "re");
+    pid_t best = 0;
+    *hwm_kb = *rss_kb = 0;
+    int pid;
+    while (f && fscanf(f, "%d", &pid) == 1) {
+        char sp[64], line[256];
+        long hwm = 0, rss = 0;
+        snprintf(sp, sizeof sp, "/proc/%d/status", pid);
+        FILE *g = fopen(sp, "re");
+        while (g && fgets(line, sizeof line, g)) {
+            if (!strncmp(line, "VmHWM:", 6)) hwm = strtol(line + 6, NULL, 10);
+            if (!strncmp(line, "VmRSS:", 6)) rss = strtol(line + 6, NULL, 10);
+        }
+        if (g) fclose(g);
+        if (hwm > *hwm_kb) *hwm_kb = hwm, *rss_kb = rss, best = (pid_t)pid;
+    }
+    if (f) fclose(f);
+    return best;
+}
+
+static void run_class_case(sandbox *sb, const class_case *c) {
+    char *code = load_fixture(c->name);
+    sandbox_limits l = test_limits(), lh = test_limits();
+    if (c->wall > 0) lh.wall_seconds = c->wall;
+    sandbox_job jobs[3] = {{good_code, strlen(good_code), good_tests, strlen(good_tests), &l},
+                           {code, strlen(code), c->tests, strlen(c->tests), &lh},
+                           {good_code, strlen(good_code), good_tests, strlen(good_tests), &l}};
+    sandbox_result r[3];
+    sandbox_stats before, after;
+    sandbox_get_stats(sb, &before);
+    berr e;
+    double t0 = now_sec();
+    int rc = sandbox_run(sb, jobs, 3, r, &e);
+    CHECK(rc == 0, "%s: the batch failed: %s", c->name, rc ? e.msg : "");
+    sandbox_get_stats(sb, &after);
+    if (rc == 0) {
+        printf("  %-18s %-9s %5.2fs cpu %5.2fs judge %5.3fs  %s\n", c->name, oname(r[1].outcome), now_sec() - t0,
+               r[1].cpu_seconds, r[1].judge_cpu_seconds, r[1].detail);
+        CHECK(r[1].outcome == c->expect && (!c->detail_has || strstr(r[1].detail, c->detail_has)),
+              "%s: outcome %s, want %s with \"%s\": %s", c->name, oname(r[1].outcome), oname(c->expect),
+              c->detail_has ? c->detail_has : "", r[1].detail);
+        CHECK(r[0].outcome == OUTCOME_PASS && r[2].outcome == OUTCOME_PASS,
+              "%s: correct checks beside it: %s (%s), %s (%s)", c->name, oname(r[0].outcome), r[0].detail,
+              oname(r[2].outcome), r[2].detail);
+        CHECK(!c->judge_cpu_max || r[1].judge_cpu_seconds <= c->judge_cpu_max, "%s: the judge spent %.3f s (bound %.2f)",
+              c->name, r[1].judge_cpu_seconds, c->judge_cpu_max);
+    }
+    CHECK(after.restarts == before.restarts, "%s: the worker was restarted", c->name);
+    check_host_untouched(c->name);
+    check_workers_clean(sb, c->name, NULL);
+    free(code);
+}
+
+static void test_classes(void) {
+    sandbox_config c;
+    sandbox_config_default(&c);
+    c.workers = 1;
+    berr e;
+    sandbox *sb = sandbox_open(&c, &e);
+    CHECK(sb != NULL, "one-worker pool: %s", sb ? "" : e.msg);
+    if (!sb) return;
+    printf("classes of hostile checks (between two correct ones, one worker):\n");
+    pid_t tpid;
+    long hwm0, rss0, hwm, rss;
+    sandbox_worker_pids(sb, &tpid, 1);
+    judge_of(tpid, &hwm0, &rss0);
+    for (size_t i = 0; i < sizeof class_cases / sizeof class_cases[0]; i++) {
+        run_class_case(sb, &class_cases[i]);
+        if (!strcmp(class_cases[i].name, "nested_reply")) {
+            // The densest reply within the budget: bounded peak, memory given back.
+            sandbox_worker_pids(sb, &tpid, 1);
+            judge_of(tpid, &hwm, &rss);
+            printf("  judge memory: before %ld kB, peak %ld kB, after %ld kB\n", rss0, hwm, rss);
+            CHECK(hwm < 160 * 1024, "nested_reply: the judge peaked at %ld kB", hwm);
+            CHECK(rss < rss0 + 24 * 1024, "nested_reply: the judge kept %ld kB (had %ld kB)", rss, rss0);
+        }
+    }
+    sandbox_close(sb);
 }
 
 // ---- the judge protocol on ordinary code -------------------------------------------------------------
@@ -495,7 +619,7 @@ static void test_restarts(sandbox *sb) {
     sandbox_get_stats(sb, &before);
     pid_t pids[4];
     int n = sandbox_worker_pids(sb, pids, 4);
-    CHECK(n == 2, "%d workers", n);
+    CHECK(n >= 2, "%d workers", n);
     for (int i = 0; i < n; i++) kill(pids[i], SIGKILL);
     usleep(50000);
     check_good(sb, "killing the idle workers");
@@ -582,6 +706,7 @@ int main(void) {
     CHECK(L->outside_uid != 0, "workers run as root outside");
 
     test_verdicts(sb);
+    test_classes();
     printf("hostile programs:\n");
     for (size_t i = 0; i < sizeof hostiles / sizeof hostiles[0]; i++) run_hostile(sb, &hostiles[i], NULL);
     test_batch(sb);
