@@ -303,7 +303,7 @@ static void compute_advantages(it *x) {
 // ---- the update ------------------------------------------------------------------------------------
 
 typedef struct step_stats {
-    double loss, gnorm, clipped, ratio_sum, ratio_min, ratio_max, entropy, weight, tokens, vloss;
+    double loss, gnorm, clipped, ratio_sum, ratio_min, ratio_max, entropy, weight, tokens, vloss, seconds;
 } step_stats;
 
 static void run_steps(it *x, step_stats *tot) {
@@ -392,6 +392,7 @@ static void run_steps(it *x, step_stats *tot) {
         tot->weight += red[3], tot->tokens += red[4], tot->gnorm += gn;
         tot->ratio_min = fmin(tot->ratio_min, st.ratio_min), tot->ratio_max = fmax(tot->ratio_max, st.ratio_max);
         double dt = now_sec() - t0;
+        tot->seconds += dt;
         if (x->rank == 0) {
             if (!cli_quiet)
                 fprintf(stderr, "ppo step %3lld/%lld | epoch %d | loss %+.4f | clip %.3f | ratio %.3f | entropy %.3f | norm "
@@ -725,11 +726,11 @@ int ppo_main(int argc, char **argv, int first) {
                        "\"ratio_mean\": %.6f, \"ratio_min\": %.6f, \"ratio_max\": %.6f, \"loss\": %.6g, \"value_loss\": %.6g, "
                        "\"explained_variance\": %.6f, \"staleness_mean\": %.3f, \"staleness_max\": %u, \"dropped_stale\": %u, "
                        "\"logp_mismatch_mean\": %.3g, \"logp_mismatch_max\": %.3g, \"logp_identical_share\": %.6f, "
-                       "\"tokens_trained\": %llu, \"flops\": {",
+                       "\"tokens_trained\": %llu, \"update_seconds\": %.3f, \"update_tok_s\": %.1f, \"flops\": {",
                     collapse ? "true" : "false", secs, S.trees, S.rows, S.reward, S.pass_rate, S.kl, S.kl_k3, S.entropy, S.length,
                     S.eot_only, S.clip_frac, S.ratio_mean, S.ratio_min, S.ratio_max, S.loss, S.value_loss, S.explained_var,
                     S.staleness_mean, S.staleness_max, S.dropped, S.mismatch_mean, S.mismatch_max, S.identical_share,
-                    (unsigned long long)x->st.tokens);
+                    (unsigned long long)x->st.tokens, tot.seconds, tot.seconds > 0 ? tot.tokens / tot.seconds : 0);
             json_counts_role(f, x->ctx, "ppo.policy", &fw, &bw);
             fputs(", ", f);
             json_counts_role(f, x->ctx, "ppo.reference", &fw, &bw);
