@@ -1,6 +1,7 @@
 // model.c — loading reward models for scoring (see model.h).
 #include "reward/model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +30,20 @@ int rw_model_check(const char *path, const char *opt, int want, gpt2_ckpt_info *
         return berr_set(e, "%s %s has %d scalar heads: not a reward model (reward train writes one, with a single head)", opt,
                         path, info->cfg.n_scalar);
     *kind = -1;
-    tr_state st = {0};
-    berr e2;
-    if (info->extra_bytes && tr_ckpt_read_state(path, info, &st, &e2) == 0) {
-        *kind = kind_of_state(st.opts, st.opts_len);
-        tr_state_free(&st);
+    // The trainer state is the file's last extra_bytes (kernels/CHECKPOINT.md); model.bin has one
+    // without optimizer state, so tr_ckpt_read_state (for resuming) does not apply.
+    if (info->extra_bytes && info->extra_bytes < (1u << 24)) {
+        FILE *f = fopen(path, "rb");
+        size_t n = (size_t)info->extra_bytes;
+        char *blob = xmalloc(n);
+        tr_state st = {0};
+        berr e2;
+        if (f && fseeko(f, -(off_t)n, SEEK_END) == 0 && fread(blob, 1, n, f) == n && tr_state_decode(blob, n, path, &st, &e2) == 0) {
+            *kind = kind_of_state(st.opts, st.opts_len);
+            tr_state_free(&st);
+        }
+        if (f) fclose(f);
+        free(blob);
     }
     if (*kind >= 0 && want >= 0 && *kind != want)
         return berr_set(e, "%s %s is a%s %s (reward train --kind %s), not a%s %s", opt, path, *kind == RW_ORM ? "n" : "",
