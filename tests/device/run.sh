@@ -4,7 +4,9 @@
 #   2. the training step beside PyTorch (../shared/bench/torch_gpt2.py) at d12 and d24
 #   3. rollout scenarios A-D and L beside PyTorch/HF generation (torch_decode.py, hf_generate.py)
 #   4. the pretrain stage (tests/pretrain/device_pretrain.sh): throughput and resume
-# Parts: PARTS="tests train rollout pretrain" (default: all). PEERS=dir of the peer scripts
+#   5. the reward stage (tests/reward/device_reward.sh): ORM and PRM on the demo's model, best-of-N
+#      on its held-out problems, scoring throughput (needs tests/demo.sh's output, or MODEL= etc.)
+# Parts: PARTS="tests train rollout pretrain reward" (default: all). PEERS=dir of the peer scripts
 # (default ../shared/bench). Logs go to $OUT (default /tmp/berry-device).
 # cuDNN from a Python wheel is found automatically (nvidia.cudnn); NVLink multicast stays off.
 set -u
@@ -12,7 +14,7 @@ cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 PEERS=${PEERS:-../shared/bench}
 OUT=${OUT:-/tmp/berry-device}
-PARTS=${PARTS:-tests train rollout pretrain}
+PARTS=${PARTS:-tests train rollout pretrain reward}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 NCCL_NVLS_ENABLE=0
 cudnn_lib=$(python3 -c "import nvidia.cudnn as c, os; print(os.path.join(c.__path__[0], 'lib'))" 2>/dev/null)
@@ -49,6 +51,10 @@ if has rollout; then
 fi
 if has pretrain && [ -f tests/pretrain/device_pretrain.sh ]; then
     bash tests/pretrain/device_pretrain.sh 2>&1 | tee "$OUT/pretrain.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
+fi
+if has reward && [ -f tests/reward/device_reward.sh ]; then
+    BUILD=$B bash tests/reward/device_reward.sh 2>&1 | tee "$OUT/reward.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 fi
 exit $fail
