@@ -216,9 +216,9 @@ int rw_bestof_main(int argc, char **argv, int first) {
         ADD("\n");
     }
     if (!have[M_ORM] || !have[M_PRM_MIN])
-        ADD("(%s: no %s scores for every candidate; give --scores from reward score)\n",
-            !have[M_ORM] && !have[M_PRM_MIN] ? "ORM and PRM columns absent" : !have[M_ORM] ? "ORM column absent" : "PRM columns absent",
-            !have[M_ORM] && !have[M_PRM_MIN] ? "ORM or PRM" : !have[M_ORM] ? "ORM" : "PRM");
+        ADD("(%s absent: %s)\n", !have[M_ORM] && !have[M_PRM_MIN] ? "ORM and PRM columns" : !have[M_ORM] ? "the ORM column" : "the PRM columns",
+            !o.scores ? "no --scores given" : !have[M_ORM] ? "the scores have no ORM values (reward score --orm)"
+                                                             : "the scores have no PRM values (reward score --prm)");
 #undef ADD
     if (mkdir_p(o.out, &e)) {
         bbuf_free(&txt);

@@ -240,6 +240,21 @@ int rw_score_main(int argc, char **argv, int first) {
         cli_free(&table, &o);
         return rw_usage_error(&cmd, "--part %d must be below --parts %d", o.part, o.parts);
     }
+    {  // a closed input without a tree is a mistake (an open one may still get some)
+        berr e0;
+        shard_dir_listing ls;
+        if (shard_dir_list(o.trajectories, &ls, &e0) == 0) {
+            uint64_t recs = 0;
+            for (size_t i = 0; i < ls.n_manifest; i++) recs += ls.manifest[i].records;
+            int empty = ls.closed && recs == 0;
+            shard_dir_listing_free(&ls);
+            if (empty) {
+                fprintf(stderr, "reward score: error: no trajectory trees: %s is closed and its shards hold none\n", o.trajectories);
+                cli_free(&table, &o);
+                return 1;
+            }
+        }
+    }
     if (!o.quiet) {
         fprintf(stderr, "reward score: config:\n");
         cli_echo(stderr, &table, &o);

@@ -5,7 +5,7 @@
 #   - label: one record per tree, values = passed / leaves, counts summing up the tree;
 #   - train: kill -9 at random moments and --resume until done gives the uninterrupted run's
 #     model.bin and losses bit for bit; SIGTERM checkpoints and exits 130; a second run into the
-#     same --out is refused;
+#     same --out is refused; 2 ranks under mpirun give 1 rank's losses and metrics;
 #   - score: kill -9 and restart: every leaf scored exactly once, the same scores as one run;
 #   - prune: the best K per problem by the rule, --passed-only, --order, and pretrain --sft trains on
 #     the output;
@@ -137,13 +137,35 @@ pid=$!
 for i in $(seq 1 100); do grep -q '"step": 3,' "$T/sig/log.jsonl" 2> /dev/null && break; sleep 0.05; done
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM: a checkpoint, exit 130" bash -c "[ $rc = 130 ] && ls '$T/sig'/ckpt_*.bin > /dev/null && grep -q 'interrupted by a signal' '$T/sig.log'"
+if command -v mpirun > /dev/null; then
+    MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader -x OMPI_MCA_btl_vader_single_copy_mechanism=none
+            -x OMP_NUM_THREADS -x OMP_WAIT_POLICY)
+    D2=(--kind orm --labels "$T/labels" --init-from "$T/lm.bin" --steps 12 --micro-batch 4 --batch-rows 8 --lr 1e-3
+        --eval-every 6 --val-fraction 0.25 --backend cpu --quiet)
+    "$R" train "${D2[@]}" --out "$T/r1" 2> /dev/null
+    "${MPIRUN[@]}" -np 2 "$R" train "${D2[@]}" --out "$T/r2" > "$T/r2.log" 2>&1; rc=$?
+    check "2 ranks under mpirun: the losses and validation metrics of 1 rank (to rounding)" python3 - "$T/r1/log.jsonl" "$T/r2/log.jsonl" $rc <<'EOF'
+import json, sys
+assert sys.argv[3] == "0"
+a, b = ([json.loads(l) for l in open(f)] for f in sys.argv[1:3])
+la, lb = ([r["loss"] for r in x if "loss" in r] for x in (a, b))
+va, vb = ([r["val_auc"] for r in x if "val_auc" in r] for x in (a, b))
+assert len(la) == len(lb) == 12 and all(abs(x - y) <= 1e-5 * abs(x) for x, y in zip(la, lb)), (la, lb)
+assert len(va) == len(vb) == 3 and all(abs(x - y) < 1e-6 for x, y in zip(va, vb)), (va, vb)
+assert [r for r in b if r.get("event") == "config"][0]["world"] == 2
+EOF
+else
+    bad "mpirun not found: install OpenMPI (tests/deps.sh does)"
+fi
 "$R" train --kind orm --labels "$T/labels" --init-from "$T/lm.bin" --steps 30 --micro-batch 8 --lr 1e-3 --eval-every 0 \
     --train-layers 1 --backend cpu --out "$T/orm" --quiet 2> "$T/orm.log"
 check "an ORM with only the top layer trained" test -f "$T/orm/model.bin"
 
 # ---- score: kill -9 and restart, exactly once -------------------------------------------------------------
 SC=(--trajectories "$T/a/traj" --orm "$T/orm/model.bin" --prm "$T/ref/model.bin" --tokenizer "$T/tok.bpe" --backend cpu --batch 4)
-"$R" score "${SC[@]}" --out "$T/s_ref" 2> "$T/s.log"; rc=$?
+t_ref=$(date +%s%N)
+"$R" score "${SC[@]}" --out "$T/s_ref" --commit-records 1 2> "$T/s.log"; rc=$?
+ms=$(( ($(date +%s%N) - t_ref) / 1000000 + 1 ))
 check "score exits 0 ($(tail -n 1 "$T/s.log"))" test $rc = 0
 check "one score per leaf ($LEAVES_A)" test "$(count "$T/s_ref")" = "$LEAVES_A"
 check "scores carry ORM and PRM, min and product consistent" python3 - "$SH" "$T/s_ref" "$T/s_ref/score.stats.json" <<'EOF'
@@ -156,16 +178,20 @@ s = json.load(open(sys.argv[3]))
 assert s["leaves"] == len(rows) and s["tok_per_s"] > 0 and s["orm"]["tokens"] > 0
 EOF
 kills=0
-for attempt in $(seq 1 10); do
+for attempt in $(seq 1 30); do
     "$R" score "${SC[@]}" --out "$T/s_k" --commit-records 1 2>> "$T/sk.log" &
     pid=$!
-    sleep "0.0$((RANDOM % 9 + 1))"
+    # a moment within the run (the reference committed as often)
+    sleep "$(awk -v m=$ms -v r=$RANDOM 'BEGIN { printf "%.3f", (0.1 + 0.6 * r / 32768) * m / 1000 }')"
     if kill -9 $pid 2> /dev/null; then kills=$((kills + 1)); fi
     wait $pid 2> /dev/null
-    [ -f "$T/s_k/CLOSED" ] && break
+    if [ -f "$T/s_k/CLOSED" ]; then
+        [ $kills -ge 3 ] && grep -q "resuming after commit [1-9]" "$T/sk.log" && break
+        rm -rf "$T/s_k" "$T/sk.log"; kills=0  # it finished too soon to test much: again, from nothing
+    fi
 done
-[ -f "$T/s_k/CLOSED" ] || "$R" score "${SC[@]}" --out "$T/s_k" --quiet 2>> "$T/sk.log"
-echo "score kill test: $kills kills"
+[ -f "$T/s_k/CLOSED" ] || "$R" score "${SC[@]}" --out "$T/s_k" 2>> "$T/sk.log"
+echo "score kill test: $kills kills (an uninterrupted run takes $ms ms)"
 check "killed $kills times: every leaf once, the scores of one run" cmp -s <(sorted "$T/s_ref") <(sorted "$T/s_k")
 check "... restarts resumed after commits" grep -q "resuming after commit [1-9]" "$T/sk.log"
 "$R" score "${SC[@]}" --orm "$T/ref/model.bin" --prm "$T/ref/model.bin" --out "$T/s_k" 2> "$T/e.log"; rc=$?
@@ -249,6 +275,8 @@ mkdir -p "$T/empty"
 "$FX" tasks "$T/e0" "$T/tok.bpe" 0 1 0 1 train
 "$R" label --trajectories "$T/e0/traj" --verdicts "$T/e0/verd" --out "$T/x3" 2> "$T/e.log"; rc=$?
 check "no trees: a message" bash -c "[ $rc = 1 ] && grep -q 'holds no trajectory trees' '$T/e.log' && [ ! -e '$T/x3' ]"
+"$R" score --trajectories "$T/e0/traj" --orm "$T/orm/model.bin" --backend cpu --out "$T/x3" 2> "$T/e.log"; rc=$?
+check "score: a closed input without trees" bash -c "[ $rc = 1 ] && grep -q 'no trajectory trees' '$T/e.log' && [ ! -e '$T/x3' ]"
 "$R" train --kind orm --labels "$T/empty" --init-from "$T/lm.bin" --steps 2 --eval-every 0 --backend cpu --out "$T/x4" 2> "$T/e.log"; rc=$?
 check "empty label directory: a message" bash -c "[ $rc = 1 ] && grep -q 'is not closed' '$T/e.log' && [ ! -e '$T/x4' ]"
 "$R" score --trajectories "$T/a/traj" --orm "$T/lm.bin" --backend cpu --out "$T/x5" 2> "$T/e.log"; rc=$?
