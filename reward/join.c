@@ -90,16 +90,15 @@ int rw_join_load(rw_joined *j, const char *traj_dir, const char *verdict_dir, co
     for (size_t i = 0; i < j->set.n; i++) nn += j->set.trees[i].t.n_nodes;
     j->cands = xcalloc(j->set.leaves ? j->set.leaves : 1, sizeof *j->cands);
     score_ctx c = {j, xcalloc(nn ? nn : 1, sizeof(uint32_t)), xcalloc(j->set.n + 1, sizeof(size_t)), NULL, NULL, NULL};
-    // Candidates grouped by problem: trees sorted by problem id (stable), leaves in node order.
-    size_t *order = xmalloc((j->set.n ? j->set.n : 1) * sizeof *order);
-    for (size_t i = 0; i < j->set.n; i++) order[i] = i, c.node_base[i + 1] = c.node_base[i] + j->set.trees[i].t.n_nodes;
-    for (size_t a = 1; a < j->set.n; a++)  // insertion sort by problem id keeps the tree order within a problem
-        for (size_t b = a; b > 0 && j->set.trees[order[b - 1]].t.problem_id > j->set.trees[order[b]].t.problem_id; b--) {
-            size_t t = order[b];
-            order[b] = order[b - 1], order[b - 1] = t;
-        }
+    // Candidates grouped by problem: trees sorted by problem id (ties in tree order), leaves in node order.
+    id_idx *order = xmalloc((j->set.n ? j->set.n : 1) * sizeof *order);
+    for (size_t i = 0; i < j->set.n; i++) {
+        order[i] = (id_idx){j->set.trees[i].t.problem_id, i};
+        c.node_base[i + 1] = c.node_base[i] + j->set.trees[i].t.n_nodes;
+    }
+    qsort(order, j->set.n, sizeof *order, by_id);
     for (size_t oi = 0; oi < j->set.n; oi++) {
-        size_t i = order[oi];
+        size_t i = order[oi].i;
         const vtree *x = &j->set.trees[i];
         for (uint32_t k = 0; k < x->t.n_nodes; k++) {
             if (!x->is_leaf[k]) continue;
