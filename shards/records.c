@@ -34,6 +34,7 @@ uint32_t record_schema_max(uint32_t kind) {
     case SHARD_TRAJECTORIES: return TRAJ_SCHEMA;
     case SHARD_VERDICTS: return VERDICT_SCHEMA;
     case SHARD_SCORES: return SCORE_SCHEMA;
+    case SHARD_LABELS: return LABEL_SCHEMA;
     case SHARD_BYTES: return 1;
     default: return 0;
     }
@@ -398,7 +399,8 @@ void verdict_free(verdict_rec *v) {
 }
 
 // ---- scores ---------------------------------------------------------------------------------------------
-// u64 problem_id, u32 node, f32 orm, u32 n_steps, n_steps f32 PRM values.
+// u64 problem_id, u32 node, f32 orm, u32 n_steps, n_steps f32 PRM values; schema 2: u64 tree_id,
+// u32 policy_version, u32 flags, f32 prm_min, f32 prm_prod.
 
 void score_encode(bbuf *out, const score_rec *s) {
     bbuf_u64(out, s->problem_id);
@@ -406,6 +408,22 @@ void score_encode(bbuf *out, const score_rec *s) {
     bbuf_f32(out, s->orm);
     bbuf_u32(out, s->n_steps);
     for (uint32_t i = 0; i < s->n_steps; i++) bbuf_f32(out, s->prm[i]);
+    bbuf_u64(out, s->tree_id);
+    bbuf_u32(out, s->policy_version);
+    bbuf_u32(out, s->flags);
+    bbuf_f32(out, s->prm_min);
+    bbuf_f32(out, s->prm_prod);
+}
+
+// The aggregates of a schema-1 record (which has no fields for them).
+static void score_aggregates(score_rec *s) {
+    float mn = 1, pr = 1;
+    for (uint32_t i = 0; i < s->n_steps; i++) {
+        mn = s->prm[i] < mn ? s->prm[i] : mn;
+        pr *= s->prm[i];
+    }
+    s->prm_min = mn;
+    s->prm_prod = pr;
 }
 
 int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out, berr *e) {
@@ -416,7 +434,32 @@ int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out
     if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u32(&r, "node", &out->node)) return -1;
     rd_name(&r, out->problem_id, out->node);
     if (rd_f32(&r, "orm", &out->orm) || rd_u32(&r, "n_steps", &out->n_steps)) return -1;
-    if (rd_f32s(&r, "prm", out->n_steps, &out->prm) || rd_end(&r)) {
+    if (rd_f32s(&r, "prm", out->n_steps, &out->prm)) {
+        score_free(out);
+        return -1;
+    }
+    if (schema < 2) {
+        out->flags = SCORE_HAS_ORM | SCORE_HAS_PRM;
+        score_aggregates(out);
+    } else {
+        size_t at = r.off;
+        if (rd_u64(&r, "tree_id", &out->tree_id) || rd_u32(&r, "policy_version", &out->policy_version) ||
+            rd_u32(&r, "flags", &out->flags) || rd_f32(&r, "prm_min", &out->prm_min) || rd_f32(&r, "prm_prod", &out->prm_prod)) {
+            score_free(out);
+            return -1;
+        }
+        if (out->flags & ~(uint32_t)(SCORE_HAS_ORM | SCORE_HAS_PRM)) {
+            berr_set(e, "%s: unknown flags %#x at record byte offset %zu", r.what, out->flags, at + 12);
+            score_free(out);
+            return -1;
+        }
+        if (!(out->flags & SCORE_HAS_PRM) && out->n_steps) {
+            berr_set(e, "%s: %u PRM values but the flags say no PRM scored it", r.what, out->n_steps);
+            score_free(out);
+            return -1;
+        }
+    }
+    if (rd_end(&r)) {
         score_free(out);
         return -1;
     }
@@ -426,6 +469,141 @@ int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out
 void score_free(score_rec *s) {
     free(s->prm);
     memset(s, 0, sizeof *s);
+}
+
+// ---- labels ---------------------------------------------------------------------------------------------
+// u64 problem_id, u64 tree_id, u32 policy_version, u32 n_prompt, u32 n_nodes, n_prompt u32 prompt
+// ids, then per node: u32 parent, u32 flags, u32 outcome, u32 leaves, u32 passed, f32 value,
+// f32 soft, u32 n_tokens, u32 n_steps, n_tokens u32 ids, n_steps u32 step ends. The decoder checks
+// the tree: parents precede children, the leaf flag is "has no children", a leaf's counts are
+// 1 and its verdict, an inner node's are the sums over its children, value = passed / leaves.
+
+float label_value(uint32_t passed, uint32_t leaves) { return leaves ? (float)((double)passed / (double)leaves) : 0.0f; }
+
+void label_encode(bbuf *out, const label_rec *l) {
+    bbuf_u64(out, l->problem_id);
+    bbuf_u64(out, l->tree_id);
+    bbuf_u32(out, l->policy_version);
+    bbuf_u32(out, l->n_prompt);
+    bbuf_u32(out, l->n_nodes);
+    for (uint32_t i = 0; i < l->n_prompt; i++) bbuf_u32(out, l->prompt[i]);
+    for (uint32_t k = 0; k < l->n_nodes; k++) {
+        const label_node *nd = &l->nodes[k];
+        bbuf_u32(out, nd->parent);
+        bbuf_u32(out, nd->flags);
+        bbuf_u32(out, nd->outcome);
+        bbuf_u32(out, nd->leaves);
+        bbuf_u32(out, nd->passed);
+        bbuf_f32(out, nd->value);
+        bbuf_f32(out, nd->soft);
+        bbuf_u32(out, nd->n_tokens);
+        bbuf_u32(out, nd->n_steps);
+        bbuf_reserve(out, ((size_t)nd->n_tokens + nd->n_steps) * 4);
+        for (uint32_t i = 0; i < nd->n_tokens; i++) bbuf_u32(out, nd->tokens[i]);
+        for (uint32_t i = 0; i < nd->n_steps; i++) bbuf_u32(out, nd->step_ends[i]);
+    }
+}
+
+static int label_node_decode(rd *r, uint32_t k, label_node *nd) {
+    char f[64];
+    snprintf(f, sizeof f, "nodes[%u]", k);
+    size_t at = r->off;
+    if (rd_u32(r, f, &nd->parent) || rd_u32(r, f, &nd->flags) || rd_u32(r, f, &nd->outcome) ||
+        rd_u32(r, f, &nd->leaves) || rd_u32(r, f, &nd->passed) || rd_f32(r, f, &nd->value) || rd_f32(r, f, &nd->soft) ||
+        rd_u32(r, f, &nd->n_tokens) || rd_u32(r, f, &nd->n_steps))
+        return -1;
+    if (nd->parent != TRAJ_ROOT && nd->parent >= k)
+        return berr_set(r->e, "labels record: node %u (record byte offset %zu) has parent %u, which does not precede it", k,
+                        at, nd->parent);
+    if (nd->flags & ~(uint32_t)(LABEL_LEAF | LABEL_HARD))
+        return berr_set(r->e, "labels record: node %u (record byte offset %zu) has unknown flags %#x", k, at, nd->flags);
+    if ((nd->flags & LABEL_LEAF) ? nd->outcome > OUTCOME_VIOLATION : nd->outcome != LABEL_NO_OUTCOME)
+        return berr_set(r->e, "labels record: node %u (record byte offset %zu) is %s but has outcome %u", k, at,
+                        (nd->flags & LABEL_LEAF) ? "a leaf" : "an inner node", nd->outcome);
+    if (nd->leaves == 0 || nd->passed > nd->leaves)
+        return berr_set(r->e, "labels record: node %u (record byte offset %zu) has %u passed of %u leaves", k, at,
+                        nd->passed, nd->leaves);
+    if (nd->value != label_value(nd->passed, nd->leaves))
+        return berr_set(r->e, "labels record: node %u value %.9g is not passed/leaves = %u/%u", k, (double)nd->value,
+                        nd->passed, nd->leaves);
+    if (!(nd->soft >= 0 && nd->soft <= 1))
+        return berr_set(r->e, "labels record: node %u soft label %.9g is not in [0, 1]", k, (double)nd->soft);
+    snprintf(f, sizeof f, "nodes[%u].tokens", k);
+    if (rd_need(r, f, ((uint64_t)nd->n_tokens + nd->n_steps) * 4) || rd_u32s(r, f, nd->n_tokens, &nd->tokens)) return -1;
+    snprintf(f, sizeof f, "nodes[%u].step_ends", k);
+    if (rd_u32s(r, f, nd->n_steps, &nd->step_ends)) return -1;
+    for (uint32_t i = 0; i < nd->n_steps; i++)
+        if (nd->step_ends[i] > nd->n_tokens || (i && nd->step_ends[i] <= nd->step_ends[i - 1]))
+            return berr_set(r->e, "labels record: node %u step end %u is %u: step ends must increase and not exceed the "
+                            "node's %u tokens", k, i, nd->step_ends[i], nd->n_tokens);
+    return 0;
+}
+
+// The tree's consistency: leaf flags, counts summing up the tree.
+static int label_check_tree(const label_rec *l, berr *e) {
+    uint32_t n = l->n_nodes;
+    uint8_t *child = xcalloc(n ? n : 1, 1);
+    uint64_t *leaves = xcalloc(n ? n : 1, sizeof *leaves), *passed = xcalloc(n ? n : 1, sizeof *passed);
+    int rc = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (l->nodes[k].parent != TRAJ_ROOT) child[l->nodes[k].parent] = 1;
+    for (uint32_t k = n; k-- > 0 && !rc;) {
+        const label_node *nd = &l->nodes[k];
+        if (!!(nd->flags & LABEL_LEAF) == child[k]) {
+            rc = berr_set(e, "labels record: node %u is marked %s but %s children", k, child[k] ? "a leaf" : "inner",
+                          child[k] ? "has" : "has no");
+            break;
+        }
+        if (!child[k]) leaves[k] = 1, passed[k] = nd->outcome == OUTCOME_PASS;
+        if (leaves[k] != nd->leaves || passed[k] != nd->passed) {
+            rc = berr_set(e, "labels record: node %u says %u passed of %u leaves; its subtree has %llu of %llu", k,
+                          nd->passed, nd->leaves, (unsigned long long)passed[k], (unsigned long long)leaves[k]);
+            break;
+        }
+        if (nd->parent != TRAJ_ROOT) leaves[nd->parent] += leaves[k], passed[nd->parent] += passed[k];
+    }
+    free(child), free(leaves), free(passed);
+    return rc;
+}
+
+int label_decode(const uint8_t *rec, size_t len, uint32_t schema, label_rec *out, berr *e) {
+    memset(out, 0, sizeof *out);
+    if (check_schema("labels", schema, LABEL_SCHEMA, e)) return -1;
+    rd r = {rec, len, 0, "labels", e};
+    if (rd_u64(&r, "problem_id", &out->problem_id) || rd_u64(&r, "tree_id", &out->tree_id) ||
+        rd_u32(&r, "policy_version", &out->policy_version) || rd_u32(&r, "n_prompt", &out->n_prompt) ||
+        rd_u32(&r, "n_nodes", &out->n_nodes))
+        return -1;
+    uint32_t n_nodes = out->n_nodes;
+    out->n_nodes = 0;  // nodes allocated so far, for label_free on failure
+    // Each node takes at least 36 bytes: a count that cannot fit is rejected before allocating.
+    if (rd_u32s(&r, "prompt", out->n_prompt, &out->prompt) || rd_need(&r, "nodes", (uint64_t)n_nodes * 36)) {
+        label_free(out);
+        return -1;
+    }
+    out->nodes = xcalloc(n_nodes ? n_nodes : 1, sizeof *out->nodes);
+    for (uint32_t k = 0; k < n_nodes; k++) {
+        out->n_nodes = k + 1;
+        if (label_node_decode(&r, k, &out->nodes[k])) {
+            label_free(out);
+            return -1;
+        }
+    }
+    if (rd_end(&r) || label_check_tree(out, e)) {
+        label_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void label_free(label_rec *l) {
+    for (uint32_t k = 0; l->nodes && k < l->n_nodes; k++) {
+        free(l->nodes[k].tokens);
+        free(l->nodes[k].step_ends);
+    }
+    free(l->nodes);
+    free(l->prompt);
+    memset(l, 0, sizeof *l);
 }
 
 // ---- any kind ------------------------------------------------------------------------------------------
@@ -483,6 +661,12 @@ int record_check(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len,
         if (!rc) score_free(&s);
         break;
     }
+    case SHARD_LABELS: {
+        label_rec l;
+        rc = label_decode(rec, len, schema, &l, e);
+        if (!rc) label_free(&l);
+        break;
+    }
     case SHARD_BYTES: rc = 0; break;
     default: return berr_set(e, "unknown record kind %u", kind);
     }
@@ -534,6 +718,32 @@ static void json_f32s(FILE *f, const float *v, uint32_t n) {
 static void json_key_str(FILE *f, const char *key, const char *s) {
     fprintf(f, ",\"%s\":", key);
     json_string(f, s, strlen(s));
+}
+
+static int label_print_json(FILE *f, uint32_t schema, const uint8_t *rec, size_t len, berr *e) {
+    label_rec l;
+    if (label_decode(rec, len, schema, &l, e)) return -1;
+    fprintf(f, "{\"problem_id\":%llu,\"tree_id\":%llu,\"policy_version\":%u,\"prompt\":", (unsigned long long)l.problem_id,
+            (unsigned long long)l.tree_id, l.policy_version);
+    json_u32s(f, l.prompt, l.n_prompt);
+    fputs(",\"nodes\":[", f);
+    for (uint32_t k = 0; k < l.n_nodes; k++) {
+        const label_node *nd = &l.nodes[k];
+        if (nd->parent == TRAJ_ROOT) fprintf(f, "%s{\"parent\":null", k ? "," : "");
+        else fprintf(f, "%s{\"parent\":%u", k ? "," : "", nd->parent);
+        fprintf(f, ",\"leaf\":%s", (nd->flags & LABEL_LEAF) ? "true" : "false");
+        if (nd->flags & LABEL_LEAF) fprintf(f, ",\"outcome\":\"%s\"", outcome_name(nd->outcome));
+        else fputs(",\"outcome\":null", f);
+        fprintf(f, ",\"leaves\":%u,\"passed\":%u,\"value\":%.9g,\"soft\":%.9g,\"hard\":%d,\"tokens\":", nd->leaves,
+                nd->passed, (double)nd->value, (double)nd->soft, (nd->flags & LABEL_HARD) ? 1 : 0);
+        json_u32s(f, nd->tokens, nd->n_tokens);
+        fputs(",\"step_ends\":", f);
+        json_u32s(f, nd->step_ends, nd->n_steps);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    label_free(&l);
+    return 0;
 }
 
 int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, berr *e) {
@@ -601,10 +811,15 @@ int record_print_json(FILE *f, uint32_t kind, uint32_t schema, const uint8_t *re
         fprintf(f, "{\"problem_id\":%llu,\"node\":%u,\"orm\":%.9g,\"prm\":", (unsigned long long)s.problem_id, s.node,
                 (double)s.orm);
         json_f32s(f, s.prm, s.n_steps);
+        if (schema >= 2)
+            fprintf(f, ",\"tree_id\":%llu,\"policy_version\":%u,\"has_orm\":%s,\"has_prm\":%s,\"prm_min\":%.9g,\"prm_prod\":%.9g",
+                    (unsigned long long)s.tree_id, s.policy_version, (s.flags & SCORE_HAS_ORM) ? "true" : "false",
+                    (s.flags & SCORE_HAS_PRM) ? "true" : "false", (double)s.prm_min, (double)s.prm_prod);
         fputs("}\n", f);
         score_free(&s);
         return 0;
     }
+    case SHARD_LABELS: return label_print_json(f, schema, rec, len, e);
     case SHARD_BYTES: {
         fprintf(f, "{\"len\":%zu,\"hex\":\"", len);
         for (size_t i = 0; i < len; i++) fprintf(f, "%02x", rec[i]);

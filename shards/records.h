@@ -118,23 +118,67 @@ int verdict_decode(const uint8_t *rec, size_t len, uint32_t schema, verdict_rec 
 void verdict_free(verdict_rec *v);
 
 // ---- scores (SHARD_SCORES) ----------------------------------------------------------------------
-#define SCORE_SCHEMA 1
+// One record per scored leaf (reward score). Schema 2 adds the leaf's tree (tree_id, policy
+// version), which models scored it (flags) and the aggregates of the PRM values along the path;
+// a schema-1 record reads with tree_id 0, both flags set, and the aggregates computed from prm.
+#define SCORE_SCHEMA 2
+enum { SCORE_HAS_ORM = 1, SCORE_HAS_PRM = 2 };
 typedef struct score_rec {
     uint64_t problem_id;
     uint32_t node;
-    float orm;      // outcome reward model value for the leaf
+    float orm;      // outcome reward model value for the leaf (0 without SCORE_HAS_ORM)
     uint32_t n_steps;
     float *prm;     // process reward model value at each step boundary along the path
+    // schema 2
+    uint64_t tree_id;         // traj_tree_id of the leaf's tree (0: unknown, schema 1)
+    uint32_t policy_version;
+    uint32_t flags;           // SCORE_HAS_ORM | SCORE_HAS_PRM
+    float prm_min, prm_prod;  // min and product of prm (1 and 1 when there are no steps; 0 without SCORE_HAS_PRM)
 } score_rec;
 void score_encode(bbuf *out, const score_rec *s);
 int score_decode(const uint8_t *rec, size_t len, uint32_t schema, score_rec *out, berr *e);
 void score_free(score_rec *s);
 
+// ---- labels (SHARD_LABELS) ------------------------------------------------------------------------
+// One record per trajectory tree joined with its leaves' verdicts (reward label): the tree's
+// tokens (without log-probs) and, per node, the Monte-Carlo labels of the completions below it.
+// A label record is all `reward train` reads.
+#define LABEL_SCHEMA 1
+#define LABEL_NO_OUTCOME UINT32_MAX  // outcome of an inner node
+enum { LABEL_LEAF = 1, LABEL_HARD = 2 };  // node flags
+typedef struct label_node {
+    uint32_t parent;      // TRAJ_ROOT for a root; parents precede children
+    uint32_t flags;       // LABEL_LEAF: the node has no children; LABEL_HARD: the hard label is 1
+    uint32_t outcome;     // a leaf's enum verdict_outcome; LABEL_NO_OUTCOME for an inner node
+    uint32_t leaves;      // leaves in the node's subtree (1 for a leaf)
+    uint32_t passed;      // ... whose verdict is pass
+    float value;          // the Monte-Carlo value passed / leaves
+    float soft;           // the soft label (in [0, 1]; value unless reward label --smooth)
+    uint32_t n_tokens;
+    uint32_t *tokens;
+    uint32_t n_steps;
+    uint32_t *step_ends;  // offsets into this node's tokens where a reasoning step ends
+} label_node;
+typedef struct label_rec {
+    uint64_t problem_id;
+    uint64_t tree_id;  // traj_tree_id of the tree the labels come from
+    uint32_t policy_version;
+    uint32_t n_prompt;
+    uint32_t *prompt;
+    uint32_t n_nodes;
+    label_node *nodes;
+} label_rec;
+// The value stored for passed of leaves (the decoder checks it bit for bit).
+float label_value(uint32_t passed, uint32_t leaves);
+void label_encode(bbuf *out, const label_rec *l);
+int label_decode(const uint8_t *rec, size_t len, uint32_t schema, label_rec *out, berr *e);
+void label_free(label_rec *l);
+
 // ---- any kind -----------------------------------------------------------------------------------
 // The newest schema version this build reads and writes for a kind (0 for an unknown kind).
 uint32_t record_schema_max(uint32_t kind);
 // The record's index key (shard.h), read from the record's first bytes: the token count of a
-// token record, the problem id of problems, trajectories, verdicts and scores, 0 for bytes.
+// token record, the problem id of problems, trajectories, verdicts, scores and labels, 0 for bytes.
 // Fails when the record is too short to hold it.
 int record_key(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len, uint64_t *key, berr *e);
 // Decodes the record fully (every field validated), frees it, and returns its key. Readers

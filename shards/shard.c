@@ -55,7 +55,7 @@ enum {
     H_HEADER_HASH = 152,
 };
 
-static const char *KIND_NAMES[] = {NULL, "tokens", "problems", "trajectories", "verdicts", "scores", "bytes"};
+static const char *KIND_NAMES[] = {NULL, "tokens", "problems", "trajectories", "verdicts", "scores", "bytes", "labels"};
 
 const char *shard_kind_name(uint32_t kind) {
     return kind >= 1 && kind <= SHARD_KIND_MAX ? KIND_NAMES[kind] : "unknown";

@@ -22,8 +22,9 @@ enum shard_kind {
     SHARD_VERDICTS = 4,
     SHARD_SCORES = 5,
     SHARD_BYTES = 6,  // opaque byte strings (key 0): tests, ad-hoc tools
+    SHARD_LABELS = 7, // Monte-Carlo labels of trajectory trees (reward label)
 };
-#define SHARD_KIND_MAX 6
+#define SHARD_KIND_MAX 7
 const char *shard_kind_name(uint32_t kind);  // "tokens", "problems", ... or "unknown"
 // Kind from its name ("tokens", ...); 0 if unknown.
 uint32_t shard_kind_from_name(const char *name);

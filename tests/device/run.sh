@@ -7,6 +7,9 @@
 #   5. logprob, only when asked (PARTS=logprob; it needs build/bin/verify and bin/rollout):
 #      tests/device/logprob_temps.sh, rollout at temperatures 0.3-1.5 with top-k/top-p, verify
 #      run over each, recorded log-probs <= 0 and against the trainer's (issue 20)
+#   6. reward, only when asked (PARTS=reward; tests/reward/device_reward.sh): ORM and PRM on the
+#      demo's model, best-of-N on its held-out problems, scoring throughput (needs tests/demo.sh's
+#      output, or MODEL= etc.)
 # Parts: PARTS="tests train rollout pretrain" (default: these four). PEERS=dir of the peer scripts
 # (default ../shared/bench). Logs go to $OUT (default /tmp/berry-device).
 # cuDNN from a Python wheel is found automatically (nvidia.cudnn); NVLink multicast stays off.
@@ -56,6 +59,10 @@ if has pretrain && [ -f tests/pretrain/device_pretrain.sh ]; then
 fi
 if has logprob; then
     OUT="$OUT/logprob" BUILD=$B bash tests/device/logprob_temps.sh 2>&1 | tee "$OUT/logprob.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
+fi
+if has reward && [ -f tests/reward/device_reward.sh ]; then
+    BUILD=$B bash tests/reward/device_reward.sh 2>&1 | tee "$OUT/reward.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 fi
 exit $fail

@@ -1,5 +1,6 @@
 // make_fixtures.c — writes the golden fixtures in tests/shards/fixtures/: one small shard
-// of every record kind (schema 1, fixed creation time) and a tiny llm.c token file. They
+// of every record kind (schema 1, and scores also at schema 2; fixed creation time) and a tiny
+// llm.c token file. They
 // are committed; test_tool checks that `shards cat` still prints them as the committed
 // .jsonl files, so any change that breaks reading old shards shows up.
 // Regenerate (only when the format version changes) with:
@@ -11,14 +12,15 @@ static void finish(shard_writer *w) {
     if (shard_finish(w, &e)) die("%s", e.msg);
 }
 
-static shard_writer *create(const char *dir, const char *name, uint32_t kind) {
+static shard_writer *create_schema(const char *dir, const char *name, uint32_t kind, uint32_t schema) {
     berr e;
     char *p = xasprintf("%s/%s", dir, name);
-    shard_writer *w = shard_create(p, kind, 1, "fixtures", &e);
+    shard_writer *w = shard_create(p, kind, schema, "fixtures", &e);
     if (!w) die("%s", e.msg);
     free(p);
     return w;
 }
+static shard_writer *create(const char *dir, const char *name, uint32_t kind) { return create_schema(dir, name, kind, 1); }
 
 static void add(shard_writer *w, bbuf *b) {
     berr e;
@@ -88,9 +90,32 @@ int main(int argc, char **argv) {
     w = create(dir, "scores-v1.shard", SHARD_SCORES);
     float prm[2] = {0.75f, 0.875f};
     score_rec s1 = {1001, 1, 0.9375f, 2, prm}, s2 = {1001, 2, -0.5f, 0, NULL};
+    // Schema 1, as the verdicts: the schema-2 fields (24 bytes at the end) are left off.
     score_encode(&b, &s1);
+    b.n -= 24;
     add(w, &b);
     score_encode(&b, &s2);
+    b.n -= 24;
+    add(w, &b);
+    finish(w);
+
+    // Schema 2 of scores: the leaf's tree, the flags, the PRM's min and product.
+    w = create_schema(dir, "scores-v2.shard", SHARD_SCORES, 2);
+    score_rec s3 = {1001, 1, 0.9375f, 2, prm, traj_tree_id(&t), 3, SCORE_HAS_ORM | SCORE_HAS_PRM, 0.75f, 0.65625f};
+    score_rec s4 = {1001, 2, 0.25f, 0, NULL, traj_tree_id(&t), 3, SCORE_HAS_ORM, 0, 0};
+    score_encode(&b, &s3);
+    add(w, &b);
+    score_encode(&b, &s4);
+    add(w, &b);
+    finish(w);
+
+    // The labels of the trajectory fixture's tree with the verdicts above (node 1 pass, node 2 timeout).
+    w = create(dir, "labels-v1.shard", SHARD_LABELS);
+    label_node ln[3] = {{TRAJ_ROOT, LABEL_HARD, LABEL_NO_OUTCOME, 2, 1, 0.5f, 0.5f, 3, a, 1, sa},
+                        {0, LABEL_LEAF | LABEL_HARD, OUTCOME_PASS, 1, 1, 1.0f, 1.0f, 2, b1, 1, sb1},
+                        {0, LABEL_LEAF, OUTCOME_TIMEOUT, 1, 0, 0.0f, 0.0f, 1, b2, 0, NULL}};
+    label_rec lr = {1001, traj_tree_id(&t), 3, 4, prompt, 3, ln};
+    label_encode(&b, &lr);
     add(w, &b);
     finish(w);
 

@@ -176,7 +176,7 @@ static void test_verdicts_scores(uint64_t *s) {
         rc = score_decode(b.p, b.n, SCORE_SCHEMA, &q, &e);
         EXPECT(rc == 0 && score_eq(&r, &q), "score round trip: %s", rc ? e.msg : "fields differ");
         if (!rc) score_free(&q);
-        if (it < 40) CHECK_PREFIXES(score_decode, score_rec, score_free, b);
+        if (it < 40) CHECK_PREFIXES_S(score_decode, score_rec, score_free, b, SCORE_SCHEMA);
         score_free(&r);
         bbuf_free(&b);
     }
@@ -197,15 +197,102 @@ static void test_verdicts_scores(uint64_t *s) {
     score_rec q;
     b.n = 0;
     score_encode(&b, &r);
-    CHECK(score_decode(b.p, b.n, 1, &q, &e) != 0 && strstr(e.msg, "prm[1]"), "infinite PRM value: %s", e.msg);
+    CHECK(score_decode(b.p, b.n, SCORE_SCHEMA, &q, &e) != 0 && strstr(e.msg, "prm[1]"), "infinite PRM value: %s", e.msg);
+    // A schema-1 record (no tree id, flags or aggregates) reads with both flags and the aggregates computed.
+    prm[1] = 0.5f;
+    b.n = 0;
+    score_encode(&b, &r);
+    b.n -= 24;
+    CHECK(score_decode(b.p, b.n, 1, &q, &e) == 0 && q.flags == (SCORE_HAS_ORM | SCORE_HAS_PRM) && q.tree_id == 0 &&
+              q.prm_min == 0.5f && q.prm_prod == 0.25f && q.n_steps == 2,
+          "schema-1 score: %s", e.msg);
+    score_free(&q);
+    CHECK(score_decode(b.p, b.n, 2, &q, &e) != 0 && strstr(e.msg, "tree_id"), "a schema-1 record is not schema 2: %s", e.msg);
+    score_rec z = {1, 0, 0.1f, 2, prm, 9, 1, SCORE_HAS_ORM, 0, 0};
+    b.n = 0;
+    score_encode(&b, &z);
+    CHECK(score_decode(b.p, b.n, 2, &q, &e) != 0 && strstr(e.msg, "no PRM"), "PRM values without the PRM flag: %s", e.msg);
+    z.flags = 8;
+    z.n_steps = 0;
+    b.n = 0;
+    score_encode(&b, &z);
+    CHECK(score_decode(b.p, b.n, 2, &q, &e) != 0 && strstr(e.msg, "flags"), "unknown score flags: %s", e.msg);
+    CHECK(score_decode(b.p, b.n, 3, &q, &e) != 0 && strstr(e.msg, "schema version 3"), "newer score schema: %s", e.msg);
+    bbuf_free(&b);
+}
+
+static void test_labels(uint64_t *s) {
+    for (int it = 0; it < 200; it++) {
+        label_rec l = rand_label(s, it < 150 ? 64 : 20000);
+        bbuf b = {0};
+        label_encode(&b, &l);
+        label_rec m;
+        berr e;
+        int rc = label_decode(b.p, b.n, LABEL_SCHEMA, &m, &e);
+        CHECK(rc == 0 && label_eq(&l, &m), "label round trip: %s", rc ? e.msg : "fields differ");
+        if (!rc) label_free(&m);
+        uint64_t key;
+        CHECK(record_check(SHARD_LABELS, 1, b.p, b.n, &key, &e) == 0 && key == l.problem_id, "label key is the problem id: %s",
+              e.msg);
+        if (it < 40) CHECK_PREFIXES(label_decode, label_rec, label_free, b);
+        bbuf_u8(&b, 0);
+        CHECK(label_decode(b.p, b.n, 1, &m, &e) != 0 && strstr(e.msg, "unexpected bytes"), "label trailing byte: %s", e.msg);
+        label_free(&l);
+        bbuf_free(&b);
+    }
+    // A root with two leaves: pass and fail. Each broken field is named.
+    uint32_t tok[3] = {1, 2, 3}, steps[1] = {2};
+    label_node nodes[3] = {{TRAJ_ROOT, LABEL_HARD, LABEL_NO_OUTCOME, 2, 1, 0.5f, 0.5f, 3, tok, 1, steps},
+                           {0, LABEL_LEAF | LABEL_HARD, OUTCOME_PASS, 1, 1, 1.0f, 1.0f, 2, tok, 0, NULL},
+                           {0, LABEL_LEAF, OUTCOME_FAIL, 1, 0, 0.0f, 0.0f, 1, tok, 0, NULL}};
+    label_rec l = {77, 99, 3, 0, NULL, 3, nodes};
+    bbuf b = {0};
+    label_rec m;
+    berr e;
+#define RELABEL(cond, what)                                                                            \
+    do {                                                                                                \
+        b.n = 0;                                                                                        \
+        label_encode(&b, &l);                                                                           \
+        CHECK(label_decode(b.p, b.n, 1, &m, &e) != 0 && strstr(e.msg, cond), what ": %s", e.msg);       \
+    } while (0)
+    label_encode(&b, &l);
+    CHECK(label_decode(b.p, b.n, 1, &m, &e) == 0 && label_eq(&l, &m), "a valid label tree decodes: %s", e.msg);
+    label_free(&m);
+    nodes[2].flags = 0;
+    RELABEL("outcome", "an inner node with an outcome");
+    nodes[2].flags = LABEL_LEAF, nodes[2].outcome = OUTCOME_VIOLATION + 1;
+    RELABEL("outcome", "an unknown outcome");
+    nodes[2].outcome = OUTCOME_FAIL, nodes[0].flags = LABEL_LEAF | LABEL_HARD, nodes[0].outcome = OUTCOME_PASS;
+    RELABEL("children", "a leaf flag on a node with children");
+    nodes[0].flags = LABEL_HARD, nodes[0].outcome = LABEL_NO_OUTCOME, nodes[0].passed = 2, nodes[0].value = 1.0f;
+    RELABEL("subtree", "counts that are not the subtree's");
+    nodes[0].passed = 1, nodes[0].value = 0.25f;
+    RELABEL("passed/leaves", "a value that is not passed/leaves");
+    nodes[0].value = 0.5f, nodes[0].soft = 1.5f;
+    RELABEL("soft", "a soft label above 1");
+    nodes[0].soft = 0.5f, nodes[0].passed = 3;
+    RELABEL("passed of", "more passed than leaves");
+    nodes[0].passed = 1, nodes[1].parent = 1;
+    RELABEL("parent", "a parent that does not precede");
+    nodes[1].parent = 0, steps[0] = 4;
+    RELABEL("step end", "a step end past the node");
+    steps[0] = 2, nodes[1].flags |= 16;
+    RELABEL("flags", "unknown node flags");
+    nodes[1].flags = LABEL_LEAF | LABEL_HARD;
+    b.n = 0;
+    label_encode(&b, &l);
+    CHECK(label_decode(b.p, b.n, 2, &m, &e) != 0 && strstr(e.msg, "schema"), "newer label schema: %s", e.msg);
+    put_le32(b.p + 24, 0xffffffffu);
+    CHECK(label_decode(b.p, b.n, 1, &m, &e) != 0 && strstr(e.msg, "nodes"), "huge label node count: %s", e.msg);
+#undef RELABEL
     bbuf_free(&b);
 }
 
 // JSON lines, via a temporary file.
-static char *json_of(uint32_t kind, const uint8_t *rec, size_t len) {
+static char *json_of_schema(uint32_t kind, uint32_t schema, const uint8_t *rec, size_t len) {
     FILE *f = tmpfile();
     berr e;
-    if (record_print_json(f, kind, 1, rec, len, &e)) {
+    if (record_print_json(f, kind, schema, rec, len, &e)) {
         fclose(f);
         return xasprintf("ERROR %s", e.msg);
     }
@@ -217,6 +304,7 @@ static char *json_of(uint32_t kind, const uint8_t *rec, size_t len) {
     fclose(f);
     return s;
 }
+static char *json_of(uint32_t kind, const uint8_t *rec, size_t len) { return json_of_schema(kind, 1, rec, len); }
 
 static void test_json(void) {
     problem_rec p = {42, TASK_ARITH, SPLIT_HELDOUT, 3, "a\"b\\c\n\x01\xff\xc3\xa9", "7", "", "<|step|>x"};
@@ -238,8 +326,29 @@ static void test_json(void) {
     score_rec r = {5, 2, 0.5f, 2, prm};
     b.n = 0;
     score_encode(&b, &r);
-    j = json_of(SHARD_SCORES, b.p, b.n);
+    j = json_of(SHARD_SCORES, b.p, b.n - 24);  // schema 1: without the schema-2 fields
     CHECK(strcmp(j, "{\"problem_id\":5,\"node\":2,\"orm\":0.5,\"prm\":[0.25,-1]}\n") == 0, "scores JSON: %s", j);
+    free(j);
+    score_rec r2 = {5, 2, 0.5f, 2, prm, 12, 3, SCORE_HAS_ORM | SCORE_HAS_PRM, -1, -0.25f};
+    b.n = 0;
+    score_encode(&b, &r2);
+    j = json_of_schema(SHARD_SCORES, 2, b.p, b.n);
+    const char *want2 = "{\"problem_id\":5,\"node\":2,\"orm\":0.5,\"prm\":[0.25,-1],\"tree_id\":12,\"policy_version\":3,"
+                        "\"has_orm\":true,\"has_prm\":true,\"prm_min\":-1,\"prm_prod\":-0.25}\n";
+    CHECK(strcmp(j, want2) == 0, "scores JSON, schema 2:\n got %s want %s", j, want2);
+    free(j);
+    uint32_t lt[2] = {4, 5}, le[1] = {1};
+    label_node ln[2] = {{TRAJ_ROOT, LABEL_HARD, LABEL_NO_OUTCOME, 1, 1, 1.0f, 0.75f, 2, lt, 1, le},
+                        {0, LABEL_LEAF | LABEL_HARD, OUTCOME_PASS, 1, 1, 1.0f, 1.0f, 1, lt, 0, NULL}};
+    label_rec lr = {8, 9, 1, 1, lt, 2, ln};
+    b.n = 0;
+    label_encode(&b, &lr);
+    j = json_of(SHARD_LABELS, b.p, b.n);
+    const char *want3 = "{\"problem_id\":8,\"tree_id\":9,\"policy_version\":1,\"prompt\":[4],\"nodes\":["
+                        "{\"parent\":null,\"leaf\":false,\"outcome\":null,\"leaves\":1,\"passed\":1,\"value\":1,\"soft\":0.75,"
+                        "\"hard\":1,\"tokens\":[4,5],\"step_ends\":[1]},{\"parent\":0,\"leaf\":true,\"outcome\":\"pass\","
+                        "\"leaves\":1,\"passed\":1,\"value\":1,\"soft\":1,\"hard\":1,\"tokens\":[4],\"step_ends\":[]}]}\n";
+    CHECK(strcmp(j, want3) == 0, "labels JSON:\n got %s want %s", j, want3);
     free(j);
     uint8_t raw[3] = {0, 0xab, 0x10};
     j = json_of(SHARD_BYTES, raw, 3);
@@ -264,6 +373,7 @@ int main(void) {
     test_problems(&s);
     test_trajectories(&s);
     test_verdicts_scores(&s);
+    test_labels(&s);
     test_json();
     berr e;
     uint64_t key;

@@ -45,9 +45,9 @@ expect 2 $bin import-llmc --out "$work/x" --level 0 $fx/tiny.bin
 [ ! -e "$work/x" ] && ok || bad "a rejected command created its output directory"
 
 # cat: golden output for every kind, paging, JSON validity.
-for k in tokens problems trajectories verdicts scores; do
-    expect 0 $bin cat --quiet $fx/$k-v1.shard
-    if cmp -s "$work/out" $fx/$k-v1.jsonl; then ok; else bad "cat $k differs from the golden file"; diff "$work/out" $fx/$k-v1.jsonl | head; fi
+for k in tokens-v1 problems-v1 trajectories-v1 verdicts-v1 scores-v1 scores-v2 labels-v1; do
+    expect 0 $bin cat --quiet $fx/$k.shard
+    if cmp -s "$work/out" $fx/$k.jsonl; then ok; else bad "cat $k differs from the golden file"; diff "$work/out" $fx/$k.jsonl | head; fi
     python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/out" && ok || bad "cat $k: invalid JSON"
 done
 expect 0 $bin cat --quiet --from 1 --count 1 $fx/verdicts-v1.shard

@@ -116,7 +116,42 @@ static inline score_rec rand_score(uint64_t *s, uint32_t size) {
     r.n_steps = rnd(s, size / 4 + 1);
     r.prm = xmalloc((size_t)(r.n_steps ? r.n_steps : 1) * 4);
     for (uint32_t i = 0; i < r.n_steps; i++) r.prm[i] = rng_uniform(s);
+    r.tree_id = rng_next(s);
+    r.policy_version = rnd(s, 50);
+    r.flags = SCORE_HAS_PRM | (rnd(s, 2) ? SCORE_HAS_ORM : 0);
+    r.prm_min = rng_uniform(s);
+    r.prm_prod = rng_uniform(s);
     return r;
+}
+
+// A random tree of Monte-Carlo labels, consistent (as reward label writes them).
+static inline label_rec rand_label(uint64_t *s, uint32_t size) {
+    traj_rec t = rand_traj(s, size);
+    label_rec l = {t.problem_id, rng_next(s) | 1, t.policy_version, t.n_prompt, t.prompt, t.n_nodes, NULL};
+    l.nodes = xcalloc(t.n_nodes ? t.n_nodes : 1, sizeof *l.nodes);
+    uint8_t *child = xcalloc(t.n_nodes ? t.n_nodes : 1, 1);
+    for (uint32_t k = 0; k < t.n_nodes; k++)
+        if (t.nodes[k].parent != TRAJ_ROOT) child[t.nodes[k].parent] = 1;
+    for (uint32_t k = 0; k < t.n_nodes; k++) {
+        label_node *nd = &l.nodes[k];
+        nd->parent = t.nodes[k].parent;
+        nd->n_tokens = t.nodes[k].n_tokens, nd->tokens = t.nodes[k].tokens;
+        nd->n_steps = t.nodes[k].n_steps, nd->step_ends = t.nodes[k].step_ends;
+        free(t.nodes[k].logprobs);
+        nd->flags = child[k] ? 0 : LABEL_LEAF;
+        nd->outcome = child[k] ? LABEL_NO_OUTCOME : rnd(s, OUTCOME_VIOLATION + 1);
+    }
+    for (uint32_t k = t.n_nodes; k-- > 0;) {
+        label_node *nd = &l.nodes[k];
+        if (!child[k]) nd->leaves = 1, nd->passed = nd->outcome == OUTCOME_PASS;
+        nd->value = label_value(nd->passed, nd->leaves);
+        nd->soft = rnd(s, 2) ? nd->value : rng_uniform(s);
+        if (nd->value > 0) nd->flags |= LABEL_HARD;
+        if (nd->parent != TRAJ_ROOT) l.nodes[nd->parent].leaves += nd->leaves, l.nodes[nd->parent].passed += nd->passed;
+    }
+    free(child);
+    free(t.nodes);
+    return l;
 }
 
 // Encodes one random record of `kind` into out (cleared first).
@@ -146,6 +181,12 @@ static inline void rand_record(uint64_t *s, uint32_t kind, uint32_t size, bbuf *
         score_rec r = rand_score(s, size);
         score_encode(out, &r);
         score_free(&r);
+        break;
+    }
+    case SHARD_LABELS: {
+        label_rec l = rand_label(s, size);
+        label_encode(out, &l);
+        label_free(&l);
         break;
     }
     default: {
@@ -218,5 +259,22 @@ static inline int verdict_eq(const verdict_rec *a, const verdict_rec *b) {
 
 static inline int score_eq(const score_rec *a, const score_rec *b) {
     return a->problem_id == b->problem_id && a->node == b->node && a->orm == b->orm && a->n_steps == b->n_steps &&
-           mem_eq(a->prm, b->prm, (size_t)a->n_steps * 4);
+           mem_eq(a->prm, b->prm, (size_t)a->n_steps * 4) && a->tree_id == b->tree_id &&
+           a->policy_version == b->policy_version && a->flags == b->flags && a->prm_min == b->prm_min &&
+           a->prm_prod == b->prm_prod;
+}
+
+static inline int label_eq(const label_rec *a, const label_rec *b) {
+    if (a->problem_id != b->problem_id || a->tree_id != b->tree_id || a->policy_version != b->policy_version ||
+        a->n_prompt != b->n_prompt || a->n_nodes != b->n_nodes || !mem_eq(a->prompt, b->prompt, (size_t)a->n_prompt * 4))
+        return 0;
+    for (uint32_t k = 0; k < a->n_nodes; k++) {
+        const label_node *x = &a->nodes[k], *y = &b->nodes[k];
+        if (x->parent != y->parent || x->flags != y->flags || x->outcome != y->outcome || x->leaves != y->leaves ||
+            x->passed != y->passed || x->value != y->value || x->soft != y->soft || x->n_tokens != y->n_tokens ||
+            x->n_steps != y->n_steps || !mem_eq(x->tokens, y->tokens, (size_t)x->n_tokens * 4) ||
+            !mem_eq(x->step_ends, y->step_ends, (size_t)x->n_steps * 4))
+            return 0;
+    }
+    return 1;
 }
