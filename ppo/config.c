@@ -25,6 +25,8 @@ static const cli_opt opts[] = {
      "AdamW state of the previous iteration (its WORK/opt.bin; default: fresh)"},
     {CLI_STR, "trajectories", F(trajectories), NULL, 0, 0, NULL, CLI_KEEP, "DIR", "trajectory shards (required, closed)"},
     {CLI_STR, "verdicts", F(verdicts), NULL, 0, 0, NULL, CLI_KEEP, "DIR", "their verdict shards (required, closed)"},
+    {CLI_STR, "scores", F(scores), NULL, 0, 0, NULL, CLI_KEEP, "DIR",
+     "score shards of these trees (reward score): ORM and PRM rewards with --orm-weight / --prm-weight"},
     {CLI_STR, "tokenizer", F(tokenizer), NULL, 0, 0, NULL, CLI_KEEP, "FILE",
      "berry tokenizer of the trajectories (required; its vocabulary must be the policy's)"},
     {CLI_STR, "out", F(out), NULL, 0, 0, NULL, CLI_LOCAL, "DIR",
@@ -39,6 +41,9 @@ static const cli_opt opts[] = {
     SECTION("Rewards"),
     {CLI_F64, "format-penalty", F(format_penalty), "0", 0, 10, NULL, CLI_KEEP, "X",
      "subtracted from the reward of a leaf that did not end with the answer line"},
+    {CLI_F64, "orm-weight", F(orm_weight), "0", 0, 100, NULL, CLI_KEEP, "W", "reward += W·ORM score of the leaf (needs --scores)"},
+    {CLI_F64, "prm-weight", F(prm_weight), "0", 0, 100, NULL, CLI_KEEP, "W",
+     "reward += W·min of the PRM's step scores along the path (min-form credit; needs --scores)"},
     {CLI_F64, "kl-coef", F(kl_coef), "0", 0, 100, NULL, CLI_KEEP, "X", "weight of the KL to the reference (0: none)"},
     {CLI_CHOICE, "kl-mode", F(kl_mode), "loss", 0, 0, kl_modes, CLI_KEEP, "M",
      "loss: k3 estimator as a loss term; reward: −coef·(logp − logp_ref) per token in the rewards (gae)"},
@@ -53,6 +58,9 @@ static const cli_opt opts[] = {
     {CLI_F64, "lambda", F(lambda), "0.95", 0, 1, NULL, CLI_KEEP, "X", "gae: λ"},
     {CLI_F64, "neg-scale", F(neg_scale), "1", 0, 1, NULL, CLI_KEEP, "X",
      "negative advantages are multiplied by X (1: standard; 0: learn from the better-than-expected only)"},
+    {CLI_FLAG, "drop-flat", F(drop_flat), "0", 0, 0, NULL, CLI_KEEP, NULL,
+     "tree/group: leave out every problem whose leaves all earned the same reward (their advantages are 0; "
+     "the loss's mean is then over the rows that teach; DAPO's dynamic sampling)"},
     {CLI_F64, "adv-eps", F(adv_eps), "1e-6", 0, 1, NULL, CLI_KEEP, "X", "group std: added to the std"},
     {CLI_INT, "max-staleness", F(max_staleness), "4", 0, 1000000, NULL, CLI_KEEP, "K",
      "drop (and count) trees sampled more than K versions before the policy"},
@@ -102,7 +110,11 @@ int ppo_config_check(const ppo_config *c, berr *e) {
     if (!c->out) return berr_set(e, "--out DIR is required");
     if (c->dual_clip != 0 && c->dual_clip <= 1) return berr_set(e, "--dual-clip %g must be above 1 (or 0: off)", c->dual_clip);
     if (c->critic && c->advantage != PPO_ADV_GAE) return berr_set(e, "--critic is for --advantage gae");
+    if (c->drop_flat && c->advantage == PPO_ADV_GAE)
+        return berr_set(e, "--drop-flat is for --advantage tree or group (a critic gives flat problems advantages too)");
     if (c->skip && !c->take) return berr_set(e, "--skip goes with --take");
+    if ((c->orm_weight > 0 || c->prm_weight > 0) && !c->scores)
+        return berr_set(e, "--orm-weight and --prm-weight need --scores DIR (reward score's output for these trees)");
     if (c->kl_mode == PPO_KL_REWARD && c->kl_coef > 0 && c->advantage != PPO_ADV_GAE)
         return berr_set(e, "--kl-mode reward needs per-token credit: use --advantage gae, or --kl-mode loss");
     return 0;

@@ -16,6 +16,8 @@
 #include "kernels/train/ckptdir.h"
 #include "kernels/train/order.h"
 #include "kernels/train/state.h"
+#include "shards/shard.h"
+#include "shards/stream.h"
 #include "ppo/advantage.h"
 #include "ppo/ppo.h"
 #include "shards/task_format.h"
@@ -209,6 +211,82 @@ static int prep_load(it *x, const char *path, uint64_t fp, berr *e) {
         rc = 1;
     }
     free(buf);
+    return rc;
+}
+
+// ---- reward models ----------------------------------------------------------------------------------
+
+// Adds the reward models' scores to each leaf's reward: orm_weight·ORM + prm_weight·min(PRM steps)
+// (min-form credit: the weakest step bounds the path, which resists the reward hacking that a
+// sum of step scores invites). Every leaf must have a schema-2 score naming its tree.
+static int apply_scores(it *x, berr *e) {
+    const ppo_config *c = &x->c;
+    shard_dir_listing l;
+    if (shard_dir_list(c->scores, &l, e)) return -1;
+    size_t cap = 1024, n = 0;
+    uint64_t *key = xmalloc(cap * sizeof *key);
+    float *orm = xmalloc(cap * sizeof *orm), *prm = xmalloc(cap * sizeof *prm);
+    uint32_t *flags = xmalloc(cap * sizeof *flags);
+    int rc = 0;
+    for (size_t i = 0; i < l.n_shards && !rc; i++) {
+        char *path = xasprintf("%s/%s", c->scores, l.shards[i].name);
+        shard_reader *r = shard_open(path, e);
+        if (!r) rc = -1;
+        const shard_info *in = r ? shard_get_info(r) : NULL;
+        if (!rc && in->kind != SHARD_SCORES) rc = berr_set(e, "%s holds %s records, not scores", path, shard_kind_name(in->kind));
+        for (uint64_t k = 0; !rc && k < in->count; k++) {
+            const uint8_t *rec;
+            size_t len;
+            score_rec s;
+            if (shard_get(r, k, &rec, &len, e) || score_decode(rec, len, in->schema_version, &s, e)) {
+                rc = berr_wrap(e, "%s record %llu", path, (unsigned long long)k);
+                break;
+            }
+            if (!s.tree_id) rc = berr_set(e, "%s record %llu: a schema-1 score (no tree id): score these trees again with this "
+                                             "build's reward score", path, (unsigned long long)k);
+            if (n == cap) {
+                cap *= 2;
+                key = xrealloc(key, cap * sizeof *key), orm = xrealloc(orm, cap * sizeof *orm);
+                prm = xrealloc(prm, cap * sizeof *prm), flags = xrealloc(flags, cap * sizeof *flags);
+            }
+            key[n] = mix64(s.tree_id, s.node), orm[n] = s.orm, prm[n] = s.prm_min, flags[n++] = s.flags;
+            score_free(&s);
+        }
+        if (r) shard_close(r);
+        free(path);
+    }
+    shard_dir_listing_free(&l);
+    // A small open-addressing index over (tree, node).
+    size_t ns = 16;
+    while (ns < 2 * n + 2) ns *= 2;
+    size_t *slot = xcalloc(ns, sizeof *slot);
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (size_t)(mix64(key[i], 0x5c0e) & (ns - 1));
+        while (slot[h]) h = (h + 1) & (ns - 1);
+        slot[h] = i + 1;
+    }
+    for (size_t row = 0; !rc && row < x->r.n; row++) {
+        const vtree *t = &x->trees.trees[x->r.tree[row]];
+        uint64_t k = mix64(t->tree_id, x->r.leaf[row]);
+        size_t h = (size_t)(mix64(k, 0x5c0e) & (ns - 1)), at = 0;
+        while (slot[h] && !at) {
+            if (key[slot[h] - 1] == k) at = slot[h];
+            h = (h + 1) & (ns - 1);
+        }
+        if (!at) {
+            rc = berr_set(e, "%s: leaf %u of %s has no score (was reward score run over these trajectories?)", c->scores,
+                          x->r.leaf[row], t->where);
+            break;
+        }
+        uint32_t f = flags[at - 1];
+        if ((c->orm_weight > 0 && !(f & SCORE_HAS_ORM)) || (c->prm_weight > 0 && !(f & SCORE_HAS_PRM))) {
+            rc = berr_set(e, "%s: leaf %u of %s was not scored by the %s asked for", c->scores, x->r.leaf[row], t->where,
+                          c->orm_weight > 0 && !(f & SCORE_HAS_ORM) ? "ORM" : "PRM");
+            break;
+        }
+        x->r.reward[row] += c->orm_weight * orm[at - 1] + c->prm_weight * prm[at - 1];
+    }
+    free(key), free(orm), free(prm), free(flags), free(slot);
     return rc;
 }
 
@@ -430,6 +508,7 @@ typedef struct it_stats {
     double reward, pass_rate, kl, kl_k3, entropy, length, eot_only, clip_frac, ratio_mean, ratio_min, ratio_max, loss,
         value_loss, explained_var, staleness_mean, mismatch_mean, mismatch_max, identical_share;
     uint32_t staleness_max, dropped, trees, rows;
+    size_t dropped_flat;
 } it_stats;
 
 static void data_stats(const it *x, it_stats *s) {
@@ -460,7 +539,11 @@ static void data_stats(const it *x, it_stats *s) {
     }
     s->rows = (uint32_t)r->n, s->trees = r->trees, s->dropped = r->dropped_stale, s->staleness_max = r->staleness_max;
     s->staleness_mean = r->trees ? r->staleness_sum / r->trees : 0;
-    s->reward = rew / r->n, s->pass_rate = pass / r->n, s->length = len / r->n, s->eot_only = eot / r->n;
+    // reward and pass rate over every row, also those --drop-flat left out
+    double all = r->all_n ? (double)r->all_n : (double)r->n;
+    if (r->all_n) rew = r->all_reward, pass = r->all_pass;
+    s->dropped_flat = r->dropped_flat;
+    s->reward = rew / all, s->pass_rate = pass / all, s->length = len / r->n, s->eot_only = eot / r->n;
     s->kl = n ? kl / n : 0, s->kl_k3 = n ? k3 / n : 0;
     s->mismatch_mean = n ? mis / n : 0, s->mismatch_max = mis_max, s->identical_share = n ? same / n : 0;
     if (nv > 1) {
@@ -553,6 +636,8 @@ int ppo_main(int argc, char **argv, int first) {
         }
     }
     if (!rc) rc = ppo_rows_build(&x->r, &x->trees, c, x->version, x->pinfo.cfg.maxT, x->pinfo.cfg.V, &e);
+    if (!rc && c->scores) rc = apply_scores(x, &e);
+    if (!rc && c->drop_flat) ppo_rows_drop_flat(&x->r, &x->trees);
     if (!rc && x->rank == 0) rc = mkdir_p(x->work, &e);
     tr_agree(x->cm, rc, &e, 1);
     uint64_t fp = rows_fingerprint(&x->r);
@@ -650,9 +735,10 @@ int ppo_main(int argc, char **argv, int first) {
         rc = tr_log_open(&x->log, lp, resume ? x->start_step : -1, &dropped, &e);
         free(lp);
         if (!rc && !cli_quiet) {
-            fprintf(stderr, "ppo: policy v%u (%s) -> v%u; %zu trees (%u dropped as stale), %u rows of %d tokens, backend %s, "
+            fprintf(stderr, "ppo: policy v%u (%s) -> v%u; %zu trees (%u dropped as stale), %u rows of %d tokens (%zu of flat problems "
+                            "left out), backend %s, "
                             "%d rank(s); advantage %s, %d epoch(s) × %d minibatches%s\n",
-                    x->version, c->policy, x->version + 1, x->trees.n, S.dropped, S.rows, T, kb_device_name(x->ctx), x->world,
+                    x->version, c->policy, x->version + 1, x->trees.n, S.dropped, S.rows, T, S.dropped_flat, kb_device_name(x->ctx), x->world,
                     c->advantage == PPO_ADV_TREE ? "tree" : c->advantage == PPO_ADV_GROUP ? "group" : "gae", c->epochs,
                     c->minibatches, resume ? "; resumed" : "");
             fprintf(stderr, "ppo: reward %.4f | pass %.4f | length %.1f | KL %.4f | behaviour/proximal |Δlogp| mean %.2e max "
@@ -725,11 +811,12 @@ int ppo_main(int argc, char **argv, int first) {
                        "\"kl\": %.6f, \"kl_k3\": %.6f, \"entropy\": %.6f, \"length\": %.3f, \"eot_only\": %.6f, \"clip_frac\": %.6f, "
                        "\"ratio_mean\": %.6f, \"ratio_min\": %.6f, \"ratio_max\": %.6f, \"loss\": %.6g, \"value_loss\": %.6g, "
                        "\"explained_variance\": %.6f, \"staleness_mean\": %.3f, \"staleness_max\": %u, \"dropped_stale\": %u, "
+                       "\"dropped_flat\": %zu, "
                        "\"logp_mismatch_mean\": %.3g, \"logp_mismatch_max\": %.3g, \"logp_identical_share\": %.6f, "
                        "\"tokens_trained\": %llu, \"update_seconds\": %.3f, \"update_tok_s\": %.1f, \"flops\": {",
                     collapse ? "true" : "false", secs, S.trees, S.rows, S.reward, S.pass_rate, S.kl, S.kl_k3, S.entropy, S.length,
                     S.eot_only, S.clip_frac, S.ratio_mean, S.ratio_min, S.ratio_max, S.loss, S.value_loss, S.explained_var,
-                    S.staleness_mean, S.staleness_max, S.dropped, S.mismatch_mean, S.mismatch_max, S.identical_share,
+                    S.staleness_mean, S.staleness_max, S.dropped, S.dropped_flat, S.mismatch_mean, S.mismatch_max, S.identical_share,
                     (unsigned long long)x->st.tokens, tot.seconds, tot.seconds > 0 ? tot.tokens / tot.seconds : 0);
             json_counts_role(f, x->ctx, "ppo.policy", &fw, &bw);
             fputs(", ", f);

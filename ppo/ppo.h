@@ -18,13 +18,13 @@ enum { PPO_PROX_RECOMPUTE = 0, PPO_PROX_BEHAVIOUR = 1 };
 
 typedef struct ppo_config {
     // inputs and outputs
-    char *policy, *reference, *critic, *optimizer, *trajectories, *verdicts, *tokenizer, *out, *work;
+    char *policy, *reference, *critic, *optimizer, *trajectories, *verdicts, *scores, *tokenizer, *out, *work;
     int policy_version;
     // rewards
-    double format_penalty, kl_coef;
+    double format_penalty, kl_coef, orm_weight, prm_weight;
     int kl_mode;
     // advantages
-    int advantage, group_norm;
+    int advantage, group_norm, drop_flat;
     double tree_mix, gamma, lambda, adv_eps, neg_scale;
     int max_staleness;
     int64_t take, skip;  // stream form: trees [skip, skip + take) of still-growing directories
@@ -63,6 +63,9 @@ typedef struct ppo_rows {
     uint32_t dropped_stale;            // trees over the staleness bound (not in the rows)
     double staleness_sum;              // Σ over the rows' trees of (version − tree version)
     uint32_t staleness_max, trees;
+    // --drop-flat: rows left out, and the reward and pass totals over every row before it
+    size_t dropped_flat, all_n;
+    double all_reward, all_pass;
 } ppo_rows;
 
 // Builds the rows of the trees within max_staleness of `version`; rewards: pass 1 else 0,
@@ -72,6 +75,10 @@ typedef struct ppo_rows {
 int ppo_rows_build(ppo_rows *r, const vtree_set *s, const ppo_config *c, uint32_t version, int maxT, int V,
                    berr *e);
 void ppo_rows_free(ppo_rows *r);
+// Leaves out the rows of every problem whose rows all have the same reward (none if every
+// problem is flat: the iteration then trains on all, as without the option). Call it before
+// the per-token arrays are filled.
+void ppo_rows_drop_flat(ppo_rows *r, const vtree_set *s);
 
 // Runs `ppo` (argv from argv[first]); returns the exit status.
 int ppo_main(int argc, char **argv, int first);

@@ -103,6 +103,53 @@ int ppo_rows_build(ppo_rows *r, const vtree_set *s, const ppo_config *c, uint32_
     return 0;
 }
 
+typedef struct { uint64_t problem; size_t row; } problem_row;
+static int by_problem(const void *a, const void *b) {
+    const problem_row *x = a, *y = b;
+    if (x->problem != y->problem) return x->problem < y->problem ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+void ppo_rows_drop_flat(ppo_rows *r, const vtree_set *s) {
+    const size_t n = r->n, T = (size_t)r->T;
+    r->all_n = n, r->all_reward = 0, r->all_pass = 0;
+    for (size_t i = 0; i < n; i++) {
+        r->all_reward += r->reward[i];
+        r->all_pass += s->trees[r->tree[i]].outcome[r->leaf[i]] == OUTCOME_PASS;
+    }
+    problem_row *ord = xmalloc(n * sizeof *ord);
+    uint8_t *keep = xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) ord[i] = (problem_row){s->trees[r->tree[i]].t.problem_id, i};
+    qsort(ord, n, sizeof *ord, by_problem);
+    size_t kept = 0;
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        double lo = r->reward[ord[a].row], hi = lo;
+        for (; b < n && ord[b].problem == ord[a].problem; b++)
+            lo = fmin(lo, r->reward[ord[b].row]), hi = fmax(hi, r->reward[ord[b].row]);
+        if (hi - lo > 1e-9)
+            for (size_t k = a; k < b; k++) keep[ord[k].row] = 1, kept++;
+        a = b;
+    }
+    if (kept > 0 && kept < n) {  // compact in row order, so the rows keep their relative order
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!keep[i]) continue;
+            r->tree[o] = r->tree[i], r->leaf[o] = r->leaf[i], r->len[o] = r->len[i], r->n_prompt[o] = r->n_prompt[i];
+            r->reward[o] = r->reward[i];
+            memmove(r->tokens + o * T, r->tokens + i * T, T * sizeof *r->tokens);
+            memmove(r->targets + o * T, r->targets + i * T, T * sizeof *r->targets);
+            memmove(r->node + o * T, r->node + i * T, T * sizeof *r->node);
+            memmove(r->behav + o * T, r->behav + i * T, T * sizeof *r->behav);
+            memmove(r->mult + o * T, r->mult + i * T, T * sizeof *r->mult);
+            o++;
+        }
+        r->dropped_flat = n - kept;
+        r->n = kept;
+    }
+    free(ord), free(keep);
+}
+
 void ppo_rows_free(ppo_rows *r) {
     free(r->tree), free(r->leaf), free(r->len), free(r->n_prompt), free(r->tokens), free(r->targets), free(r->node);
     free(r->behav), free(r->mult), free(r->reward), free(r->prox), free(r->ref), free(r->value), free(r->adv);

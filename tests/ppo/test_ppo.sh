@@ -42,7 +42,7 @@ sample() {
 # learn MODE ITERS LO HI [ppo options]: ITERS iterations in $T/MODE; prints the rewards
 learn() {
     local mode=$1 n=$2 lo=$3 hi=$4; shift 4
-    local d=$T/$mode
+    local d=${LEARN_DIR:-$T/$mode}
     mkdir -p "$d"
     cp "$T/policy-v0.bin" "$d/"
     for i in $(seq 0 $((n - 1))); do
@@ -69,6 +69,7 @@ check "--epochs 0: exit 2, named" bash -c "[ $rc = 2 ] && grep -q -- '--epochs' 
 # tree and group side by side (one thread each)
 learn tree 10 100 398 --lr 3e-3 --epochs 2 & p_tree=$!
 learn group 12 100 398 --lr 3e-3 --epochs 2 & p_group=$!
+LEARN_DIR=$T/flat learn tree 10 100 398 --lr 3e-3 --epochs 2 --drop-flat & p_flat=$!
 if wait $p_tree; then
     r=$(hist "$T/tree" reward); echo "tree rewards: $r"
     check "tree advantages: the reward rises from < 0.3 to > 0.8 in 10 iterations ($r)" \
@@ -79,6 +80,19 @@ if wait $p_group; then
     check "group advantages (GRPO): the reward rises from < 0.3 to > 0.6 ($r)" \
         python3 -c "r=[float(x) for x in '$r'.split()]; assert r[0] < 0.3 and max(r[-4:]) > 0.6"
 else bad "group learning run failed"; fi
+if wait $p_flat; then
+    r=$(hist "$T/flat" reward); echo "tree --drop-flat rewards: $r"
+    check "tree advantages with --drop-flat learn too ($r)" \
+        python3 -c "r=[float(x) for x in '$r'.split()]; assert r[0] < 0.3 and max(r[-3:]) > 0.8"
+    check "--drop-flat: flat problems left out and counted, reward over every row" python3 -c "
+import json
+a = json.load(open('$T/tree/ppo-v1/report.json')); b = json.load(open('$T/flat/ppo-v1/report.json'))
+assert b['dropped_flat'] > 0 and b['rows'] + b['dropped_flat'] == a['rows'] and a['dropped_flat'] == 0, (a['rows'], b)
+assert abs(a['reward'] - b['reward']) < 1e-9 and abs(a['pass_rate'] - b['pass_rate']) < 1e-9"
+else bad "tree --drop-flat learning run failed"; fi
+"$PPO" --policy "$T/policy-v0.bin" --trajectories "$T/t" --verdicts "$T/v" --tokenizer "$T/tok.bpe" --out "$T/x" --advantage gae \
+    --drop-flat 2> "$T/err"; rc=$?
+check "--drop-flat with gae: exit 2, named" bash -c "[ $rc = 2 ] && grep -q -- '--drop-flat' '$T/err'"
 # gae: two rewarded ids and answers of two tokens, so that a critic can learn the value of
 # having produced one (the token is then the current input) as well as the prior before it
 if ROLL_EXTRA="--max-new 2 --depth 0 --roots 8" learn gae 12 398 400 --lr 1e-3 --epochs 4 --minibatches 2 --critic-lr 2e-3 --lambda 1 --value-clip 0; then
@@ -94,6 +108,30 @@ check "the report has FLOPs per model and the forward:backward ratio" python3 -c
 import json; d=json.load(open('$T/gae/ppo-v3/report.json'))
 assert d['flops']['ppo.policy']['bwd'] > 0 and d['flops']['ppo.reference']['bwd'] == 0 and d['flops']['ppo.critic']['fwd'] > 0
 assert 0 < d['fwd_bwd_ratio'] < 10 and d['logp_identical_share'] == 1.0, d"
+
+# ---- rewards from a reward model: verdicts all fail, the ORM prefers [100, 398) --------------------------
+mkdir -p "$T/orm"
+cp "$T/policy-v0.bin" "$T/orm/"
+orm_ok=1
+for i in $(seq 0 7); do
+    "$RO" --policy "$T/orm/policy-v$i.bin" --out "$T/orm/traj$i" --seed $((i + 1)) "${ROLL[@]}" 2> /dev/null &&
+        "$TV" "$T/orm/traj$i" "$T/orm/ver$i" 0 0 "$T/orm/sc$i" 100 398 || { orm_ok=0; break; }
+    extra=(); [ "$i" -gt 0 ] && extra=(--optimizer "$T/orm/ppo-v$i/opt.bin")
+    "$PPO" --policy "$T/orm/policy-v$i.bin" --trajectories "$T/orm/traj$i" --verdicts "$T/orm/ver$i" --scores "$T/orm/sc$i" \
+        --orm-weight 1 --tokenizer "$T/tok.bpe" --out "$T/orm" --lr 3e-3 --epochs 2 --quiet "${extra[@]}" 2> "$T/orm/ppo$i.log" ||
+        { orm_ok=0; tail -2 "$T/orm/ppo$i.log"; break; }
+done
+if [ $orm_ok = 1 ]; then
+    r=$(hist "$T/orm" reward); p=$(hist "$T/orm" pass_rate)
+    check "ORM rewards drive learning with every verdict failing: reward $r" \
+        python3 -c "r=[float(x) for x in '$r'.split()]; p=[float(x) for x in '$p'.split()]; assert r[0] < 0.3 and max(r[-3:]) > 0.7 and max(p) == 0"
+else bad "ORM reward run failed"; fi
+"$PPO" --policy "$T/policy-v0.bin" --trajectories "$T/orm/traj0" --verdicts "$T/orm/ver0" --scores "$T/orm/ver0" --orm-weight 1 \
+    --tokenizer "$T/tok.bpe" --out "$T/orm/x" --quiet 2> "$T/orm/bad.log"; rc=$?
+check "scores of the wrong kind are refused" bash -c "[ $rc != 0 ] && grep -q 'not scores' '$T/orm/bad.log'"
+"$PPO" --policy "$T/policy-v0.bin" --trajectories "$T/orm/traj0" --verdicts "$T/orm/ver0" --orm-weight 1 \
+    --tokenizer "$T/tok.bpe" --out "$T/orm/x" --quiet 2> "$T/orm/bad.log"; rc=$?
+check "--orm-weight without --scores: exit 2" bash -c "[ $rc = 2 ] && grep -q 'need --scores' '$T/orm/bad.log'"
 
 # ---- kill -9 and resume: bit-identical -------------------------------------------------------------------
 mkdir -p "$T/ka" "$T/kb"

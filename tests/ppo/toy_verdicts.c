@@ -1,7 +1,9 @@
 // toy_verdicts.c — the verifier of the ppo learning tests: a toy task with a known optimum.
 // Reads every trajectory tree of TRAJ_DIR and writes one verdict per leaf into OUT_DIR
-// (closed): pass iff the leaf's first response token is in [LO, HI), else fail.
-//   toy_verdicts TRAJ_DIR OUT_DIR LO HI
+// (closed): pass iff the leaf's first response token is in [LO, HI), else fail. With SCORES_DIR
+// it also writes a score per leaf as reward score would: an ORM of 1 for tokens in
+// [SLO, SHI), else 0 (a reward model's view, which may differ from the verdict's).
+//   toy_verdicts TRAJ_DIR OUT_DIR LO HI [SCORES_DIR SLO SHI]
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +12,9 @@
 #include "shards/tree_join.h"
 
 int main(int argc, char **argv) {
-    if (argc != 5) die("usage: toy_verdicts TRAJ_DIR OUT_DIR LO HI");
+    if (argc != 5 && argc != 8) die("usage: toy_verdicts TRAJ_DIR OUT_DIR LO HI [SCORES_DIR SLO SHI]");
     uint32_t lo = (uint32_t)atoi(argv[3]), hi = (uint32_t)atoi(argv[4]);
+    uint32_t slo = argc == 8 ? (uint32_t)atoi(argv[6]) : 0, shi = argc == 8 ? (uint32_t)atoi(argv[7]) : 0;
     berr e;
     shard_dir_listing l;
     if (shard_dir_list(argv[1], &l, &e)) die("%s", e.msg);
@@ -19,6 +22,8 @@ int main(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     shard_dir_writer *w = shard_dir_writer_open(argv[2], "toy", SHARD_VERDICTS, VERDICT_SCHEMA, &o, &e);
     if (!w) die("%s", e.msg);
+    shard_dir_writer *sw = argc == 8 ? shard_dir_writer_open(argv[5], "toy", SHARD_SCORES, SCORE_SCHEMA, &o, &e) : NULL;
+    if (argc == 8 && !sw) die("%s", e.msg);
     bbuf b = {0};
     uint32_t *path = NULL;
     for (size_t i = 0; i < l.n_shards; i++) {
@@ -46,6 +51,13 @@ int main(int argc, char **argv) {
                 b.n = 0;
                 verdict_encode(&b, &v);
                 if (shard_dir_append(w, b.p, b.n, &e)) die("%s", e.msg);
+                if (sw) {
+                    score_rec s = {t.problem_id, n, first >= slo && first < shi ? 1.0f : 0.0f, 0, NULL, traj_tree_id(&t),
+                                   t.policy_version, SCORE_HAS_ORM, 0, 0};
+                    b.n = 0;
+                    score_encode(&b, &s);
+                    if (shard_dir_append(sw, b.p, b.n, &e)) die("%s", e.msg);
+                }
             }
             free(leaf);
             traj_free(&t);
@@ -54,6 +66,7 @@ int main(int argc, char **argv) {
         free(p);
     }
     if (shard_dir_publish(w, NULL, 0, &e) || shard_dir_close(w, &e)) die("%s", e.msg);
+    if (sw && (shard_dir_publish(sw, NULL, 0, &e) || shard_dir_close(sw, &e))) die("%s", e.msg);
     shard_dir_listing_free(&l);
     bbuf_free(&b);
     free(path);
