@@ -16,7 +16,7 @@
 
 typedef struct loop_pass {  // `stage.option = value` lines, in file order
     char stage[16], opt[64], *value;
-    int line;
+    int line, is_flag;  // is_flag: a switch, passed as --opt alone when value is 1
 } loop_pass;
 
 typedef struct loop_config {

@@ -112,11 +112,15 @@ static char *help_text(const char *bin_dir, const char *bin, const char *sub) {
     return (char *)b.p;
 }
 
-static int mentions_option(const char *help, const char *opt) {
+// 1 if the stage has option --opt (*is_flag: it takes no value), else 0.
+static int mentions_option(const char *help, const char *opt, int *is_flag) {
     size_t n = strlen(opt);
     for (const char *p = strstr(help, "--"); p; p = strstr(p + 2, "--")) {
         const char *q = p + 2;
-        if (strncmp(q, opt, n) == 0 && !(isalnum((unsigned char)q[n]) || q[n] == '-')) return 1;
+        if (strncmp(q, opt, n) == 0 && !(isalnum((unsigned char)q[n]) || q[n] == '-')) {
+            *is_flag = strncmp(q + n, "\tflag", 5) == 0 && (q[n + 5] == '\n' || q[n + 5] == 0);
+            return 1;
+        }
     }
     return 0;
 }
@@ -181,7 +185,8 @@ int loop_config_load(loop_config *c, const char *path, const char *bin, berr *e)
             break;
         }
         if (!help[s_]) help[s_] = help_text(bin, stages[s_].bin, stages[s_].sub);
-        if (!help[s_] || !mentions_option(help[s_], opt)) {
+        int is_flag = 0;
+        if (!help[s_] || !mentions_option(help[s_], opt, &is_flag)) {
             rc = berr_set(e, "%s: %s has no option --%s (see %s/%s%s%s --help)", where, stages[s_].bin, opt, bin,
                           stages[s_].bin, stages[s_].sub ? " " : "", stages[s_].sub ? stages[s_].sub : "");
             break;
@@ -190,7 +195,12 @@ int loop_config_load(loop_config *c, const char *path, const char *bin, berr *e)
             rc = berr_set(e, "%s: more than %d stage options", where, LOOP_MAX_PASS);
             break;
         }
+        if (is_flag && strcmp(v, "0") && strcmp(v, "1")) {
+            rc = berr_set(e, "%s: %s.%s is a switch: its value is 1 (on) or 0 (off), got '%s'", where, stage, opt, v);
+            break;
+        }
         loop_pass *p = &c->pass[c->npass++];
+        p->is_flag = is_flag;
         snprintf(p->stage, sizeof p->stage, "%s", stage);
         snprintf(p->opt, sizeof p->opt, "%s", opt);
         p->value = xstrdup(v);
@@ -226,9 +236,10 @@ void loop_config_args(const loop_config *c, const char *stage, const char **argv
     for (int i = 0; i < c->npass; i++) {
         if (strcmp(c->pass[i].stage, stage)) continue;
         if (*n + 2 >= max) die("berry: too many options for %s", stage);
+        if (c->pass[i].is_flag && strcmp(c->pass[i].value, "1")) continue;  // a switch set to 0: left off
         snprintf(flags[i], sizeof flags[i], "--%s", c->pass[i].opt);
         argv[(*n)++] = flags[i];
-        argv[(*n)++] = c->pass[i].value;
+        if (!c->pass[i].is_flag) argv[(*n)++] = c->pass[i].value;
     }
 }
 
@@ -243,6 +254,7 @@ void loop_config_help(FILE *f) {
           "  eval       rollout's options for the held-out answers (greedy, one per problem)\n"
           "  verify     verify run's options\n"
           "  ppo        ppo's options (e.g. ppo.advantage = tree)\n"
+          "A switch (an option with no value) is written stage.option = 1, or = 0 to leave it off.\n"
           "An option that wires the stages together (files, directories, versions, backend) is set by\n"
           "berry and refused in the config.\n",
           f);

@@ -28,6 +28,8 @@ check "the report has the FLOPs table with post-training ÷ pretraining and forw
 check "report.html is self-contained with its plots inline" \
     bash -c "grep -q '<svg' '$T/a/report.html' && ! grep -q '<img' '$T/a/report.html'"
 check "two policy versions were published" bash -c "[ -f '$T/a/policy/policy-v1.bin' ] && [ -f '$T/a/policy/policy-v2.bin' ]"
+check "a switch set to 1 reaches its stage as the option alone (ppo --drop-flat)" \
+    bash -c "grep -q -- '--drop-flat' '$T/a/logs/iter-0-ppo.log' && grep -q '\"dropped_flat\"' '$T/a/policy/ppo-v1/report.json'"
 check "log.jsonl has a record per stage run" bash -c "[ \$(grep -c '\"event\": \"stage\"' '$T/a/log.jsonl') -ge 20 ]"
 "$BERRY" run --config "$CONF" --out "$T/a" 2> "$T/a2.log"; rc=$?
 check "the same command on a finished run redoes nothing" \
@@ -105,6 +107,7 @@ tokenizer = $CONF"
 bad_conf "an unknown stage" "unknown stage 'rollot'" "rollot.roots = 3"
 bad_conf "an option the stage does not have" "rollout has no option --rootz" "rollout.rootz = 3"
 bad_conf "an option berry wires itself" "ppo.policy is set by berry itself" "ppo.policy = x.bin"
+bad_conf "a switch given a value other than 0 or 1" "ppo.drop-flat is a switch" "ppo.drop-flat = yes"
 bad_conf "a line without '='" "expected 'key = value'" "just words"
 "$BERRY" run --config "$T/none.conf" --out "$T/bad" 2> "$T/bad.err"; rc=$?
 check "a missing config: exit 2, named" bash -c "[ $rc = 2 ] && grep -q 'none.conf' '$T/bad.err' && [ ! -e '$T/bad' ]"
