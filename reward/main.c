@@ -14,6 +14,7 @@ static const struct {
     {"train", rw_train_main, "train an outcome (--kind orm) or process (--kind prm) reward model on label shards"},
     {"score", rw_score_main, "stream trajectory shards into score shards: ORM per leaf, PRM per step, min and product"},
     {"prune", rw_prune_main, "keep the best K trajectories per problem as problems with solutions (SFT data)"},
+    {"export", rw_export_main, "trajectories (+ verdicts, scores) or pruned problems -> JSON lines {prompt, completion, ...} for SFT"},
     {"best-of", rw_bestof_main, "best-of-N accuracy: first, majority vote, ORM, PRM, oracle; a table and a plot"},
 };
 enum { NSUBS = sizeof subs / sizeof subs[0] };

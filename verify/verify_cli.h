@@ -10,6 +10,7 @@
 
 // Each takes argv with its options starting at argv[first] and returns the exit status.
 int verify_cmd_gen(int argc, char **argv, int first);     // problem shards (tasks_generate)
+int verify_cmd_import(int argc, char **argv, int first);  // JSON-lines problems -> problem shards (verify_import.c)
 int verify_cmd_corpus(int argc, char **argv, int first);  // the built-in text corpus (tasks_write_corpus)
 int verify_cmd_check(int argc, char **argv, int first);   // candidate file + problems -> verdict shards
 int verify_cmd_run(int argc, char **argv, int first);     // streaming: trajectory shards -> verdict shards

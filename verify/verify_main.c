@@ -4,6 +4,7 @@
 
 static const cli_sub subs[] = {
     {"gen", verify_cmd_gen, "generate problems (arith, linear, algebra, code) into a problem shard directory"},
+    {"import", verify_cmd_import, "problems from JSON lines (GSM8K-, MATH-, MBPP-style, --map) into problem shard directories"},
     {"corpus", verify_cmd_corpus, "write the built-in text corpus (worked solutions + filler) to a file"},
     {"check", verify_cmd_check, "check a candidate file (JSON lines) against problems -> verdict shards"},
     {"run", verify_cmd_run, "streaming stage: trajectory shards -> verdict shards, exactly once across restarts"},

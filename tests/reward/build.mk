@@ -4,7 +4,7 @@
 # (test_cli.sh, which also runs the device script at toy sizes).
 RW_TEST := $(BUILD)/tests/reward
 RW_C_TESTS := $(addprefix $(RW_TEST)/,test_labels test_learn)
-TESTS += $(RW_C_TESTS) tests/reward/test_reward.sh tests/reward/test_cli.sh
+TESTS += $(RW_C_TESTS) tests/reward/test_reward.sh tests/reward/test_cli.sh tests/reward/test_export.sh
 
 $(RW_TEST)/%: $(call objs,tests/reward/%.c) $(REWARD_LIBS)
 	$(LINK)

@@ -36,6 +36,10 @@ $(BUILD)/tests/shards/test_records_san: $(BUILD)/san/tests/shards/test_records.o
 	@mkdir -p $(@D); echo "LD $@"
 	$(SAN_CC) $(SAN_FLAGS) -o $@ $^ $(if $(ZSTD_LIB),-L$(ZSTD_LIB)) -lzstd -lm -lpthread
 
+$(BUILD)/tests/shards/test_json_san: $(BUILD)/san/tests/shards/test_json.o $(SHARDS_SAN_OBJS)
+	@mkdir -p $(@D); echo "LD $@"
+	$(SAN_CC) $(SAN_FLAGS) -o $@ $^ $(if $(ZSTD_LIB),-L$(ZSTD_LIB)) -lzstd -lm -lpthread
+
 $(BUILD)/fuzz/fuzz_shard: $(SHARDS_FUZZ_OBJS)
 	@mkdir -p $(@D); echo "LD $@"
 	$(SAN_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(if $(ZSTD_LIB),-L$(ZSTD_LIB)) -lzstd -lm -lpthread
@@ -52,7 +56,8 @@ $(BUILD)/tests/shards/fuzz_reader: tests/shards/fuzz_reader.sh $(BUILD)/fuzz/fuz
 # reports the missing sanitizer/fuzzer tests as one failure.
 HAVE_SAN_CC := $(shell command -v $(SAN_CC) >/dev/null 2>&1 && echo 1)
 ifeq ($(HAVE_SAN_CC),1)
-TESTS += $(BUILD)/tests/shards/test_corrupt_san $(BUILD)/tests/shards/test_records_san $(BUILD)/tests/shards/fuzz_reader
+TESTS += $(BUILD)/tests/shards/test_corrupt_san $(BUILD)/tests/shards/test_records_san $(BUILD)/tests/shards/test_json_san \
+    $(BUILD)/tests/shards/fuzz_reader
 else
 $(BUILD)/tests/shards/sanitizers_unavailable:
 	@mkdir -p $(@D)
@@ -60,7 +65,8 @@ $(BUILD)/tests/shards/sanitizers_unavailable:
 TESTS += $(BUILD)/tests/shards/sanitizers_unavailable
 endif
 ALL_OBJS += $(call objs,tests/shards/gen_corpus.c)
--include $(SHARDS_SAN_OBJS:.o=.d) $(SHARDS_FUZZ_OBJS:.o=.d) $(BUILD)/san/tests/shards/test_corrupt.d $(BUILD)/san/tests/shards/test_records.d
+-include $(SHARDS_SAN_OBJS:.o=.d) $(SHARDS_FUZZ_OBJS:.o=.d) $(BUILD)/san/tests/shards/test_corrupt.d $(BUILD)/san/tests/shards/test_records.d \
+    $(BUILD)/san/tests/shards/test_json.d
 
 $(BUILD)/tests/shards/make_fixtures: $(BUILD)/obj/tests/shards/make_fixtures.o $(LIB_SHARDS) $(LIB_BASE)
 	$(LINK)

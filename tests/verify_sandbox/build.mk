@@ -14,6 +14,8 @@ $(BUILD)/tests/verify_sandbox/test_verify_cli $(BUILD)/tests/verify_sandbox/test
 TESTS += $(VERIFY_SANDBOX_TESTS)
 # The unprivileged path (user namespaces without root), through the verify executable.
 TESTS += tests/verify_sandbox/test_unprivileged.sh
+# verify import (JSON-lines problems) end to end, with verify check on what it wrote.
+TESTS += tests/verify_sandbox/test_import.sh
 
 BENCHES += $(BUILD)/tests/verify_sandbox/bench_sandbox
 $(BUILD)/tests/verify_sandbox/bench_sandbox: EXTRA_LDLIBS = -lseccomp
@@ -24,6 +26,6 @@ ALL_OBJS += $(call objs,$(addprefix tests/verify_sandbox/,$(addsuffix .c,$(VERIF
 else
 # Without <seccomp.h> the programs cannot be built: each is a skip that tests/run.sh counts
 # (and refuses under CI=true), not a program that silently leaves the suite.
-$(foreach t,test_sandbox test_code test_verify_cli test_unprivileged.sh,\
+$(foreach t,test_sandbox test_code test_verify_cli test_unprivileged.sh test_import.sh,\
   $(eval $(call skipped_test,verify_sandbox/$(t),<seccomp.h> not found: the sandbox is not built (apt-get install libseccomp-dev))))
 endif
