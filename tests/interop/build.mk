@@ -6,7 +6,7 @@ TESTS += tests/interop/test_interop.sh
 
 # The helper the scripts run (built by `make all`).
 BINS += $(IO_TEST)/interop_tool
-$(IO_TEST)/interop_tool: $(call objs,tests/interop/interop_tool.c) $(LIB_KERNELS) $(LIB_BASE)
+$(IO_TEST)/interop_tool: $(call objs,tests/interop/interop_tool.c) $(LIB_SHARDS) $(LIB_KERNELS) $(LIB_BASE)
 	$(LINK)
 $(IO_TEST)/interop_tool: EXTRA_LDLIBS = $(KERNEL_LDLIBS)
 ALL_OBJS += $(call objs,tests/interop/interop_tool.c)

@@ -6,6 +6,9 @@
 //   interop_tool logits CKPT OUT T1 T2 ...   fp32 logits (T x V, row-major) of one sequence
 //   interop_tool greedy CKPT N T1 T2 ...     prints N greedy tokens after the prompt (argmax,
 //                                            lowest id on ties), by full recompute
+//   interop_tool heads LM OUT N      OUT: LM with N scalar heads (seeded N(0, 0.02) weights, and
+//                                    biases set to 0.01·(h+1) so that they are not all zero)
+//   interop_tool encode TOK.bpe      berry's ids of standard input (one text), space-separated
 //   interop_tool fuzz FILE N SEED    N mutated copies (byte flips in the first 4 KiB, random
 //                                    truncations): no crash, every refusal names the copy,
 //                                    every truncation refused; prints "N passed, M failed"
@@ -15,6 +18,7 @@
 
 #include "kernels/gpt2.h"
 #include "kernels/model_io/safetensors.h"
+#include "shards/tokenizer.h"
 
 static int load(const char *path, gpt2_ckpt_info *info, float **p) {
     berr e;
@@ -162,12 +166,55 @@ static int cmd_fuzz(int argc, char **argv) {
     return fail ? 1 : 0;
 }
 
+static int cmd_heads(int argc, char **argv) {
+    if (argc < 5) return 2;
+    gpt2_ckpt_info info;
+    berr e;
+    if (gpt2_ckpt_info_read(argv[2], &info, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    info.cfg.n_scalar = atoi(argv[4]);
+    kb_ctx *ctx = kb_open(KB_CPU, 0, &e);
+    if (!ctx) return fprintf(stderr, "%s\n", e.msg), 1;
+    gpt2 m;
+    gpt2_build(&m, ctx, &info.cfg, 1, info.cfg.maxT, 0);
+    if (gpt2_load_trunk(&m, argv[2], 7, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
+    float *p = xmalloc(m.n_params * 4);
+    gpt2_get_params(&m, p);
+    for (int h = 0; h < info.cfg.n_scalar; h++) p[m.off[GPT2_HEADB] + (size_t)h] = 0.01f * (float)(h + 1);
+    int rc = gpt2_save_host(&info.cfg, 0, p, NULL, NULL, NULL, 0, argv[3], &e);
+    if (rc) fprintf(stderr, "%s\n", e.msg);
+    free(p);
+    gpt2_free(&m);
+    kb_close(ctx);
+    return rc ? 1 : 0;
+}
+
+static int cmd_encode(int argc, char **argv) {
+    if (argc < 3) return 2;
+    berr e;
+    bpe *t = bpe_load(argv[2], &e);
+    if (!t) return fprintf(stderr, "%s\n", e.msg), 1;
+    bbuf in = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) bbuf_put(&in, chunk, n);
+    uint32_t *ids;
+    size_t k = bpe_encode(t, (const char *)in.p, in.n, &ids);
+    for (size_t i = 0; i < k; i++) printf("%s%u", i ? " " : "", ids[i]);
+    printf("\n");
+    free(ids);
+    bbuf_free(&in);
+    bpe_free(t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int rc = 2;
     if (argc >= 2 && strcmp(argv[1], "same") == 0) rc = cmd_same(argc, argv);
     else if (argc >= 2 && strcmp(argv[1], "logits") == 0) rc = cmd_logits(argc, argv);
     else if (argc >= 2 && strcmp(argv[1], "greedy") == 0) rc = cmd_greedy(argc, argv);
+    else if (argc >= 2 && strcmp(argv[1], "heads") == 0) rc = cmd_heads(argc, argv);
+    else if (argc >= 2 && strcmp(argv[1], "encode") == 0) rc = cmd_encode(argc, argv);
     else if (argc >= 2 && strcmp(argv[1], "fuzz") == 0) rc = cmd_fuzz(argc, argv);
-    if (rc == 2) fprintf(stderr, "usage: interop_tool same A B [--bf16] | logits CKPT OUT T... | greedy CKPT N T... | fuzz FILE N SEED\n");
+    if (rc == 2) fprintf(stderr, "usage: interop_tool same A B [--bf16] | logits CKPT OUT T... | greedy CKPT N T... | heads LM OUT N | encode TOK | fuzz FILE N SEED\n");
     return rc;
 }
