@@ -40,8 +40,8 @@ int gpt2_detect_format(const char *path, berr *e) {
     if (got >= 8 && memcmp(h, "BERRYCKP", 8) == 0) return GPT2_FMT_BERRY;
     if (got >= 4 && llmc_is_model(h)) return GPT2_FMT_LLMC;
     if (got == 9 && h[8] == '{' && le64(h) >= 2 && le64(h) <= (uint64_t)sb.st_size - 8) return GPT2_FMT_SAFETENSORS;
-    return berr_set(e, "%s: not a model berry reads (a berry checkpoint, an llm.c model file, a safetensors file or a "
-                    "Hugging Face model directory): unrecognised first bytes at offset 0", path);
+    return berr_set(e, "%s: not a berry checkpoint (bad magic at offset 0), nor an llm.c model file, a safetensors file or "
+                    "a Hugging Face model directory", path);
 }
 
 // ---- config.json ------------------------------------------------------------------------------

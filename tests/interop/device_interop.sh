@@ -59,11 +59,18 @@ berry_greedy=$("$T" greedy "$MODEL" "$N_GREEDY" $ids) || bad "berry greedy"
 python3 - "$OUT" "$TOL" "$N_GREEDY" "$berry_greedy" $ids <<'PY' && ok "transformers loads the export: tokenizer, logits, greedy" || bad "transformers against the export"
 import sys, numpy as np, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+def greedy(model, ids, n):  # argmax with full recompute, no stop token: what interop_tool greedy does
+    x = list(ids)
+    with torch.no_grad():
+        for _ in range(n):
+            x.append(int(model(torch.tensor([x])).logits[0, -1].argmax()))
+    return x[len(ids):]
 out, tol, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 berry_greedy = [int(x) for x in sys.argv[4].split()]
 ids = [int(x) for x in sys.argv[5:]]
 tok = AutoTokenizer.from_pretrained(f"{out}/hf")
-model = AutoModelForCausalLM.from_pretrained(f"{out}/hf", torch_dtype=torch.float32).eval()
+model = AutoModelForCausalLM.from_pretrained(f"{out}/hf").float().eval()  # (torch_dtype/dtype: named differently in v4 and v5)
 prompt = open(f"{out}/prompt.txt").read()
 hf_ids = tok(prompt)["input_ids"]
 ok = hf_ids == ids
@@ -73,7 +80,7 @@ with torch.no_grad():
 berry = np.fromfile(f"{out}/berry_logits.f32", dtype=np.float32).reshape(len(ids), -1)
 d = float(np.abs(lg - berry).max())
 print(f"logits: {lg.shape[0]} x {lg.shape[1]}, max |transformers - berry CPU| = {d:.3g} (tolerance {tol:g})")
-g = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, eos_token_id=None, pad_token_id=0)[0, len(ids):].tolist()
+g = greedy(model, ids, n)
 same = g == berry_greedy
 print(f"greedy: {n} tokens, {'identical' if same else 'DIFFERENT'}; transformers decodes them as {tok.decode(g)!r}")
 if not same:
@@ -95,8 +102,8 @@ m = GPT2LMHeadModel(cfg)
 # random layernorm gains and biases too, so that a swapped or dropped one shows
 with torch.no_grad():
     for n, p in m.named_parameters():
-        if p.dim() == 1: p.normal_(1.0 if n.endswith("weight") and ".ln" in n else 0.0, 0.05)
-m.save_pretrained(d, safe_serialization=True)
+        if p.dim() == 1: p.normal_(1.0 if n.endswith("weight") and ".ln_" in n else 0.0, 0.05)
+m.save_pretrained(d)  # safetensors by default (transformers >= 4.35; the only format in v5)
 print(f"saved a random GPT2LMHeadModel ({size}, {sum(p.numel() for p in m.parameters())} parameters) to {d}")
 PY
     ids="1 2 3 4 5 6 7 8 9 10 11 12 100 200 250"
@@ -105,14 +112,21 @@ PY
     python3 - "$d" "$TOL" "$bg" $ids <<'PY' && ok "berry imports transformers' $size save_pretrained: logits, greedy" || bad "import of $size"
 import sys, numpy as np, torch
 from transformers import GPT2LMHeadModel
+
+def greedy(model, ids, n):  # argmax with full recompute, no stop token: what interop_tool greedy does
+    x = list(ids)
+    with torch.no_grad():
+        for _ in range(n):
+            x.append(int(model(torch.tensor([x])).logits[0, -1].argmax()))
+    return x[len(ids):]
 d, tol, bg = sys.argv[1], float(sys.argv[2]), [int(x) for x in sys.argv[3].split()]
 ids = [int(x) for x in sys.argv[4:]]
-m = GPT2LMHeadModel.from_pretrained(d, torch_dtype=torch.float32).eval()
+m = GPT2LMHeadModel.from_pretrained(d).float().eval()
 with torch.no_grad():
     lg = m(torch.tensor([ids])).logits[0].double().numpy()
 berry = np.fromfile(f"{d}.logits.f32", dtype=np.float32).reshape(len(ids), -1)
 diff = float(np.abs(lg - berry).max())
-g = m.generate(torch.tensor([ids]), max_new_tokens=16, do_sample=False, eos_token_id=None, pad_token_id=0)[0, len(ids):].tolist()
+g = greedy(m, ids, 16)
 print(f"import {d}: logits max |diff| {diff:.3g}; greedy {'identical' if g == bg else 'DIFFERENT'}")
 if g != bg: print("  transformers:", g, "\n  berry:       ", bg)
 sys.exit(0 if diff <= tol and g == bg else 1)

@@ -198,7 +198,7 @@ refused "lm_head not tied to wte" "$B/lmhead" "differs from wte.weight"
 refused "llm.c file cut short" "$B/llmc_trunc.bin" "truncated or trailing data"
 refused "llm.c version 4" "$B/llmc_version.bin" "version 4 at offset 4"
 refused "llm.c header sizes against the file" "$B/llmc_layers.bin" "describes"
-refused "not a model at all" "$B/junk.bin" "not a model berry reads"
+refused "not a model at all" "$B/junk.bin" "not a berry checkpoint (bad magic at offset 0), nor an llm.c"
 check "random flips and truncations of model.safetensors: no crash, every refusal names the file" $T fuzz "$W/hf/model.safetensors" 400 11
 grep '^fuzz' "$W/check.out"
 check "random flips and truncations of the llm.c file: no crash, every refusal names the file" $T fuzz "$W/m.bin" 400 12
