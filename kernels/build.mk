@@ -1,7 +1,9 @@
 # kernels/: the base helpers, the compute library (CPU backend always, CUDA backend when nvcc
 # is found), the GPT-2 model, the communication layer and the trainer library (kernels/train/).
 BASE_SRC := kernels/base.c
-KERNELS_SRC := kernels/dispatch.c $(wildcard kernels/gpt2*.c kernels/cpu/*.c)
+# kernels/model_io/: model files of other tools (HF safetensors, llm.c) in and out; gpt2_ckpt.c
+# reads them wherever a berry checkpoint is read (kernels/model_io/gpt2_interop.h).
+KERNELS_SRC := kernels/dispatch.c $(wildcard kernels/gpt2*.c kernels/cpu/*.c kernels/model_io/*.c)
 ifeq ($(USE_CUDA),1)
 KERNELS_CU := $(wildcard kernels/cuda/*.cu) $(if $(filter 1,$(USE_CUDNN)),kernels/cuda/cuda_attention_cudnn.cpp)
 else

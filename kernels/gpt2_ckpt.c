@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/gpt2.h"
+#include "kernels/model_io/gpt2_interop.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "checkpoint IO assumes a little-endian host"
@@ -70,7 +71,21 @@ static int parse_header(const char *path, const uint8_t *h, long long file_size,
     return 0;
 }
 
+// A model file of another tool (HF safetensors, llm.c; kernels/model_io/gpt2_interop.h), told
+// apart by content: 1 when path is one (info filled, or e set and *rc -1), 0 when it is not.
+static int foreign_info(const char *path, gpt2_ckpt_info *info, int *rc, berr *e) {
+    int fmt = gpt2_detect_format(path, e);
+    if (fmt < 0) return *rc = -1, 1;
+    if (fmt == GPT2_FMT_BERRY) return 0;
+    memset(info, 0, sizeof *info);
+    *rc = gpt2_foreign_load(path, &info->cfg, NULL, e);
+    info->n_params = *rc ? 0 : gpt2_param_count(&info->cfg);
+    return 1;
+}
+
 int gpt2_ckpt_info_read(const char *path, gpt2_ckpt_info *info, berr *e) {
+    int frc;
+    if (foreign_info(path, info, &frc, e)) return frc;
     FILE *f = fopen(path, "rb");
     if (!f) return berr_set(e, "cannot open checkpoint %s: %s", path, strerror(errno));
     uint8_t h[CKPT_HEADER];
@@ -84,6 +99,13 @@ int gpt2_ckpt_info_read(const char *path, gpt2_ckpt_info *info, berr *e) {
 
 int gpt2_ckpt_verify(const char *path, gpt2_ckpt_info *info, berr *e) {
     if (gpt2_ckpt_info_read(path, info, e)) return -1;
+    if (info->version == 0) {  // a foreign file: reading every tensor is its check
+        float *p;
+        gpt2_config c;
+        if (gpt2_foreign_load(path, &c, &p, e)) return -1;
+        free(p);
+        return 0;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) return berr_set(e, "cannot open checkpoint %s: %s", path, strerror(errno));
     uint8_t h[CKPT_HEADER];
@@ -161,11 +183,30 @@ int gpt2_load(gpt2 *m, const char *path, int with_opt, void **extra, size_t *ext
     gpt2_ckpt_info info;
     if (gpt2_ckpt_info_read(path, &info, e)) return -1;
     const gpt2_config *c = &info.cfg, *mc = &m->cfg;
+    float *fp = NULL;
+    if (info.version == 0) {  // a foreign model file: weights only, step 0, no trainer state
+        if (with_opt) return berr_set(e, "%s: a %s has no optimizer state to resume from", path,
+                                      gpt2_format_name(gpt2_detect_format(path, e)));
+        gpt2_config fc;
+        if (gpt2_foreign_load(path, &fc, &fp, e)) return -1;
+        info.cfg = fc;
+    }
     if (c->L != mc->L || c->C != mc->C || c->NH != mc->NH || c->V != mc->V || c->Vp != mc->Vp || c->maxT != mc->maxT ||
-        c->n_scalar != mc->n_scalar)
+        c->n_scalar != mc->n_scalar) {
+        free(fp);
         return berr_set(e, "%s: checkpoint config L=%d C=%d NH=%d V=%d maxT=%d heads=%d differs from the model's "
                         "L=%d C=%d NH=%d V=%d maxT=%d heads=%d", path, c->L, c->C, c->NH, c->V, c->maxT, c->n_scalar,
                         mc->L, mc->C, mc->NH, mc->V, mc->maxT, mc->n_scalar);
+    }
+    if (fp) {
+        gpt2_set_params(m, fp);
+        m->step = 0;
+        kb_sync(m->ctx);
+        free(fp);
+        if (extra) *extra = NULL;
+        if (extra_len) *extra_len = 0;
+        return 0;
+    }
     int load_opt = with_opt && info.has_opt && m->training;
     if (with_opt && !info.has_opt) return berr_set(e, "%s: has no optimizer state to resume from", path);
     FILE *f = fopen(path, "rb");

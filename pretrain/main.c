@@ -1,4 +1,4 @@
-// main.c — build/bin/pretrain: train (the default), generate, plot, device.
+// main.c — build/bin/pretrain: train (the default), generate, plot, export, device.
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -24,6 +24,7 @@ static const cli_sub subs[] = {
     {"train", pt_train_main, "train a GPT-2 (pretraining or --sft): checkpoints, log.jsonl, model.bin"},
     {"generate", pt_generate_main, "sample answers to problems into a candidate file (for verify check)"},
     {"plot", pt_plot_main, "the loss curve of a run log as SVG"},
+    {"export", pt_export_main, "a model for other tools: a Hugging Face directory or an llm.c file"},
     {"device", device_main, "the backend --backend auto picks here: cuda or cpu"},
 };
 

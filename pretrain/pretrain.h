@@ -6,3 +6,4 @@
 int pt_train_main(int argc, char **argv, int first);
 int pt_generate_main(int argc, char **argv, int first);
 int pt_plot_main(int argc, char **argv, int first);
+int pt_export_main(int argc, char **argv, int first);

@@ -56,6 +56,15 @@ bpe *bpe_load_gpt2(const char *vocab_json, const char *merges_txt, int pretok, b
 // Writes both files atomically; HF tokenizers' models.BPE.from_file reads them.
 int bpe_save_gpt2(const bpe *t, const char *vocab_json, const char *merges_txt, berr *e);
 void bpe_free(bpe *t);
+// For other tools (shards/tokenizer_export.c). bpe_save_hf writes a Hugging Face tokenizer
+// into dir: tokenizer.json (the BPE model with this vocabulary's pre-tokenisation, exactly:
+// digits mode = Sequence[Digits(individual_digits), ByteLevel]), vocab.json + merges.txt,
+// tokenizer_config.json (PreTrainedTokenizerFast; bos = eos = unk = <|endoftext|> when the
+// vocabulary has it) and special_tokens_map.json; each file atomically.
+int bpe_save_hf(const bpe *t, const char *dir, int model_max_length, berr *e);
+// llm.c's tokenizer file: 256 int32 (magic 20240328, version 2, vocab size, end-of-text id,
+// zeros), then per token a one-byte length (1..255) and its bytes. Atomic.
+int bpe_save_llmc(const bpe *t, const char *path, int eot, berr *e);
 
 int bpe_vocab_size(const bpe *t);
 int bpe_pretok_mode(const bpe *t);

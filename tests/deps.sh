@@ -38,6 +38,11 @@ if ! python3 -c 'import tokenizers' >/dev/null 2>&1; then
     python3 -m pip install -q tokenizers 2>/dev/null || python3 -m pip install -q --break-system-packages tokenizers || \
         echo "deps: could not install the Python package tokenizers; the tokenizer comparison tests will fail" >&2
 fi
+if ! python3 -c 'import numpy, safetensors' >/dev/null 2>&1; then
+    echo "deps: pip install numpy safetensors (the independent forward over exported models, tests/interop)"
+    python3 -m pip install -q numpy safetensors 2>/dev/null || python3 -m pip install -q --break-system-packages numpy safetensors || \
+        echo "deps: could not install numpy and safetensors; tests/interop/test_interop.sh will fail" >&2
+fi
 # cuDNN's header-only C++ frontend: the Makefile looks for include/cudnn_frontend.h in python3's
 # site-packages (CUDNN_FRONTEND_INC) and builds cuDNN attention only where it finds it.
 has_frontend() {

@@ -10,6 +10,9 @@
 #   6. reward, only when asked (PARTS=reward; tests/reward/device_reward.sh): ORM and PRM on the
 #      demo's model, best-of-N on its held-out problems, scoring throughput (needs tests/demo.sh's
 #      output, or MODEL= etc.)
+#   7. interop, only when asked (PARTS=interop; tests/interop/device_interop.sh, issue 15): the demo's
+#      model exported to transformers (logits within 1e-4, same greedy tokens) and transformers'
+#      random GPT-2s imported into berry (needs torch and transformers)
 # Parts: PARTS="tests train rollout pretrain" (default: these four). PEERS=dir of the peer scripts
 # (default ../shared/bench). Logs go to $OUT (default /tmp/berry-device).
 # cuDNN from a Python wheel is found automatically (nvidia.cudnn); NVLink multicast stays off.
@@ -63,6 +66,10 @@ if has logprob; then
 fi
 if has reward && [ -f tests/reward/device_reward.sh ]; then
     BUILD=$B bash tests/reward/device_reward.sh 2>&1 | tee "$OUT/reward.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
+fi
+if has interop && [ -f tests/interop/device_interop.sh ]; then
+    OUT="$OUT" BUILD=$B bash tests/interop/device_interop.sh 2>&1 | tee "$OUT/interop.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 fi
 exit $fail
