@@ -27,6 +27,7 @@ typedef struct kb_ops {
     void (*f32_to_act)(kb_ctx *ctx, kb_act *dst, const float *src, size_t n);
     void (*sync)(kb_ctx *ctx);
     size_t (*mem_in_use)(kb_ctx *ctx);  // optional
+    void (*resources)(kb_ctx *ctx, kb_resources *r);  // optional (zeros when absent)
     // ops
     void (*encoder_forward)(kb_ctx *, kb_act *, const int32_t *, const int32_t *, const kb_act *, const kb_act *,
                             int, int, int);

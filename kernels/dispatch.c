@@ -57,6 +57,10 @@ void kb_free(kb_ctx *ctx, void *p) {
 size_t kb_bytes_allocated(const kb_ctx *ctx) { return ctx->bytes_allocated; }
 size_t kb_peak_bytes(const kb_ctx *ctx) { return ctx->peak_bytes; }
 size_t kb_device_mem_in_use(kb_ctx *ctx) { return ctx->ops->mem_in_use ? ctx->ops->mem_in_use(ctx) : 0; }
+void kb_device_resources(kb_ctx *ctx, kb_resources *r) {
+    memset(r, 0, sizeof *r);
+    if (ctx->ops->resources) ctx->ops->resources(ctx, r);
+}
 
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes) { ctx->ops->zero(ctx, p, bytes); }
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes) { ctx->ops->upload(ctx, dst, src, bytes); }

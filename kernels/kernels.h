@@ -82,6 +82,14 @@ size_t kb_peak_bytes(const kb_ctx *ctx);       // high-water mark of the above
 // Device memory in use on the whole device right now, by anyone (CUDA: total - free; 0 on
 // the CPU backend). Includes the backend's own scratch and workspaces.
 size_t kb_device_mem_in_use(kb_ctx *ctx);
+// What a run may size itself by (rollout's and generate's defaults): memory free and in all
+// (CUDA: cudaMemGetInfo of the device; CPU: the host's available and physical memory from
+// sysconf, 0 where unknown) and the threads the backend computes with (CPU: OpenMP's; CUDA: 0).
+typedef struct kb_resources {
+    size_t mem_free, mem_total;
+    int threads;
+} kb_resources;
+void kb_device_resources(kb_ctx *ctx, kb_resources *r);
 void kb_zero(kb_ctx *ctx, void *p, size_t bytes);
 // Host -> device, asynchronous: src may be reused as soon as the call returns.
 void kb_upload(kb_ctx *ctx, void *dst, const void *src, size_t bytes);

@@ -5,7 +5,9 @@ PRETRAIN_LIB_SRC := $(filter-out pretrain/main.c,$(wildcard pretrain/*.c))
 $(LIB_PRETRAIN): $(call objs,$(PRETRAIN_LIB_SRC))
 
 # Everything a program that pretrains needs, in link order, and the system libraries for it.
-PRETRAIN_LIBS := $(LIB_PRETRAIN) $(TRAIN_LIBS)
+# The rollout engine (rollout/build.mk, read after this file: hence its path) is what
+# `pretrain generate` and the training-time samples decode with.
+PRETRAIN_LIBS := $(LIB_PRETRAIN) $(BUILD)/lib/libberry_rollout.a $(TRAIN_LIBS)
 PRETRAIN_LDLIBS = $(TRAIN_LDLIBS)
 
 BINS += $(BUILD)/bin/pretrain

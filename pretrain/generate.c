@@ -9,7 +9,8 @@
 #include "kernels/train/cli.h"
 #include "pretrain/pretrain.h"
 #include "shards/problem_set.h"
-#include "pretrain/sample.h"
+#include "rollout/generate.h"
+#include "rollout/sizing.h"
 #include "shards/tokenizer.h"
 #include "shards/task_format.h"
 
@@ -17,7 +18,7 @@ typedef struct gen_opts {
     char *ckpt, *tokenizer, *problems, *out;
     int split, count, max_new, batch, samples, backend;
     double temperature;
-    int64_t seed;
+    int64_t seed, kv_bytes;
 } gen_opts;
 
 static const char *const splits[] = {"train", "heldout", "all", NULL};
@@ -30,16 +31,31 @@ static const cli_opt gen_opt_list[] = {
     {CLI_STR, "problems", F(problems), NULL, 0, 0, NULL, CLI_LOCAL, "PATH", "problem shard directory or file (required)"},
     {CLI_CHOICE, "split", F(split), "heldout", 0, 0, splits, CLI_LOCAL, "S", "which problems: train, heldout or all"},
     {CLI_INT, "count", F(count), "0", 0, 1 << 30, NULL, CLI_LOCAL, "N", "the first N problems of the split (0: all)"},
-    {CLI_INT, "samples", F(samples), "1", 1, 1 << 20, NULL, CLI_LOCAL, "K", "answers per problem"},
+    {CLI_INT, "samples", F(samples), "1", 1, 4096, NULL, CLI_LOCAL, "K", "answers per problem"},
     {CLI_STR, "out", F(out), NULL, 0, 0, NULL, CLI_LOCAL, "FILE", "candidate file to write (JSON lines; required)"},
     {CLI_INT, "max-new", F(max_new), "256", 1, 1 << 20, NULL, CLI_LOCAL, "N", "tokens to generate at most per answer"},
     {CLI_F64, "temperature", F(temperature), "0", 0, 100, NULL, CLI_LOCAL, "X", "sampling temperature (0: greedy)"},
     {CLI_COUNT, "seed", F(seed), "1", 0, 1e18, NULL, CLI_LOCAL, "N", "sampling seed (with the problem id and sample index)"},
-    {CLI_INT, "batch", F(batch), "0", 0, 4096, NULL, CLI_LOCAL, "B", "sequences per forward pass (0: on CUDA 65536 / context, within 16..256; 16 on the CPU)"},
+    {CLI_INT, "batch", F(batch), "0", 0, 65536, NULL, CLI_LOCAL, "B",
+     "sequences per decode step (0: chosen from the backend, the device's memory and the model, as rollout's --max-batch)"},
+    {CLI_BYTES, "kv-budget", F(kv_bytes), "0", 0, 1125899906842624.0, NULL, CLI_LOCAL, "BYTES",
+     "KV cache size, e.g. 512M (0: chosen from the device's memory and the model)"},
     {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, backends, CLI_LOCAL, "B", "auto, cpu or cuda"},
 };
 #undef F
 static const cli_table gen_table = {gen_opt_list, (int)(sizeof gen_opt_list / sizeof gen_opt_list[0])};
+
+typedef struct gen_progress {
+    double t0, next;
+} gen_progress;
+
+static void progress_line(void *arg, size_t done, size_t total) {
+    gen_progress *g = arg;
+    double t = now_sec();
+    if (cli_quiet || (t < g->next && done < total)) return;
+    g->next = t + 10;
+    fprintf(stderr, "generate: %zu/%zu problems (%.1f s)\n", done, total, t - g->t0);
+}
 
 static int run_generate(gen_opts *o, berr *e) {
     // Every input and the output are checked before the model is loaded or anything generated.
@@ -59,86 +75,93 @@ static int run_generate(gen_opts *o, berr *e) {
     if (n > ps.n)
         return berr_set(e, "--count %d: %s has only %zu %s problems", o->count, o->problems, ps.n, splits[o->split]);
     if (n == 0) return berr_set(e, "%s has no %s problems", o->problems, splits[o->split]);
+    ro_gen_prompt *prompts = xcalloc(n, sizeof *prompts);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t *ids;
+        size_t np = bpe_encode(tok, ps.items[i].prompt, strlen(ps.items[i].prompt), &ids);
+        if (np == 0 || np >= (size_t)info.cfg.maxT)
+            return berr_set(e, "problem %016llx: its prompt is %zu tokens; the model's context is %d",
+                            (unsigned long long)ps.items[i].id, np, info.cfg.maxT);
+        int32_t *t = xmalloc(np * sizeof *t);
+        for (size_t j = 0; j < np; j++) t[j] = (int32_t)ids[j];
+        free(ids);
+        prompts[i] = (ro_gen_prompt){ps.items[i].id, t, (int)np};
+    }
 
+    // Decoding runs on the rollout engine (paged KV cache, continuous batching, kb_sample):
+    // the path every stage samples through. The model's own buffers serve no forward here.
     kb_backend be = o->backend == 1 ? KB_CPU : o->backend == 2 ? KB_CUDA : kb_default_backend();
     kb_ctx *ctx = kb_open(be, 0, e);
     if (!ctx) return -1;
     kb_set_stage(ctx, "generate");
-    // Recompute costs a forward over every sequence's whole length per token: a GPU needs
-    // many sequences at once to be busy (activations for up to 65536 positions, as a d12
-    // training micro-batch of 64 x 1024), a CPU gains little from more than a few.
-    if (o->batch == 0) {
-        int fit = 65536 / info.cfg.maxT;
-        o->batch = kb_backend_of(ctx) != KB_CUDA ? 16 : fit > 256 ? 256 : fit < 16 ? 16 : fit;
-    }
     gpt2 m;
-    gpt2_build(&m, ctx, &info.cfg, o->batch, info.cfg.maxT, 0);
-    float *p, *mm, *vv;
-    gpt2_ckpt_info li;
-    if (gpt2_load_host(o->ckpt, &li, &p, &mm, &vv, NULL, NULL, e)) return -1;
-    gpt2_set_params(&m, p);
+    gpt2_build(&m, ctx, &info.cfg, 1, 1, 0);
+    if (gpt2_load(&m, o->ckpt, 0, NULL, NULL, e)) return berr_wrap(e, "--ckpt");
     kb_sync(ctx);
-    free(p), free(mm), free(vv);
+    ro_config rc;
+    ro_gen_config(&rc, o->samples, o->max_new, (float)o->temperature, (uint64_t)o->seed, eot);
+    ro_sizing_in si = {.cuda = kb_backend_of(ctx) == KB_CUDA, .L = info.cfg.L, .C = info.cfg.C, .NH = info.cfg.NH,
+                       .maxT = info.cfg.maxT, .Vp = info.cfg.Vp, .act_size = kb_act_size(ctx),
+                       .block_size = rc.block_size, .prefill_tokens = rc.prefill_tokens, .prefill_pad = rc.prefill_pad,
+                       .max_batch = o->batch, .kv_bytes = (size_t)o->kv_bytes};
+    kb_device_resources(ctx, &si.res);
+    ro_sizing sz;
+    if (ro_choose_sizes(&si, &sz, e)) return -1;
+    rc.max_batch = sz.max_batch;
+    rc.nbuckets = sz.nbuckets;
+    memcpy(rc.buckets, sz.buckets, sizeof rc.buckets);
+    ro_engine *E = ro_engine_new(&m, sz.kv_bytes, &rc, e);
+    if (!E) return -1;
+    if (!cli_quiet) {
+        fprintf(stderr, "generate: %zu problems × %d samples from %s (%s split), model %s (L=%d C=%d), %s, %s\n", n,
+                o->samples, o->problems, splits[o->split], o->ckpt, info.cfg.L, info.cfg.C, kb_device_name(ctx),
+                o->temperature > 0 ? "sampled" : "greedy");
+        fprintf(stderr, "generate: sizes: %s\n", sz.why);
+    }
 
     size_t total = n * (size_t)o->samples;
-    pt_gen *g = xcalloc(total, sizeof *g);
-    uint32_t **prompts = xcalloc(n, sizeof *prompts);
-    for (size_t i = 0; i < n; i++) {
-        size_t np = bpe_encode(tok, ps.items[i].prompt, strlen(ps.items[i].prompt), &prompts[i]);
-        if (np == 0 || np >= (size_t)info.cfg.maxT)
-            return berr_set(e, "problem %016llx: its prompt is %zu tokens; the model's context is %d",
-                            (unsigned long long)ps.items[i].id, np, info.cfg.maxT);
-        for (int k = 0; k < o->samples; k++) {
-            pt_gen *x = &g[i * (size_t)o->samples + (size_t)k];
-            x->prompt = prompts[i];
-            x->n_prompt = (int)np;
-            x->seed = mix64(mix64((uint64_t)o->seed, ps.items[i].id), (uint64_t)k);
-        }
-    }
-    if (!cli_quiet) fprintf(stderr, "generate: %zu problems × %d samples from %s (%s split), model %s (L=%d C=%d), %s, %s\n", n,
-            o->samples, o->problems, splits[o->split], o->ckpt, info.cfg.L, info.cfg.C, kb_device_name(ctx),
-            o->temperature > 0 ? "sampled" : "greedy");
+    ro_gen_answer *g = xcalloc(total, sizeof *g);
+    gen_progress pg = {now_sec(), now_sec() + 10};
+    if (ro_generate(E, prompts, n, g, progress_line, &pg, e)) return -1;
+    double secs = now_sec() - pg.t0;
     atomic_file af;
     if (atomic_open(&af, o->out, e)) return -1;
-    double t0 = now_sec();
-    size_t chunk = (size_t)o->batch * 4, done = 0, stopped = 0, gen_tokens = 0;
-    for (size_t s = 0; s < total; s += chunk) {
-        size_t k = total - s < chunk ? total - s : chunk;
-        pt_generate(&m, g + s, (int)k, o->max_new, o->temperature, eot);
-        for (size_t j = s; j < s + k; j++) {
-            // The completion is the text after the prompt, the end-of-text included when the
-            // model produced it (as the verifiers read it, verify/task_format.h).
-            if (g[j].stopped) g[j].out[g[j].n_out] = (uint32_t)eot;
-            char *text;
-            size_t len;
-            if (bpe_decode(tok, g[j].out, (size_t)g[j].n_out + (size_t)g[j].stopped, &text, &len, e)) {
-                atomic_abort(&af);
-                return -1;
-            }
-            const problem_rec *pr = &ps.items[j / (size_t)o->samples];
-            fprintf(af.f, "{\"problem\": %llu, \"node\": %zu, \"completion\": ", (unsigned long long)pr->id,
-                    j % (size_t)o->samples);
-            json_string(af.f, text, len);
-            fputs("}\n", af.f);
-            stopped += (size_t)g[j].stopped;
-            gen_tokens += (size_t)g[j].n_out;
-            free(text);
-            free(g[j].out);
+    size_t stopped = 0, gen_tokens = 0;
+    uint32_t *buf = xmalloc(((size_t)info.cfg.maxT + 1) * sizeof *buf);
+    for (size_t j = 0; j < total; j++) {
+        // The completion is the text after the prompt, the end-of-text included when the
+        // model produced it (as the verifiers read it, verify/task_format.h).
+        for (int t = 0; t < g[j].n; t++) buf[t] = (uint32_t)g[j].tok[t];
+        if (g[j].stopped) buf[g[j].n] = (uint32_t)eot;
+        char *text;
+        size_t len;
+        if (bpe_decode(tok, buf, (size_t)g[j].n + (size_t)g[j].stopped, &text, &len, e)) {
+            atomic_abort(&af);
+            return -1;
         }
-        done += k;
-        if (!cli_quiet) fprintf(stderr, "generate: %zu/%zu answers (%.1f s)\n", done, total, now_sec() - t0);
+        const problem_rec *pr = &ps.items[j / (size_t)o->samples];
+        fprintf(af.f, "{\"problem\": %llu, \"node\": %zu, \"completion\": ", (unsigned long long)pr->id,
+                j % (size_t)o->samples);
+        json_string(af.f, text, len);
+        fputs("}\n", af.f);
+        stopped += (size_t)g[j].stopped;
+        gen_tokens += (size_t)g[j].n;
+        free(text);
     }
     if (ferror(af.f)) {
         atomic_abort(&af);
         return berr_set(e, "write to %s failed", o->out);
     }
     if (atomic_commit(&af, e)) return -1;
-    fprintf(stderr, "generate: wrote %s: %zu answers, %zu ended with %s, %zu tokens, %.1f s\n", o->out, total, stopped,
-            BERRY_EOT, gen_tokens, now_sec() - t0);
-    for (size_t i = 0; i < n; i++) free(prompts[i]);
-    free(prompts);
+    fprintf(stderr, "generate: wrote %s: %zu answers, %zu ended with %s, %zu tokens, %.1f s (%.0f tok/s), max-batch %d\n",
+            o->out, total, stopped, BERRY_EOT, gen_tokens, secs, secs > 0 ? gen_tokens / secs : 0.0, sz.max_batch);
+    free(buf);
+    ro_gen_answer_free(g, total);
     free(g);
+    for (size_t i = 0; i < n; i++) free((void *)prompts[i].tok);
+    free(prompts);
     problem_set_free(&ps);
+    ro_engine_free(E);
     gpt2_free(&m);
     kb_close(ctx);
     bpe_free(tok);

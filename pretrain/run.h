@@ -12,6 +12,7 @@
 #include "kernels/train/runlog.h"
 #include "kernels/train/schedule.h"
 #include "pretrain/sft.h"
+#include "rollout/engine.h"
 #include "kernels/train/state.h"
 #include "shards/tokenizer.h"
 
@@ -23,6 +24,7 @@ typedef struct run {
     int rank, world;
     kb_ctx *ctx;
     gpt2 m;
+    ro_engine *sampler;  // rank 0 with --sample-every: the rollout engine the text samples decode on
     tr_zero zero;  // this rank's ZeRO-1 shard of the optimizer state
     gpt2_opt opt;
     tr_schedule sched;

@@ -8,6 +8,7 @@
 #include "kernels/train/ckptdir.h"
 #include "pretrain/pretrain.h"
 #include "pretrain/run.h"
+#include "rollout/generate.h"
 #include "shards/task_format.h"
 
 // ---- errors agreed between ranks --------------------------------------------------------------
@@ -218,6 +219,20 @@ int pt_run_model(run *r, berr *e) {
     gpt2 *m = &r->m;
     gpt2_build(m, r->ctx, &r->plan.model, c->micro_batch, c->seq_len, 1);
     tr_zero_setup(&r->zero, m, r->c);
+    if (c->sample_every && r->rank == 0) {
+        // Samples decode on the rollout engine, as every sampler in berry (rollout/generate.h):
+        // one sequence at a time, a KV cache of one full-context sequence (and the copy and
+        // trash blocks the engine reserves), allocated now with the rest of the run's memory.
+        // The engine seed is 0: each sample's seed is its "problem id", drawn from the run's
+        // sampling stream (saved in checkpoints).
+        ro_config rc;
+        ro_gen_config(&rc, 1, c->sample_tokens, (float)c->sample_temp, 0, r->eot);
+        rc.max_batch = 1;
+        rc.prefill_tokens = 256;
+        int nblk = (m->cfg.maxT + rc.block_size - 1) / rc.block_size;
+        r->sampler = ro_engine_new(m, (size_t)(nblk + 2) * gpt2_kv_block_bytes(m, rc.block_size), &rc, e);
+        if (!r->sampler) return berr_wrap(e, "the text sampler (--sample-every)");
+    }
     const char *from = r->resume_path ? r->resume_path : c->init_from;
     if (!from) {
         gpt2_init(m, (uint64_t)c->seed);

@@ -5,7 +5,7 @@
 
 #include "kernels/train/ckptdir.h"
 #include "pretrain/run.h"
-#include "pretrain/sample.h"
+#include "rollout/generate.h"
 
 // ---- evaluation, samples, checkpoints ------------------------------------------------------------
 
@@ -40,12 +40,20 @@ void pt_run_sample(run *r, int64_t step) {
         ids[0] = (uint32_t)r->eot;
         np = 1;
     }
-    pt_gen g = {.prompt = ids, .n_prompt = (int)np, .seed = rng_next(&r->st.rng)};
-    pt_generate(&r->m, &g, 1, r->cfg.sample_tokens, r->cfg.sample_temp, r->eot);
-    char *text;
+    int32_t *prompt = xmalloc(np * sizeof *prompt);
+    for (size_t i = 0; i < np; i++) prompt[i] = (int32_t)ids[i];
+    ro_gen_prompt gp = {rng_next(&r->st.rng), prompt, (int)np};
+    ro_gen_answer g = {0};
+    char *text = NULL;
     size_t len;
     berr e;
-    if (bpe_decode(r->tok, g.out, (size_t)g.n_out, &text, &len, &e) == 0) {
+    int rc = ro_generate(r->sampler, &gp, 1, &g, NULL, NULL, &e);
+    uint32_t *out = xmalloc(((size_t)g.n + 1) * sizeof *out);
+    for (int i = 0; i < g.n; i++) out[i] = (uint32_t)g.tok[i];
+    if (!rc) rc = bpe_decode(r->tok, out, (size_t)g.n, &text, &len, &e);
+    free(out);
+    free(prompt);
+    if (rc == 0) {
         fprintf(stderr, "sample @ step %lld: ", (long long)step);
         print_text_escaped(stderr, text, len);
         fputc('\n', stderr);
@@ -57,9 +65,9 @@ void pt_run_sample(run *r, int64_t step) {
         }
         free(text);
     } else {
-        fprintf(stderr, "warning: sample @ step %lld could not be decoded: %s\n", (long long)step, e.msg);
+        fprintf(stderr, "warning: sample @ step %lld could not be made: %s\n", (long long)step, e.msg);
     }
-    free(g.out);
+    ro_gen_answer_free(&g, 1);
     free(ids);
     kb_set_stage(r->ctx, "pretrain");
 }

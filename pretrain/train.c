@@ -214,6 +214,7 @@ int pt_train_main(int argc, char **argv, int first) {
     }
     free(mp);
     tr_loader_stop(r->loader);
+    ro_engine_free(r->sampler);
     gpt2_free(&r->m);
     kb_close(r->ctx);
     pt_examples_free(&r->train_ex);

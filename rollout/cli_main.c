@@ -13,6 +13,7 @@
 #include "kernels/train/cli.h"
 #include "rollout/cli.h"
 #include "rollout/engine.h"
+#include "rollout/sizing.h"
 #include "shards/records.h"
 #include "shards/stream.h"
 #include "shards/tokenizer.h"
@@ -76,14 +77,16 @@ static const cli_opt opt_list[] = {
     SECTION("Engine"),
     {CLI_CHOICE, "backend", F(backend), "auto", 0, 0, backends, 0, "B", "auto, cpu or cuda"},
     {CLI_BYTES, "kv-budget", F(kv_bytes), NULL, 0, 1125899906842624.0, NULL, 0, "BYTES",
-     "KV cache size, e.g. 512M, 16G (default: 1G on cpu, 16G on cuda)"},
+     "KV cache size, e.g. 512M, 16G (default: chosen from the device's memory and the model, see the config echo)"},
     {CLI_INT, "block-size", F(block_size), "16", 1, 256, NULL, 0, "N", "positions per KV block"},
-    {CLI_INT, "max-batch", F(max_batch), "64", 1, 65536, NULL, 0, "N", "sequences per decode step"},
+    {CLI_INT, "max-batch", F(max_batch), "0", 0, 65536, NULL, 0, "N",
+     "sequences per decode step (0: chosen from the backend, the device's memory and the model)"},
     {CLI_INT, "prefill-tokens", F(prefill_tokens), "512", 1, 65536, NULL, 0, "N", "prompt tokens per prefill step"},
     {CLI_INT, "prefill-pad", F(prefill_pad), "0", 0, 4096, NULL, 0, "N",
      "pad prefill calls to a multiple of N rows, so few matmul shapes occur (0: 64 on CUDA, 1 on the CPU)"},
     {CLI_STR, "buckets", F(buckets), NULL, 0, 0, NULL, 0, "LIST",
-     "decode batch sizes captured as graphs, e.g. 8,16,32,64 (default: powers of 2)"},
+     "decode batch sizes captured as graphs, e.g. 8,16,32,64 (default: powers of 2 up to --max-batch, on CUDA also "
+     "the 3/2 steps above 64)"},
     {CLI_FLAG, "no-share", F(no_share), NULL, 0, 0, NULL, 0, NULL, "compute every node from scratch: no prefix tree, no shared blocks"},
     {CLI_CHOICE, "cascade", F(cascade), "auto", 0, 0, cascades, 0, "MODE", "shared-prompt attention: auto, on or off"},
     SECTION("Output"),
@@ -183,6 +186,7 @@ typedef struct run {
     int32_t *instr;
     int n_instr;
     ro_engine *E;
+    ro_sizing sz;  // the engine sizes: given, or chosen from the device and the model
     stream_reader *in;
     shard_dir_writer *out;
     ro_ledger L;
@@ -305,6 +309,14 @@ static int write_stats(run *r, berr *e) {
             (unsigned long long)s->steps, (unsigned long long)s->prefill_rows, (unsigned long long)s->decode_rows,
             (unsigned long long)s->padded_rows, (unsigned long long)s->preemptions, (unsigned long long)s->cow_copies,
             ro_cascade_on(r->E) ? "true" : "false", r->o->rc.share ? "true" : "false");
+    fprintf(f, ",\"sizing\":{\"max_batch\":%d,\"max_batch_chosen\":%s,\"kv_budget\":%zu,\"kv_budget_chosen\":%s,"
+               "\"buckets_chosen\":%s,\"memory_budget\":%zu,\"seq_kv_bytes\":%zu,\"why\":",
+            r->sz.max_batch, r->sz.auto_batch ? "true" : "false", r->sz.kv_bytes, r->sz.auto_kv ? "true" : "false",
+            r->sz.auto_buckets ? "true" : "false", r->sz.budget, r->sz.seq_bytes);
+    json_string(f, r->sz.why, strlen(r->sz.why));
+    fprintf(f, ",\"buckets\":[");
+    for (int i = 0; i < r->sz.nbuckets; i++) fprintf(f, "%s%d", i ? "," : "", r->sz.buckets[i]);
+    fprintf(f, "]}");
     fprintf(f, ",\"seconds\":%.3f,\"engine_seconds\":%.3f,\"engine_split\":{\"plan\":%.3f,\"prefill\":%.3f,"
                "\"decode_host\":%.3f,\"decode_wait\":%.3f,\"post\":%.3f},\"tok_per_s\":%.1f,\"flops\":%.6g,\"counters\":",
             el, s->seconds, s->sec_plan, s->sec_prefill, s->sec_decode_host, s->sec_decode_wait, s->sec_post,
@@ -437,7 +449,18 @@ static int setup(run *r, berr *e) {
         free(path);
         if (rc) return -1;
     }
-    size_t kv = o->kv_bytes ? (size_t)o->kv_bytes : kb_backend_of(r->ctx) == KB_CUDA ? (size_t)16 << 30 : (size_t)1 << 30;
+    // Sizes not given are chosen now, with the weights in memory (rollout/sizing.h).
+    ro_sizing_in si = {.cuda = kb_backend_of(r->ctx) == KB_CUDA, .L = r->cfg.L, .C = r->cfg.C, .NH = r->cfg.NH,
+                       .maxT = r->cfg.maxT, .Vp = r->cfg.Vp, .act_size = kb_act_size(r->ctx),
+                       .block_size = o->rc.block_size, .prefill_tokens = o->rc.prefill_tokens,
+                       .prefill_pad = o->rc.prefill_pad, .max_batch = o->rc.max_batch, .kv_bytes = (size_t)o->kv_bytes,
+                       .nbuckets = o->rc.nbuckets, .buckets = o->rc.buckets};
+    kb_device_resources(r->ctx, &si.res);
+    if (ro_choose_sizes(&si, &r->sz, e)) return -1;
+    o->rc.max_batch = r->sz.max_batch;
+    o->rc.nbuckets = r->sz.nbuckets;
+    memcpy(o->rc.buckets, r->sz.buckets, sizeof o->rc.buckets);
+    size_t kv = r->sz.kv_bytes;
     r->E = ro_engine_new(&r->m, kv, &o->rc, e);
     if (!r->E) return -1;
     if (ro_set_version(r->E, r->version, e)) return -1;
@@ -497,6 +520,7 @@ static int setup(run *r, berr *e) {
             c->share ? "on" : "off", ro_cascade_on(r->E) ? "on" : "off");
     for (int i = 0; i < c->nbuckets; i++) fprintf(stderr, "%s%d", i ? "," : " ", c->buckets[i]);
     fprintf(stderr, ", stats %s\n", r->stats_path);
+    fprintf(stderr, "rollout: config: sizes: %s\n", r->sz.why);
     return 0;
 }
 

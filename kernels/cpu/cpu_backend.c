@@ -4,6 +4,7 @@
 // AVX-512 vector). Each block carries a 64-byte header in front holding its size, so free
 // can report what it releases without a lookup table.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kernels/cpu/cpu.h"
 
@@ -79,6 +80,16 @@ static void cpu_act_to_f32(kb_ctx *ctx, float *dst, const kb_act *src, size_t n)
 }
 static void cpu_sync(kb_ctx *ctx) {}
 
+// Host memory from sysconf (available pages: free plus reclaimable as the kernel counts them;
+// 0 where the system does not say) and OpenMP's thread count.
+static void cpu_resources(kb_ctx *ctx, kb_resources *r) {
+    (void)ctx;
+    long page = sysconf(_SC_PAGESIZE), phys = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
+    r->mem_total = page > 0 && phys > 0 ? (size_t)page * (size_t)phys : 0;
+    r->mem_free = page > 0 && avail > 0 ? (size_t)page * (size_t)avail : 0;
+    r->threads = cpu_threads();
+}
+
 const kb_ops kb_cpu_ops = {
     .name = "cpu",
     .act_size = sizeof(float),
@@ -94,6 +105,7 @@ const kb_ops kb_cpu_ops = {
     .download_act = cpu_act_to_f32,
     .f32_to_act = cpu_act_from_f32,
     .sync = cpu_sync,
+    .resources = cpu_resources,
     .encoder_forward = cpu_encoder_forward,
     .encoder_backward = cpu_encoder_backward,
     .layernorm_forward = cpu_layernorm_forward,

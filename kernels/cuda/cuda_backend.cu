@@ -176,6 +176,12 @@ static size_t cu_mem_in_use(kb_ctx *ctx) {
     return tot - fr;
 }
 
+static void cu_resources(kb_ctx *ctx, kb_resources *r) {
+    (void)ctx;
+    CUDA_CHECK(cudaMemGetInfo(&r->mem_free, &r->mem_total));
+    r->threads = 0;
+}
+
 static kb_ops make_ops(void) {
     kb_ops o;
     memset(&o, 0, sizeof o);
@@ -194,6 +200,7 @@ static kb_ops make_ops(void) {
     o.f32_to_act = cuda_f32_to_act;
     o.sync = cu_sync;
     o.mem_in_use = cu_mem_in_use;
+    o.resources = cu_resources;
     o.encoder_forward = cuda_encoder_forward;
     o.encoder_backward = cuda_encoder_backward;
     o.layernorm_forward = cuda_layernorm_forward;

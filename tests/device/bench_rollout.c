@@ -18,10 +18,12 @@
 #include <string.h>
 
 #include "rollout/engine.h"
+#include "rollout/sizing.h"
 
 typedef struct bench_opts {
     int depth, vocab, ctx, scale, step_every, backend, block_size, prefill, warmup;
-    size_t kv_bytes;
+    int auto_batch;   // --max-batch auto: every scenario takes rollout's chosen decode batch
+    size_t kv_bytes;  // 0: rollout's chosen KV budget
     const char *scenarios;
     uint64_t seed;
 } bench_opts;
@@ -31,7 +33,7 @@ typedef struct scenario_result {
     double split[5];  // engine time: plan, prefill, decode host, decode wait, post
     uint64_t steps, decode_calls, prefill_calls;
     uint64_t problems, nodes, generated, reused, computed;
-    int peak_blocks, peak_live;
+    int peak_blocks, peak_live, max_batch;
     size_t block_bytes;
 } scenario_result;
 
@@ -41,15 +43,37 @@ static kb_ctx *ctx;
 static void usage(void) {
     printf("usage: bench_rollout [--scenarios ABCDPL] [--backend auto|cpu|cuda] [--depth 12] [--vocab 50257]\n"
            "                     [--ctx 1024] [--scale 1] [--kv-budget GIB] [--step-every 32] [--block-size 16]\n"
-           "                     [--prefill-tokens 512] [--no-warmup] [--seed 1]\n"
+           "                     [--prefill-tokens 512] [--max-batch auto] [--no-warmup] [--seed 1]\n"
+           "Without --kv-budget the KV budget and the decode buckets are what rollout chooses for the device and the\n"
+           "model (rollout/sizing.h); --max-batch auto also takes rollout's chosen batch instead of each scenario's.\n"
            "--scale K divides every count (prompts, prompt and generation lengths) by K, for small machines.\n");
+}
+
+// The sizes rollout would use: the scenario's batch (or the chosen one with --max-batch auto),
+// the chosen buckets, the given or the chosen KV budget. Returns the KV budget.
+static size_t sized(const bench_opts *o, ro_config *c) {
+    berr e;
+    ro_sizing_in si = {.cuda = kb_backend_of(ctx) == KB_CUDA, .L = model.cfg.L, .C = model.cfg.C, .NH = model.cfg.NH,
+                       .maxT = model.cfg.maxT, .Vp = model.cfg.Vp, .act_size = kb_act_size(ctx),
+                       .block_size = c->block_size, .prefill_tokens = c->prefill_tokens, .prefill_pad = c->prefill_pad,
+                       .max_batch = o->auto_batch ? 0 : c->max_batch, .kv_bytes = o->kv_bytes};
+    kb_device_resources(ctx, &si.res);
+    ro_sizing z;
+    if (ro_choose_sizes(&si, &z, &e)) die("bench_rollout: %s", e.msg);
+    c->max_batch = z.max_batch;
+    c->nbuckets = z.nbuckets;
+    memcpy(c->buckets, z.buckets, sizeof c->buckets);
+    static int said;
+    if (!said++) printf("bench_rollout: sizes (first scenario): %s\n", z.why);
+    return z.kv_bytes;
 }
 
 // Runs n problems of prompt_len random tokens through a fresh engine; all problems share the
 // first `shared` prompt tokens.
 static scenario_result run(const bench_opts *o, ro_config c, int n, int prompt_len, int shared) {
     berr e;
-    ro_engine *E = ro_engine_new(&model, o->kv_bytes, &c, &e);
+    size_t kv = sized(o, &c);
+    ro_engine *E = ro_engine_new(&model, kv, &c, &e);
     if (!E) die("bench_rollout: %s", e.msg);
     int32_t *prompt = xmalloc((size_t)prompt_len * sizeof *prompt);
     uint64_t g = o->seed;
@@ -86,6 +110,7 @@ static scenario_result run(const bench_opts *o, ro_config c, int n, int prompt_l
     r.steps = s->steps, r.decode_calls = s->decode_calls, r.prefill_calls = s->prefill_calls;
     r.peak_blocks = s->peak_blocks;
     r.peak_live = s->peak_live;
+    r.max_batch = c.max_batch;
     r.block_bytes = s->block_bytes;
     r.tok_s = r.generated / r.seconds;
     const kb_counts *k = kb_counts_of(ctx, "rollout");
@@ -104,7 +129,8 @@ static void logprob_check(const bench_opts *o, int n, int prompt_len, int new_to
     c.roots = 1, c.depth = 0, c.fork = 1, c.max_new = new_tokens, c.max_batch = n, c.seed = o->seed;
     c.block_size = o->block_size;
     berr e;
-    ro_engine *E = ro_engine_new(&model, o->kv_bytes, &c, &e);
+    size_t kv = sized(o, &c);
+    ro_engine *E = ro_engine_new(&model, kv, &c, &e);
     if (!E) die("bench_rollout: %s", e.msg);
     int T = prompt_len + new_tokens;
     int32_t *seq = xmalloc((size_t)T * sizeof *seq), *tgt = xmalloc((size_t)T * sizeof *tgt);
@@ -267,6 +293,7 @@ int main(int argc, char **argv) {
                                        {"vocab", 1, 0, 'v'},     {"ctx", 1, 0, 't'},     {"scale", 1, 0, 'k'},
                                        {"kv-budget", 1, 0, 'm'}, {"step-every", 1, 0, 'e'}, {"block-size", 1, 0, 'B'},
                                        {"prefill-tokens", 1, 0, 'p'}, {"no-warmup", 0, 0, 'w'}, {"seed", 1, 0, 'S'},
+                                       {"max-batch", 1, 0, 'M'},
                                        {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
     int ch;
     berr e;
@@ -285,6 +312,10 @@ int main(int argc, char **argv) {
         case 'B': rc = parse_int("--block-size", optarg, 1, 256, &o.block_size, &e); break;
         case 'p': rc = parse_int("--prefill-tokens", optarg, 1, 65536, &o.prefill, &e); break;
         case 'w': o.warmup = 0; break;
+        case 'M':
+            if (strcmp(optarg, "auto")) die("bench_rollout: --max-batch takes 'auto' (rollout's choice for every scenario)");
+            o.auto_batch = 1;
+            break;
         case 'S': {
             int64_t v;
             rc = parse_i64("--seed", optarg, 0, INT64_MAX, &v, &e);
@@ -301,7 +332,7 @@ int main(int argc, char **argv) {
     ctx = kb_open(be, 0, &e);
     if (!ctx) die("bench_rollout: %s", e.msg);
     kb_set_stage(ctx, "rollout");
-    o.kv_bytes = gib > 0 ? (size_t)(gib * 1073741824.0) : be == KB_CUDA ? (size_t)16 << 30 : (size_t)1 << 30;
+    o.kv_bytes = gib > 0 ? (size_t)(gib * 1073741824.0) : 0;
     gpt2_config cfg = gpt2_config_depth(o.depth, o.vocab, o.ctx);
     gpt2_build(&model, ctx, &cfg, 1, 1, 0);
     gpt2_init(&model, 1234);
@@ -309,10 +340,13 @@ int main(int argc, char **argv) {
     const int P = 128 / K > 0 ? 128 / K : 1, NEW = 256 / K > 0 ? 256 / K : 1, CP = 512 / K > 0 ? 512 / K : 1;
     int nA = 64 / K > 0 ? 64 / K : 1, nB = 256 / K > 0 ? 256 / K : 1, nC = 64 / K > 0 ? 64 / K : 1;
     int step = o.step_every / K > 0 ? o.step_every / K : 1;
-    printf("bench_rollout: %s (%s), GPT-2 d%d (C=%d, V=%d, T=%d, %.1fM parameters), random weights and prompts, KV %.1f "
-           "GiB in blocks of %d, prefill %d tokens/step, scale 1/%d\n",
-           kb_backend_name(ctx), kb_device_name(ctx), o.depth, cfg.C, cfg.V, cfg.maxT, model.n_params / 1e6,
-           o.kv_bytes / 1073741824.0, o.block_size, o.prefill, K);
+    char kvs[48];
+    if (o.kv_bytes) snprintf(kvs, sizeof kvs, "%.1f GiB", o.kv_bytes / 1073741824.0);
+    else snprintf(kvs, sizeof kvs, "chosen");
+    printf("bench_rollout: %s (%s), GPT-2 d%d (C=%d, V=%d, T=%d, %.1fM parameters), random weights and prompts, KV %s "
+           "in blocks of %d, prefill %d tokens/step, batch %s, scale 1/%d\n",
+           kb_backend_name(ctx), kb_device_name(ctx), o.depth, cfg.C, cfg.V, cfg.maxT, model.n_params / 1e6, kvs,
+           o.block_size, o.prefill, o.auto_batch ? "chosen" : "per scenario", K);
     if (o.warmup) {
         // First-use costs (matmul algorithm choices for each decode bucket and prefill shape,
         // library heuristics, graph captures) stay out of the timings: A, B and C run once
@@ -334,7 +368,7 @@ int main(int argc, char **argv) {
         c.max_batch = nA;
         scenario_result r = run(&o, c, nA, P, 0);
         char what[128];
-        snprintf(what, sizeof what, "%d prompts x %d tokens, %d new each, batch %d", nA, P, NEW, nA);
+        snprintf(what, sizeof what, "%d prompts x %d tokens, %d new each, batch %d", nA, P, NEW, r.max_batch);
         line("A", what, &r);
     }
     if (strchr(o.scenarios, 'B')) {
@@ -343,7 +377,7 @@ int main(int argc, char **argv) {
         c.max_batch = nB;
         scenario_result r = run(&o, c, nB, P, 0);
         char what[128];
-        snprintf(what, sizeof what, "%d prompts x %d tokens, %d new each, batch %d", nB, P, NEW, nB);
+        snprintf(what, sizeof what, "%d prompts x %d tokens, %d new each, batch %d", nB, P, NEW, r.max_batch);
         line("B", what, &r);
     }
     if (strchr(o.scenarios, 'C')) {
@@ -381,7 +415,7 @@ int main(int argc, char **argv) {
         scenario_result r = run(&o, c, nD, P, 0);
         char what[200];
         snprintf(what, sizeof what, "%d problems x %d-token prompts, 4 roots, 4-way forks every %d tokens to depth 3, "
-                 "%d new per trajectory, batch %d", nD, P, step, NEW, nB);
+                 "%d new per trajectory, batch %d", nD, P, step, NEW, r.max_batch);
         line("D", what, &r);
     }
     if (strchr(o.scenarios, 'P')) {

@@ -264,6 +264,22 @@ check "SFT validation loss (solutions only) falls ($a -> $b)" awk -v a="${a:-0}"
 $P generate --ckpt "$W/sft/model.bin" --tokenizer "$W/tok.bpe" --problems "$W/heldout" --count 8 \
     --max-new 24 --backend cpu --out "$W/cand.jsonl" > "$W/generate.log" 2>&1
 check "generate writes one candidate per problem" test "$(grep -c '"completion"' "$W/cand.jsonl" 2>/dev/null)" = 8
+check "generate reports the sizes it chose" grep -q "generate: sizes: max-batch [0-9]* (chosen: " "$W/generate.log"
+# One sampling path (the rollout engine): the answers do not depend on the decode batch or the KV
+# budget (preemption); sampled answers are reproducible by seed (tests/rollout/test_generate.c
+# compares greedy answers with the full recompute this command used before).
+$P generate --ckpt "$W/sft/model.bin" --tokenizer "$W/tok.bpe" --problems "$W/heldout" --count 8 \
+    --max-new 24 --backend cpu --batch 1 --out "$W/cand1.jsonl" > "$W/generate1.log" 2>&1
+check "greedy answers at --batch 1 = at the chosen batch" cmp -s "$W/cand.jsonl" "$W/cand1.jsonl"
+check "... and the echo says --batch was given" grep -q "sizes: max-batch 1 (given)" "$W/generate1.log"
+for b in 0 3; do
+    $P generate --ckpt "$W/sft/model.bin" --tokenizer "$W/tok.bpe" --problems "$W/heldout" --count 6 --samples 3 \
+        --temperature 0.8 --seed 5 --max-new 24 --backend cpu --batch $b --kv-budget 256K --out "$W/samp$b.jsonl" > /dev/null 2>&1
+done
+$P generate --ckpt "$W/sft/model.bin" --tokenizer "$W/tok.bpe" --problems "$W/heldout" --count 6 --samples 3 \
+    --temperature 0.8 --seed 6 --max-new 24 --backend cpu --out "$W/samp6.jsonl" > /dev/null 2>&1
+check "sampled answers: 18, the same at batch 3 with a small KV budget, other ones with another seed" bash -c \
+    "test \$(grep -c '\"completion\"' '$W/samp0.jsonl') = 18 && cmp -s '$W/samp0.jsonl' '$W/samp3.jsonl' && ! cmp -s '$W/samp0.jsonl' '$W/samp6.jsonl'"
 $V check --problems "$W/heldout" --candidates "$W/cand.jsonl" --out "$W/verdicts" > "$W/check.log" 2>&1
 check "verify check reads the candidate file" grep -q "8 verdicts" "$W/check.log"
 $P plot --log "$W/kill/log.jsonl" --out "$W/loss.svg" > /dev/null 2>&1

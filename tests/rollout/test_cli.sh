@@ -52,6 +52,16 @@ trees "$T/a" > "$T/a.json"
 "$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/b" "${COMMON[@]}" \
     --max-batch 3 --prefill-tokens 17 --commit-records 1 2> "$T/b.log"
 check "1 thread (reference: 2), batch 3, prefill 17: same trees" cmp -s "$T/a.json" <(trees "$T/b")
+# The engine sizes: chosen from the device and the model when not given (2 threads: batch 64,
+# rollout/sizing.h), the given ones kept; both said in the echo and the statistics.
+check "sizes chosen: the echo says so" bash -c "grep -q 'rollout: config: sizes: max-batch 64 (chosen: ' '$T/a.log' &&
+    grep -q 'kv-budget 32.0 MiB (given)' '$T/a.log' && grep -q 'max-batch 64, prefill-tokens' '$T/a.log'"
+check "... and the statistics" python3 -c "
+import json; z=json.load(open('$T/a/rollout.stats.json'))['sizing']
+assert z['max_batch']==64 and z['max_batch_chosen'] and not z['kv_budget_chosen'] and z['kv_budget']==32<<20, z
+assert z['buckets_chosen'] and z['buckets']==[1,2,4,8,16,32,64] and 'chosen' in z['why'], z"
+check "sizes given: --max-batch 3 kept, buckets up to it" bash -c "grep -q 'sizes: max-batch 3 (given)' '$T/b.log' &&
+    grep -q 'buckets 1,2,3,' '$T/b.log'"
 "$RO" --policy "$T/policy-v3.bin" --problems "$T/probs" --out "$T/c" "${COMMON[@]}" --no-share 2> "$T/c.log"
 check "--no-share: same trees" cmp -s "$T/a.json" <(trees "$T/c")
 for k in 0 1 2; do
