@@ -589,6 +589,9 @@ int ppo_main(int argc, char **argv, int first) {
     }
     x->rank = comm_rank(x->cm), x->world = comm_world(x->cm);
     ppo_config *c = &x->c;
+    // Wall time per phase, for the report: reading trees into rows, building and loading the
+    // models, the proximal/reference forwards (precompute), the update, saving the state.
+    double t_begin = now_sec(), t_rows = 0, t_models = 0, t_pre = 0, t_save = 0;
     int rc = setup(x, argc, argv, first, &e);
     tr_agree(x->cm, rc, &e, rc == -2 ? 2 : 1);
     if (file_exists(x->policy_out)) {
@@ -638,6 +641,7 @@ int ppo_main(int argc, char **argv, int first) {
     if (!rc) rc = ppo_rows_build(&x->r, &x->trees, c, x->version, x->pinfo.cfg.maxT, x->pinfo.cfg.V, &e);
     if (!rc && c->scores) rc = apply_scores(x, &e);
     if (!rc && c->drop_flat) ppo_rows_drop_flat(&x->r, &x->trees);
+    t_rows = now_sec() - t_begin;
     if (!rc && x->rank == 0) rc = mkdir_p(x->work, &e);
     tr_agree(x->cm, rc, &e, 1);
     uint64_t fp = rows_fingerprint(&x->r);
@@ -699,8 +703,10 @@ int ppo_main(int argc, char **argv, int first) {
         }
     }
     tr_agree(x->cm, rc, &e, 1);
+    t_models = now_sec() - t_begin - t_rows;
 
     // The per-token arrays every epoch uses, from the weights at the iteration's start.
+    double t_pre0 = now_sec();
     char *prep_path = xasprintf("%s/prep.bin", x->work);
     int have = prep_load(x, prep_path, fp, &e);
     tr_agree(x->cm, have < 0 ? -1 : 0, &e, 1);
@@ -714,6 +720,7 @@ int ppo_main(int argc, char **argv, int first) {
         tr_agree(x->cm, rc, &e, 1);
     }
     compute_advantages(x);
+    t_pre = now_sec() - t_pre0;
     x->steps = (int64_t)c->epochs * c->minibatches;
     x->start_step = resume ? (int64_t)saved.step : 0;
     x->st = resume ? saved : (tr_state){0};
@@ -787,6 +794,7 @@ int ppo_main(int argc, char **argv, int first) {
     // The report, then (rank 0) critic and optimizer state, the history line, and the policy last:
     // its presence means the iteration is done.
     rc = 0;
+    double t_save0 = now_sec();
     if (x->has_critic && !collapse) {
         rc = tr_save_checkpoint(&x->cri, &x->zc, x->cm, x->critic_out, NULL, 0, &e);
         tr_agree(x->cm, rc, &e, 1);
@@ -796,6 +804,7 @@ int ppo_main(int argc, char **argv, int first) {
         rc = tr_save_checkpoint(&x->pol, &x->zp, x->cm, opt_path, NULL, 0, &e);
         tr_agree(x->cm, rc, &e, 1);
     }
+    t_save = now_sec() - t_save0;
     if (x->rank == 0) {
         double fw = 0, bw = 0;
         char *rp = xasprintf("%s/report.json", x->work);
@@ -826,14 +835,21 @@ int ppo_main(int argc, char **argv, int first) {
                 json_counts_role(f, x->ctx, "ppo.critic", &fw, &bw);
             }
             // FLOPs of this process; every rank runs the same shapes, so the run's are world × these.
-            fprintf(f, "}, \"ranks\": %d, \"fwd_flops\": %.6g, \"bwd_flops\": %.6g, \"fwd_bwd_ratio\": %.4f}\n", x->world,
+            fprintf(f, "}, \"ranks\": %d, \"fwd_flops\": %.6g, \"bwd_flops\": %.6g, \"fwd_bwd_ratio\": %.4f, ", x->world,
                     fw * x->world, bw * x->world, bw > 0 ? fw / bw : 0);
+            // precompute was skipped (0 s) when a resumed iteration found prep.bin
+            fprintf(f, "\"phase_seconds\": {\"rows\": %.3f, \"models\": %.3f, \"precompute\": %.3f, \"update\": %.3f, "
+                       "\"save_state\": %.3f}}\n",
+                    t_rows, t_models, have == 1 ? 0 : t_pre, secs, t_save);
             rc = atomic_commit(&af, &e);
         }
-        if (!cli_quiet)
+        if (!cli_quiet) {
+            fprintf(stderr, "ppo: phases: rows %.2f s, models %.2f s, precompute %.2f s, update %.2f s (%.0f tok/s), save %.2f s\n",
+                    t_rows, t_models, t_pre, secs, tot.seconds > 0 ? tot.tokens / tot.seconds : 0, t_save);
             fprintf(stderr, "ppo: done in %.1f s: clip %.3f | ratio %.3f [%.3f, %.3f] | entropy %.4f | forward:backward FLOPs "
                             "%.2f | report %s\n",
                     secs, S.clip_frac, S.ratio_mean, S.ratio_min, S.ratio_max, S.entropy, bw > 0 ? fw / bw : 0, rp);
+        }
         tr_log_rec(&x->log, "\"event\": \"end\", \"step\": %lld, \"seconds\": %.3f", (long long)x->steps, secs);
         tr_log_close(&x->log);
         free(rp);

@@ -9,8 +9,9 @@
 #
 # Inputs, from the environment:
 #   MODEL, TOKENIZER, PROBLEMS   checkpoint, tokenizer and problem directory; when MODEL is
-#                                unset, tests/demo.sh makes them (the GPU demo's model and
-#                                held-out problems, in $OUT/demo)
+#                                unset, those of DEMO (a berry run directory), and without DEMO
+#                                tests/device/demo_base.sh makes them (the GPU demo's base model
+#                                and held-out problems, in $OUT/demo)
 #   BACKEND    cuda (default) or cpu (the CPU test of this script, tests/rollout/test_logprob_temps.sh)
 #   CONFIGS    space-separated TEMP[:TOPK[:TOPP]] (default: the 12 of the issue)
 #   ROOTS, DEPTH, FORK, MAXNEW   rollout's shape (default 16, 0, 2, 192: the issue's command)
@@ -43,13 +44,13 @@ ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 if [ -z "${MODEL:-}" ]; then
-    echo "== the GPU demo's model (tests/demo.sh into $OUT/demo)"
-    if BUILD=$B DEMO_OUT="$OUT/demo" DEMO_BACKEND=$BACKEND bash tests/demo.sh > "$OUT/demo.log" 2>&1; then
-        MODEL=$OUT/demo/run/model.bin; TOKENIZER=$OUT/demo/tok.bpe; PROBLEMS=$OUT/demo/heldout
-        grep -E "pass@1|trained" "$OUT/demo.log" | head -n 3
-    else
-        tail -n 5 "$OUT/demo.log"; echo "logprob_temps: tests/demo.sh failed"; echo "0 passed, 1 failed"; exit 1
+    if [ -z "${DEMO:-}" ]; then
+        echo "== the GPU demo's base model (tests/device/demo_base.sh into $OUT/demo)"
+        DEMO=$OUT/demo
+        BUILD=$B BACKEND=$BACKEND bash tests/device/demo_base.sh "$DEMO" ||
+            { echo "logprob_temps: tests/device/demo_base.sh failed"; echo "0 passed, 1 failed"; exit 1; }
     fi
+    MODEL=$DEMO/pretrain/model.bin; TOKENIZER=$DEMO/data/tok.bpe; PROBLEMS=$DEMO/data/heldout
 fi
 : "${TOKENIZER:?set TOKENIZER with MODEL}" "${PROBLEMS:?set PROBLEMS with MODEL}"
 echo "== model $MODEL, problems $PROBLEMS, backend $BACKEND, roots $ROOTS, depth $DEPTH, max-new $MAXNEW"

@@ -13,6 +13,10 @@
 #   7. interop, only when asked (PARTS=interop; tests/interop/device_interop.sh, issue 15): the demo's
 #      model exported to transformers (logits within 1e-4, same greedy tokens) and transformers'
 #      random GPT-2s imported into berry (needs torch and transformers)
+#   8. ppo, only when asked (PARTS=ppo; tests/ppo/device_ppo.sh, issue 12): one PPO iteration on the
+#      GPU demo's model, time per phase, FLOPs per model, update tok/s beside pretraining's
+# Parts 5-8 need a model: DEMO (a berry run directory) or, without it, tests/device/demo_base.sh
+# makes the GPU demo's base (and its one RL iteration) in $OUT/demo once for all of them.
 # Parts: PARTS="tests train rollout pretrain" (default: these four). PEERS=dir of the peer scripts
 # (default ../shared/bench). Logs go to $OUT (default /tmp/berry-device).
 # cuDNN from a Python wheel is found automatically (nvidia.cudnn); NVLink multicast stays off.
@@ -60,8 +64,17 @@ if has pretrain && [ -f tests/pretrain/device_pretrain.sh ]; then
     bash tests/pretrain/device_pretrain.sh 2>&1 | tee "$OUT/pretrain.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 fi
+if { has logprob || has reward || has interop || has ppo; } && [ -z "${DEMO:-}" ]; then
+    echo "== the GPU demo's base model (tests/device/demo_base.sh into $OUT/demo)"
+    BUILD=$B bash tests/device/demo_base.sh "$OUT/demo" || fail=1
+    export DEMO=$OUT/demo
+fi
 if has logprob; then
     OUT="$OUT/logprob" BUILD=$B bash tests/device/logprob_temps.sh 2>&1 | tee "$OUT/logprob.log"
+    [ "${PIPESTATUS[0]}" = 0 ] || fail=1
+fi
+if has ppo; then
+    OUT="$OUT" BUILD=$B bash tests/ppo/device_ppo.sh 2>&1 | tee "$OUT/ppo.log"
     [ "${PIPESTATUS[0]}" = 0 ] || fail=1
 fi
 if has reward && [ -f tests/reward/device_reward.sh ]; then

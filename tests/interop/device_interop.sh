@@ -2,7 +2,7 @@
 # Interop with transformers (issue 15), on a machine with torch, transformers and safetensors
 # (the GPU machine; part "interop" of tests/device/run.sh). Everything berry computes here runs on
 # its CPU backend (interop_tool), the reference the issue compares against.
-#   1. export: the GPU demo's d6 model (DEMO=build/demo: run/model.bin + tok.bpe, or MODEL= and
+#   1. export: the GPU demo's d6 model (DEMO=build/demo, a berry run directory: pretrain/model.bin + data/tok.bpe, or MODEL= and
 #      TOKENIZER=; without them a tiny model is trained here with pretrain in a minute) goes out
 #      with `pretrain export --format hf`; AutoModelForCausalLM / AutoTokenizer.from_pretrained load
 #      it with no code of ours; the tokenizer's ids equal berry's; the logits of a prompt equal
@@ -17,8 +17,8 @@ cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 OUT=${OUT:-/tmp/berry-device}/interop
 DEMO=${DEMO:-$B/demo}
-MODEL=${MODEL:-$DEMO/run/model.bin}
-TOKENIZER=${TOKENIZER:-$DEMO/tok.bpe}
+MODEL=${MODEL:-$DEMO/pretrain/model.bin}
+TOKENIZER=${TOKENIZER:-$DEMO/data/tok.bpe}
 TOL=${TOL:-1e-4}
 N_GREEDY=${N_GREEDY:-32}
 IMPORT_124M=${IMPORT_124M:-1}

@@ -108,6 +108,10 @@ check "the report has FLOPs per model and the forward:backward ratio" python3 -c
 import json; d=json.load(open('$T/gae/ppo-v3/report.json'))
 assert d['flops']['ppo.policy']['bwd'] > 0 and d['flops']['ppo.reference']['bwd'] == 0 and d['flops']['ppo.critic']['fwd'] > 0
 assert 0 < d['fwd_bwd_ratio'] < 10 and d['logp_identical_share'] == 1.0, d"
+check "the report has the wall time of each phase, and the update's within the whole" python3 -c "
+import json; d=json.load(open('$T/gae/ppo-v3/report.json')); p=d['phase_seconds']
+assert set(p) == {'rows', 'models', 'precompute', 'update', 'save_state'} and min(p.values()) >= 0, p
+assert p['precompute'] > 0 and p['update'] > 0 and d['update_seconds'] <= p['update'] + 1e-3 and p['update'] == d['seconds'], d"
 
 # ---- rewards from a reward model: verdicts all fail, the ORM prefers [100, 398) --------------------------
 mkdir -p "$T/orm"
