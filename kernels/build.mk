@@ -1,6 +1,6 @@
 # kernels/: the base helpers, the compute library (CPU backend always, CUDA backend when nvcc
 # is found), the GPT-2 model, the communication layer and the trainer library (kernels/train/).
-BASE_SRC := kernels/base.c
+BASE_SRC := kernels/base.c kernels/json.c
 # kernels/model_io/: model files of other tools (HF safetensors, llm.c) in and out; gpt2_ckpt.c
 # reads them wherever a berry checkpoint is read (kernels/model_io/gpt2_interop.h).
 KERNELS_SRC := kernels/dispatch.c $(wildcard kernels/gpt2*.c kernels/cpu/*.c kernels/model_io/*.c)

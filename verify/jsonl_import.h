@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "kernels/base.h"
-#include "shards/json.h"
+#include "kernels/json.h"
 #include "shards/records.h"
 
 #ifdef __cplusplus

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shards/json.h"
+#include "kernels/json.h"
 #include "shards/stream.h"
 #include "verify/jsonl_import.h"
 #include "verify/verify_cli.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kernels/model_io/json_in.h"
+#include "kernels/json.h"
 #include "kernels/model_io/llmc_format.h"
 #include "kernels/model_io/safetensors.h"
 
@@ -46,14 +46,21 @@ int gpt2_detect_format(const char *path, berr *e) {
 
 // ---- config.json ------------------------------------------------------------------------------
 
-static int cfg_int(const char *path, const jv *root, const char *key, int lo, int hi, int *out, berr *e) {
-    const jv *v = jv_get(root, key);
+// config.json is one document: a value's column is its byte offset + 1.
+#define BYTE_AT(v) ((v)->column - 1)
+
+static int cfg_int(const char *path, const json_value *root, const char *key, int lo, int hi, int *out, berr *e) {
+    const json_value *v = json_get(root, key);
     if (!v) return 1;  // absent
-    if (v->kind != JV_NUM || !v->is_uint || v->u < (uint64_t)lo || v->u > (uint64_t)hi)
-        return berr_set(e, "%s: \"%s\" at byte %zu must be an integer in [%d, %d]", path, key, v->off, lo, hi), -1;
-    *out = (int)v->u;
+    int64_t x;
+    berr why;
+    if (json_int(v, lo, hi, &x, &why))
+        return berr_set(e, "%s: \"%s\" at byte %zu must be an integer in [%d, %d]", path, key, BYTE_AT(v), lo, hi), -1;
+    *out = (int)x;
     return 0;
 }
+
+static int is_bool(const json_value *v, int want) { return v->type == (want ? JSON_TRUE : JSON_FALSE); }
 
 typedef struct hf_cfg {
     int NH, L, C, maxT, V;  // 0 where config.json does not say
@@ -66,37 +73,40 @@ static int read_hf_config(const char *path, hf_cfg *c, berr *e) {
     size_t n;
     memset(c, 0, sizeof *c);
     if (read_file(path, &text, &n, e)) return -1;
-    jv root;
-    int rc = jv_parse(text, n, &root, e) ? berr_wrap(e, "%s", path) : 0;
+    json_doc doc;
+    int rc = json_parse(&doc, text, n, e) ? berr_wrap(e, "%s", path) : 0;
     free(text);
-    if (rc) return -1;
-    if (root.kind != JV_OBJ) rc = berr_set(e, "%s: not a JSON object", path);
-    const jv *v;
-    if (!rc && (v = jv_get(&root, "model_type")) && (v->kind != JV_STR || strcmp(v->s, "gpt2")))
-        rc = berr_set(e, "%s: model_type at byte %zu is not \"gpt2\"", path, v->off);
-    if (!rc && (v = jv_get(&root, "activation_function")) &&
-        (v->kind != JV_STR || (strcmp(v->s, "gelu_new") && strcmp(v->s, "gelu_pytorch_tanh"))))
+    if (rc) {
+        json_doc_free(&doc);
+        return -1;
+    }
+    const json_value *root = doc.root, *v;
+    if (root->type != JSON_OBJECT) rc = berr_set(e, "%s: not a JSON object", path);
+    if (!rc && (v = json_get(root, "model_type")) && (v->type != JSON_STRING || strcmp(v->s, "gpt2")))
+        rc = berr_set(e, "%s: model_type at byte %zu is not \"gpt2\"", path, BYTE_AT(v));
+    if (!rc && (v = json_get(root, "activation_function")) &&
+        (v->type != JSON_STRING || (strcmp(v->s, "gelu_new") && strcmp(v->s, "gelu_pytorch_tanh"))))
         rc = berr_set(e, "%s: activation_function at byte %zu is %s%s%s; berry's GELU is the tanh form (gelu_new)", path,
-                      v->off, v->kind == JV_STR ? "\"" : "", v->kind == JV_STR ? v->s : "not a string",
-                      v->kind == JV_STR ? "\"" : "");
-    if (!rc && (v = jv_get(&root, "layer_norm_epsilon")) && (v->kind != JV_NUM || fabs(v->num - LN_EPS) > 1e-12))
-        rc = berr_set(e, "%s: layer_norm_epsilon at byte %zu is not 1e-05 (berry's layernorm)", path, v->off);
-    if (!rc && (v = jv_get(&root, "scale_attn_by_inverse_layer_idx")) && (v->kind != JV_BOOL || v->b))
+                      BYTE_AT(v), v->type == JSON_STRING ? "\"" : "", v->type == JSON_STRING ? v->s : "not a string",
+                      v->type == JSON_STRING ? "\"" : "");
+    if (!rc && (v = json_get(root, "layer_norm_epsilon")) && (v->type != JSON_NUMBER || fabs(strtod(v->s, NULL) - LN_EPS) > 1e-12))
+        rc = berr_set(e, "%s: layer_norm_epsilon at byte %zu is not 1e-05 (berry's layernorm)", path, BYTE_AT(v));
+    if (!rc && (v = json_get(root, "scale_attn_by_inverse_layer_idx")) && !is_bool(v, 0))
         rc = berr_set(e, "%s: scale_attn_by_inverse_layer_idx at byte %zu: berry scales attention by 1/sqrt(head size) only",
-                      path, v->off);
-    if (!rc && (v = jv_get(&root, "scale_attn_weights")) && (v->kind != JV_BOOL || !v->b))
-        rc = berr_set(e, "%s: scale_attn_weights at byte %zu is not true", path, v->off);
-    if (!rc && (v = jv_get(&root, "n_inner")) && v->kind != JV_NULL)
-        rc = berr_set(e, "%s: n_inner at byte %zu is set; berry's MLP is 4 x n_embd", path, v->off);
-    if (!rc && (v = jv_get(&root, "tie_word_embeddings")) && (v->kind != JV_BOOL || !v->b))
-        rc = berr_set(e, "%s: tie_word_embeddings at byte %zu is not true; berry's classifier is wte", path, v->off);
-    if (!rc && cfg_int(path, &root, "n_head", 1, 1 << 16, &c->NH, e) < 0) rc = -1;
-    if (!rc && cfg_int(path, &root, "n_layer", 1, 1 << 16, &c->L, e) < 0) rc = -1;
-    if (!rc && cfg_int(path, &root, "n_embd", 1, 1 << 20, &c->C, e) < 0) rc = -1;
-    if (!rc && cfg_int(path, &root, "n_positions", 1, 1 << 24, &c->maxT, e) < 0) rc = -1;
-    if (!rc && cfg_int(path, &root, "vocab_size", 1, 1 << 28, &c->V, e) < 0) rc = -1;
+                      path, BYTE_AT(v));
+    if (!rc && (v = json_get(root, "scale_attn_weights")) && !is_bool(v, 1))
+        rc = berr_set(e, "%s: scale_attn_weights at byte %zu is not true", path, BYTE_AT(v));
+    if (!rc && (v = json_get(root, "n_inner")) && v->type != JSON_NULL)
+        rc = berr_set(e, "%s: n_inner at byte %zu is set; berry's MLP is 4 x n_embd", path, BYTE_AT(v));
+    if (!rc && (v = json_get(root, "tie_word_embeddings")) && !is_bool(v, 1))
+        rc = berr_set(e, "%s: tie_word_embeddings at byte %zu is not true; berry's classifier is wte", path, BYTE_AT(v));
+    if (!rc && cfg_int(path, root, "n_head", 1, 1 << 16, &c->NH, e) < 0) rc = -1;
+    if (!rc && cfg_int(path, root, "n_layer", 1, 1 << 16, &c->L, e) < 0) rc = -1;
+    if (!rc && cfg_int(path, root, "n_embd", 1, 1 << 20, &c->C, e) < 0) rc = -1;
+    if (!rc && cfg_int(path, root, "n_positions", 1, 1 << 24, &c->maxT, e) < 0) rc = -1;
+    if (!rc && cfg_int(path, root, "vocab_size", 1, 1 << 28, &c->V, e) < 0) rc = -1;
     if (!rc && !c->NH) rc = berr_set(e, "%s: has no n_head", path);
-    jv_free(&root);
+    json_doc_free(&doc);
     return rc;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "kernels/model_io/json_in.h"
+#include "kernels/json.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors IO assumes a little-endian host"
@@ -62,57 +62,60 @@ void st_close(st_file *s) {
     memset(s, 0, sizeof *s);
 }
 
-// Header offsets in messages are file offsets: 8 + the offset inside the JSON text.
-static int parse_tensor(st_file *s, const jv *key, const jv *v, st_tensor *t, uint64_t data_len, berr *e) {
-    const char *p = s->path, *name = key->s;
-    uint64_t at = 8 + v->off;
-    if (v->kind != JV_OBJ) return berr_set(e, "%s: tensor '%s' (header byte %llu): not an object", p, name, (unsigned long long)at);
+// A JSON number that is a plain integer in [0, max] (sizes and offsets never go through a double).
+static int as_size(const json_value *v, uint64_t max, uint64_t *out) {
+    int64_t x;
+    berr ignored;
+    if (!v || json_int(v, 0, max > INT64_MAX ? INT64_MAX : (int64_t)max, &x, &ignored)) return -1;
+    *out = (uint64_t)x;
+    return 0;
+}
+
+// Header positions in messages are file offsets: 8 + the value's byte offset in the JSON text.
+#define AT(v) ((unsigned long long)(8 + (v)->column - 1))
+static int parse_tensor(st_file *s, const char *name, const json_value *v, st_tensor *t, uint64_t data_len, berr *e) {
+    const char *p = s->path;
+    if (v->type != JSON_OBJECT) return berr_set(e, "%s: tensor '%s' (header byte %llu): not an object", p, name, AT(v));
     for (size_t i = 0; i < v->n; i++) {
-        const char *k = v->keys[i].s;
+        const char *k = v->keys[i];
         if (strcmp(k, "dtype") && strcmp(k, "shape") && strcmp(k, "data_offsets"))
-            return berr_set(e, "%s: tensor '%s' (header byte %llu): unknown field '%s'", p, name,
-                            (unsigned long long)(8 + v->keys[i].off), k);
+            return berr_set(e, "%s: tensor '%s' (header byte %llu): unknown field '%s'", p, name, AT(&v->items[i]), k);
     }
-    const jv *dt = jv_get(v, "dtype"), *sh = jv_get(v, "shape"), *of = jv_get(v, "data_offsets");
+    const json_value *dt = json_get(v, "dtype"), *sh = json_get(v, "shape"), *of = json_get(v, "data_offsets");
     if (!dt || !sh || !of)
-        return berr_set(e, "%s: tensor '%s' (header byte %llu): needs dtype, shape and data_offsets", p, name,
-                        (unsigned long long)at);
-    if (dt->kind != JV_STR) return berr_set(e, "%s: tensor '%s' (header byte %llu): dtype is not a string", p, name, (unsigned long long)(8 + dt->off));
+        return berr_set(e, "%s: tensor '%s' (header byte %llu): needs dtype, shape and data_offsets", p, name, AT(v));
+    if (dt->type != JSON_STRING) return berr_set(e, "%s: tensor '%s' (header byte %llu): dtype is not a string", p, name, AT(dt));
     t->dtype = -1;
     for (int d = 0; d < 3; d++)
         if (strcmp(dt->s, dtype_names[d]) == 0) t->dtype = d;
     if (t->dtype < 0)
         return berr_set(e, "%s: tensor '%s' (header byte %llu): dtype %s is not supported (F32, BF16, F16 are read)", p,
-                        name, (unsigned long long)(8 + dt->off), dt->s);
-    if (sh->kind != JV_ARR || sh->n > ST_MAX_DIMS)
+                        name, AT(dt), dt->s);
+    if (sh->type != JSON_ARRAY || sh->n > ST_MAX_DIMS)
         return berr_set(e, "%s: tensor '%s' (header byte %llu): shape must be an array of at most %d sizes", p, name,
-                        (unsigned long long)(8 + sh->off), ST_MAX_DIMS);
+                        AT(sh), ST_MAX_DIMS);
     t->ndim = (int)sh->n;
     t->numel = 1;
     for (size_t i = 0; i < sh->n; i++) {
-        const jv *d = &sh->items[i];
-        if (d->kind != JV_NUM || !d->is_uint || d->u > (1ull << 40))
-            return berr_set(e, "%s: tensor '%s' (header byte %llu): shape[%zu] is not a size", p, name,
-                            (unsigned long long)(8 + d->off), i);
-        t->shape[i] = (int64_t)d->u;
-        if (d->u && t->numel > (1ull << 42) / d->u)
-            return berr_set(e, "%s: tensor '%s' (header byte %llu): shape too large", p, name, (unsigned long long)(8 + sh->off));
-        t->numel *= d->u;
+        uint64_t d;
+        if (as_size(&sh->items[i], 1ull << 40, &d))
+            return berr_set(e, "%s: tensor '%s' (header byte %llu): shape[%zu] is not a size", p, name, AT(&sh->items[i]), i);
+        t->shape[i] = (int64_t)d;
+        if (d && t->numel > (1ull << 42) / d)
+            return berr_set(e, "%s: tensor '%s' (header byte %llu): shape too large", p, name, AT(sh));
+        t->numel *= d;
     }
-    if (of->kind != JV_ARR || of->n != 2 || of->items[0].kind != JV_NUM || !of->items[0].is_uint ||
-        of->items[1].kind != JV_NUM || !of->items[1].is_uint)
-        return berr_set(e, "%s: tensor '%s' (header byte %llu): data_offsets must be [begin, end]", p, name,
-                        (unsigned long long)(8 + of->off));
-    t->begin = of->items[0].u;
-    t->end = of->items[1].u;
+    if (of->type != JSON_ARRAY || of->n != 2 || as_size(&of->items[0], UINT64_MAX, &t->begin) ||
+        as_size(&of->items[1], UINT64_MAX, &t->end))
+        return berr_set(e, "%s: tensor '%s' (header byte %llu): data_offsets must be [begin, end]", p, name, AT(of));
     if (t->begin > t->end || t->end > data_len)
         return berr_set(e, "%s: tensor '%s' (header byte %llu): data_offsets [%llu, %llu] outside the %llu data bytes "
-                        "(file offsets %llu-%llu)", p, name, (unsigned long long)(8 + of->off),
+                        "(file offsets %llu-%llu)", p, name, AT(of),
                         (unsigned long long)t->begin, (unsigned long long)t->end, (unsigned long long)data_len,
                         (unsigned long long)s->data_start, (unsigned long long)(s->data_start + data_len));
     if (t->end - t->begin != t->numel * dtype_sizes[t->dtype])
         return berr_set(e, "%s: tensor '%s' (header byte %llu): %llu bytes at file offset %llu, but shape and dtype %s need %llu",
-                        p, name, (unsigned long long)(8 + of->off), (unsigned long long)(t->end - t->begin),
+                        p, name, AT(of), (unsigned long long)(t->end - t->begin),
                         (unsigned long long)(s->data_start + t->begin), dt->s,
                         (unsigned long long)(t->numel * dtype_sizes[t->dtype]));
     t->name = xstrdup(name);
@@ -158,48 +161,51 @@ int st_open(st_file *s, const char *path, berr *e) {
         free(text);
         return berr_set(e, "%s: header at offset 8 does not start with '{'", path);
     }
-    jv root;
-    if (jv_parse(text, hl, &root, e)) {
+    json_doc doc;
+    if (json_parse(&doc, text, hl, e)) {
         free(text);
-        return berr_wrap(e, "%s: header JSON (file offset = 8 + header offset)", path);
+        json_doc_free(&doc);
+        return berr_wrap(e, "%s: header JSON (file offset = 8 + column - 1)", path);
     }
     free(text);
+    const json_value *root = doc.root;
     s->path = xstrdup(path);
     s->header_len = hl;
     s->data_start = 8 + hl;
     s->file_size = size;
     uint64_t data_len = size - s->data_start;
     int rc = 0;
-    if (root.kind != JV_OBJ) rc = berr_set(e, "%s: header is not a JSON object", path);
-    s->t = xcalloc(root.n + 1, sizeof(st_tensor));
-    for (size_t i = 0; !rc && i < root.n; i++) {
-        const jv *k = &root.keys[i], *v = &root.items[i];
-        if (strcmp(k->s, "__metadata__") == 0) {
-            if (v->kind != JV_OBJ) {
-                rc = berr_set(e, "%s: __metadata__ (header byte %zu) is not an object", path, 8 + v->off);
+    if (root->type != JSON_OBJECT) rc = berr_set(e, "%s: header is not a JSON object", path);
+    s->t = xcalloc(root->n + 1, sizeof(st_tensor));
+    for (size_t i = 0; !rc && i < root->n; i++) {
+        const char *k = root->keys[i];
+        const json_value *v = &root->items[i];
+        if (strcmp(k, "__metadata__") == 0) {
+            if (v->type != JSON_OBJECT) {
+                rc = berr_set(e, "%s: __metadata__ (header byte %llu) is not an object", path, AT(v));
                 break;
             }
             s->meta_key = xcalloc(v->n + 1, sizeof(char *));
             s->meta_val = xcalloc(v->n + 1, sizeof(char *));
             for (size_t m = 0; !rc && m < v->n; m++) {
-                if (v->items[m].kind != JV_STR) {
-                    rc = berr_set(e, "%s: __metadata__ value of '%s' (header byte %zu) is not a string", path,
-                                  v->keys[m].s, 8 + v->items[m].off);
+                if (v->items[m].type != JSON_STRING) {
+                    rc = berr_set(e, "%s: __metadata__ value of '%s' (header byte %llu) is not a string", path,
+                                  v->keys[m], AT(&v->items[m]));
                     break;
                 }
-                s->meta_key[s->nmeta] = xstrdup(v->keys[m].s);
+                s->meta_key[s->nmeta] = xstrdup(v->keys[m]);
                 s->meta_val[s->nmeta++] = xstrdup(v->items[m].s);
             }
             continue;
         }
-        if (k->len == 0 || strlen(k->s) != k->len) {
-            rc = berr_set(e, "%s: tensor name at header byte %zu is empty or holds a NUL", path, 8 + k->off);
+        if (root->key_len[i] == 0 || strlen(k) != root->key_len[i]) {
+            rc = berr_set(e, "%s: the name of the tensor at header byte %llu is empty or holds a NUL", path, AT(v));
             break;
         }
         if (parse_tensor(s, k, v, &s->t[s->n], data_len, e)) rc = -1;
         else s->n++;
     }
-    jv_free(&root);
+    json_doc_free(&doc);
     if (!rc) {  // the tensors must tile [0, data_len): no overlap, no gap, nothing after
         st_tensor **ord = xmalloc((size_t)(s->n + 1) * sizeof *ord);
         for (int i = 0; i < s->n; i++) ord[i] = &s->t[i];

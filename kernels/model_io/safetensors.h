@@ -5,7 +5,7 @@
 // string values.
 //
 // Reading checks everything before a byte of data is used: N against the file size, the
-// header as strict JSON (kernels/model_io/json_in.h), exactly the three keys per tensor, the
+// header as strict JSON (kernels/json.h), exactly the three keys per tensor, the
 // dtype, every dimension, end - begin = elements × dtype size, offsets inside the data, and
 // the tensors tiling the data with no overlap and no gap up to the end of the file (the
 // rule HF's reader enforces too). A refusal names the file, the tensor and the offset.

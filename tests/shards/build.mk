@@ -13,7 +13,7 @@ ALL_OBJS += $(call objs,$(SHARDS_TESTS_C))
 # The library sources are recompiled with clang and the sanitizers (no OpenMP: they do not use it).
 SAN_CC ?= clang
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1
-SHARDS_SAN_LIB_SRC := kernels/base.c $(filter-out shards/tokenizer%.c,$(SHARDS_SRC))  # the tokenizer is tested elsewhere
+SHARDS_SAN_LIB_SRC := kernels/base.c kernels/json.c $(filter-out shards/tokenizer%.c,$(SHARDS_SRC))  # the tokenizer is tested elsewhere
 SAN_CFLAGS = -std=c11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-unknown-pragmas -MMD -MP
 
 $(BUILD)/san/%.o: %.c

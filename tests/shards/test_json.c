@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "kernels/base.h"
-#include "shards/json.h"
+#include "kernels/json.h"
 #include "tests/test.h"
 
 static int parses(const char *s, size_t n, json_doc *d, berr *e) { return json_parse(d, s, n, e) == 0; }

@@ -1,5 +1,5 @@
-// json.h — a small strict JSON reader (RFC 8259) for the JSON-lines files berry reads from
-// other tools (verify import). One call parses one document held in memory into a tree of
+// json.h — berry's one JSON reader, small and strict (RFC 8259), for what it reads from other
+// tools: JSON lines (verify import), safetensors headers and config.json (kernels/model_io/). One call parses one document held in memory into a tree of
 // values; nothing is lenient:
 //   - exactly one value, surrounded only by JSON whitespace (space, tab, CR, LF);
 //   - numbers in JSON's grammar only (no leading zeros, no "+", no ".5", no NaN/Infinity);

@@ -1,5 +1,5 @@
 // json.c — the strict JSON reader of json.h: a recursive-descent parser into an arena.
-#include "shards/json.h"
+#include "kernels/json.h"
 
 #include <errno.h>
 #include <stdlib.h>
